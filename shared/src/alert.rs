@@ -1,0 +1,454 @@
+//! The LVK alert as GCN delivers it on `igwn.gwalert`: a JSON message whose
+//! fields we check once, here, so that nothing downstream has to guess.
+//!
+//! The whole message is kept as parsed (`document`, key order preserved) for
+//! `meta.yaml`; the typed fields are what the programs act on. Anything that could
+//! end up in a path (the superevent id, the alert type) must be a plain name.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Messages larger than this are refused unread: a real alert with a combined
+/// sky map is about 2 MB.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a message is not a usable alert. The text names the field at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AlertError {
+    #[error("the message is empty")]
+    Empty,
+    #[error("the message is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("not a JSON alert: {0}")]
+    NotJson(String),
+    #[error("field `{field}`: {message}")]
+    Field { field: String, message: String },
+}
+
+impl AlertError {
+    fn field(field: impl Into<String>, message: impl Into<String>) -> AlertError {
+        AlertError::Field {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One alert message, checked.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub superevent_id: String,
+    /// As sent (`PRELIMINARY`, `EARLY_WARNING`, ...).
+    pub alert_type: String,
+    pub time_created: DateTime<Utc>,
+    /// `time_created` as sent, for printing.
+    pub time_created_text: String,
+    pub event: Option<Event>,
+    pub external_coinc: Option<ExternalCoinc>,
+    /// The whole message as parsed, key order preserved.
+    pub document: Value,
+}
+
+/// The `event` object (null in a retraction).
+#[derive(Debug, Clone, Default)]
+pub struct Event {
+    pub time: Option<DateTime<Utc>>,
+    pub time_text: Option<String>,
+    pub far: Option<f64>,
+    pub significant: Option<bool>,
+    pub instruments: Vec<String>,
+    pub group: Option<String>,
+    pub pipeline: Option<String>,
+    pub search: Option<String>,
+    /// In the order sent (BNS, NSBH, BBH, Terrestrial).
+    pub classification: Vec<(String, f64)>,
+    pub properties: Vec<(String, f64)>,
+    /// The base64 multi-order sky map.
+    pub skymap: Option<String>,
+}
+
+/// The `external_coinc` object of an alert with a coincident external trigger.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalCoinc {
+    pub observatory: Option<String>,
+    /// The base64 combined (GW + external) sky map.
+    pub combined_skymap: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAlert {
+    superevent_id: String,
+    alert_type: String,
+    time_created: String,
+    #[serde(default)]
+    event: Option<RawEvent>,
+    #[serde(default)]
+    external_coinc: Option<RawExternal>,
+}
+
+#[derive(Deserialize)]
+struct RawEvent {
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    far: Option<f64>,
+    #[serde(default)]
+    significant: Option<bool>,
+    #[serde(default)]
+    instruments: Option<Vec<String>>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    pipeline: Option<String>,
+    #[serde(default)]
+    search: Option<String>,
+    #[serde(default)]
+    classification: Option<Map<String, Value>>,
+    #[serde(default)]
+    properties: Option<Map<String, Value>>,
+    #[serde(default)]
+    skymap: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawExternal {
+    #[serde(default)]
+    observatory: Option<String>,
+    #[serde(default)]
+    combined_skymap: Option<String>,
+}
+
+impl Alert {
+    /// Checks one message as received.
+    pub fn parse(bytes: &[u8]) -> Result<Alert, AlertError> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(AlertError::TooLarge {
+                size: bytes.len(),
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(AlertError::Empty);
+        }
+        let document: Value =
+            serde_json::from_slice(bytes).map_err(|e| AlertError::NotJson(e.to_string()))?;
+        if !document.is_object() {
+            return Err(AlertError::NotJson(format!(
+                "expected a JSON object, found {}",
+                kind_of(&document)
+            )));
+        }
+        let raw: RawAlert = serde_path_to_error::deserialize(&document).map_err(|e| {
+            let field = e.path().to_string();
+            AlertError::field(field, e.into_inner().to_string())
+        })?;
+        check_plain_name("superevent_id", &raw.superevent_id)?;
+        check_plain_name("alert_type", &raw.alert_type)?;
+        let time_created = parse_utc(&raw.time_created).ok_or_else(|| {
+            AlertError::field(
+                "time_created",
+                format!("{:?} is not an ISO 8601 time", raw.time_created),
+            )
+        })?;
+        let event = raw.event.map(Event::from_raw).transpose()?;
+        let external_coinc = raw.external_coinc.map(|x| ExternalCoinc {
+            observatory: x.observatory,
+            combined_skymap: x.combined_skymap,
+        });
+        Ok(Alert {
+            superevent_id: raw.superevent_id,
+            alert_type: raw.alert_type,
+            time_created,
+            time_created_text: raw.time_created,
+            event,
+            external_coinc,
+            document,
+        })
+    }
+
+    /// Mock alerts (the hourly `MS...` stream) have ids starting with `M`.
+    pub fn is_mock(&self) -> bool {
+        self.superevent_id.starts_with('M')
+    }
+
+    pub fn is_retraction(&self) -> bool {
+        self.alert_type.eq_ignore_ascii_case("retraction")
+    }
+
+    /// `time_created` in UTC as `YYYYMMDDTHHMMSS`.
+    pub fn stamp(&self) -> String {
+        self.time_created.format("%Y%m%dT%H%M%S").to_string()
+    }
+
+    /// The alert directory's name: `<stamp>_<alert type lower-cased>`.
+    pub fn dir_name(&self) -> String {
+        format!("{}_{}", self.stamp(), self.alert_type.to_lowercase())
+    }
+
+    /// The sky map of the event, if the alert carries one.
+    pub fn skymap(&self) -> Option<&str> {
+        self.event.as_ref()?.skymap.as_deref().filter(|s| !s.is_empty())
+    }
+
+    /// The combined sky map of an external coincidence, if any.
+    pub fn combined_skymap(&self) -> Option<&str> {
+        self.external_coinc
+            .as_ref()?
+            .combined_skymap
+            .as_deref()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The message with its base64 sky maps removed, for `meta.yaml`'s `ALERT`
+    /// (the original dropped the whole of `external_coinc`; we keep the rest of it).
+    pub fn document_without_skymaps(&self) -> Value {
+        let mut doc = self.document.clone();
+        if let Some(event) = doc.get_mut("event").and_then(Value::as_object_mut) {
+            event.shift_remove("skymap");
+        }
+        if let Some(ext) = doc.get_mut("external_coinc").and_then(Value::as_object_mut) {
+            ext.shift_remove("combined_skymap");
+        }
+        doc
+    }
+}
+
+impl Event {
+    fn from_raw(raw: RawEvent) -> Result<Event, AlertError> {
+        let time = match &raw.time {
+            Some(text) => Some(parse_utc(text).ok_or_else(|| {
+                AlertError::field("event.time", format!("{text:?} is not an ISO 8601 time"))
+            })?),
+            None => None,
+        };
+        if let Some(far) = raw.far {
+            if far < 0.0 {
+                return Err(AlertError::field(
+                    "event.far",
+                    format!("{far} is negative; a rate is never below zero"),
+                ));
+            }
+        }
+        Ok(Event {
+            time,
+            time_text: raw.time,
+            far: raw.far,
+            significant: raw.significant,
+            instruments: raw.instruments.unwrap_or_default(),
+            group: raw.group,
+            pipeline: raw.pipeline,
+            search: raw.search,
+            classification: numbers("event.classification", raw.classification)?,
+            properties: numbers("event.properties", raw.properties)?,
+            skymap: raw.skymap,
+        })
+    }
+
+    /// Burst alerts carry `group: Burst` (any case).
+    pub fn is_burst(&self) -> bool {
+        self.group
+            .as_deref()
+            .is_some_and(|g| g.eq_ignore_ascii_case("burst"))
+    }
+
+    pub fn classification(&self, name: &str) -> Option<f64> {
+        lookup(&self.classification, name)
+    }
+
+    pub fn property(&self, name: &str) -> Option<f64> {
+        lookup(&self.properties, name)
+    }
+}
+
+fn lookup(pairs: &[(String, f64)], name: &str) -> Option<f64> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+}
+
+fn numbers(field: &str, map: Option<Map<String, Value>>) -> Result<Vec<(String, f64)>, AlertError> {
+    map.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| match v.as_f64() {
+            Some(x) => Ok((k, x)),
+            None => Err(AlertError::field(
+                format!("{field}.{k}"),
+                format!("expected a number, found {}", kind_of(&v)),
+            )),
+        })
+        .collect()
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The longest superevent id or alert type accepted (real ones are under 20).
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A name that can safely be a path component: letters, digits, `_` and `-`.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn check_plain_name(field: &str, value: &str) -> Result<(), AlertError> {
+    if is_plain_name(value) {
+        Ok(())
+    } else {
+        Err(AlertError::field(
+            field,
+            format!(
+                "{value:?} is not a plain name (1 to {MAX_NAME_LEN} letters, digits, `_` or `-`)"
+            ),
+        ))
+    }
+}
+
+/// Parses an ISO 8601 time: with `Z` or an offset (converted to UTC), or without
+/// a zone (taken as UTC), with or without fractional seconds, `T` or space.
+pub fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let with_t = text.replacen(' ', "T", 1);
+    if let Ok(t) = DateTime::parse_from_rfc3339(&with_t) {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(&with_t, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(json: &str) -> Result<Alert, AlertError> {
+        Alert::parse(json.as_bytes())
+    }
+
+    const MINIMAL: &str = r#"{"alert_type":"PRELIMINARY","time_created":"2023-04-24T00:02:04Z",
+        "superevent_id":"MS230423x","event":{"far":1e-9,"time":"2023-04-24T00:01:00.5Z",
+        "group":"CBC","classification":{"BNS":0.9,"NSBH":0.05},"skymap":null},
+        "external_coinc":null}"#;
+
+    #[test]
+    fn a_minimal_alert_parses() {
+        let a = alert(MINIMAL).unwrap();
+        assert_eq!(a.superevent_id, "MS230423x");
+        assert!(a.is_mock());
+        assert_eq!(a.dir_name(), "20230424T000204_preliminary");
+        let e = a.event.as_ref().unwrap();
+        assert_eq!(e.classification("BNS"), Some(0.9));
+        assert!(!e.is_burst());
+        assert_eq!(a.skymap(), None);
+    }
+
+    #[test]
+    fn time_created_with_fraction_or_offset_gives_the_utc_stamp() {
+        for (text, stamp) in [
+            ("2023-04-24T00:02:04.999Z", "20230424T000204"),
+            ("2023-04-24T00:02:04+00:00", "20230424T000204"),
+            ("2023-04-24T02:02:04.5+02:00", "20230424T000204"),
+            ("2023-04-23T23:02:04-01:00", "20230424T000204"),
+            ("2023-04-24 00:02:04", "20230424T000204"),
+            ("2023-04-24T00:02:04.123456", "20230424T000204"),
+        ] {
+            let json = MINIMAL.replace("2023-04-24T00:02:04Z", text);
+            assert_eq!(alert(&json).unwrap().stamp(), stamp, "{text}");
+        }
+    }
+
+    #[test]
+    fn ids_and_types_must_be_plain_names() {
+        for bad in ["../x", "a/b", "a\\u0000b", "", ".", "MS 1", "é"] {
+            let json = MINIMAL.replace("MS230423x", bad);
+            let err = alert(&json).unwrap_err().to_string();
+            assert!(err.contains("superevent_id"), "{bad}: {err}");
+            let json = MINIMAL.replace("PRELIMINARY", bad);
+            let err = alert(&json).unwrap_err().to_string();
+            assert!(err.contains("alert_type"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_messages_name_what_is_wrong() {
+        assert_eq!(alert("").unwrap_err(), AlertError::Empty);
+        assert!(matches!(alert("{not json").unwrap_err(), AlertError::NotJson(_)));
+        assert!(matches!(alert("[1,2]").unwrap_err(), AlertError::NotJson(_)));
+        let missing = alert(r#"{"alert_type":"INITIAL","time_created":"2023-04-24T00:02:04Z"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("superevent_id"), "{missing}");
+        let mistyped = alert(&MINIMAL.replace("\"far\":1e-9", "\"far\":\"often\""))
+            .unwrap_err()
+            .to_string();
+        assert!(mistyped.contains("event.far"), "{mistyped}");
+        let class = alert(&MINIMAL.replace("\"BNS\":0.9", "\"BNS\":\"high\""))
+            .unwrap_err()
+            .to_string();
+        assert!(class.contains("event.classification.BNS"), "{class}");
+        let time = alert(&MINIMAL.replace("2023-04-24T00:02:04Z", "yesterday"))
+            .unwrap_err()
+            .to_string();
+        assert!(time.contains("time_created"), "{time}");
+        let huge = alert(&MINIMAL.replace("1e-9", "1e999")).unwrap_err();
+        assert!(matches!(huge, AlertError::NotJson(_)), "{huge:?}");
+    }
+
+    #[test]
+    fn far_zero_is_accepted() {
+        let a = alert(&MINIMAL.replace("1e-9", "0")).unwrap();
+        assert_eq!(a.event.unwrap().far, Some(0.0));
+    }
+
+    #[test]
+    fn oversized_messages_are_refused_unread() {
+        let big = vec![b' '; MAX_MESSAGE_BYTES + 1];
+        assert!(matches!(
+            Alert::parse(&big).unwrap_err(),
+            AlertError::TooLarge { .. }
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        assert!(matches!(alert(&deep).unwrap_err(), AlertError::NotJson(_)));
+    }
+
+    #[test]
+    fn the_document_without_skymaps_keeps_external_coinc() {
+        let json = MINIMAL.replace(
+            "\"external_coinc\":null",
+            "\"external_coinc\":{\"observatory\":\"Fermi\",\"combined_skymap\":\"AAAA\"}",
+        );
+        let a = alert(&json).unwrap();
+        assert_eq!(a.combined_skymap(), Some("AAAA"));
+        let doc = a.document_without_skymaps();
+        assert_eq!(doc["external_coinc"]["observatory"], "Fermi");
+        assert!(doc["external_coinc"].get("combined_skymap").is_none());
+        assert!(doc["event"].get("skymap").is_none());
+    }
+}
+
+/// A file name inside an alert directory: a plain name with dots, never a path.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}

@@ -1,0 +1,724 @@
+//! The settings file, `gocart.yaml`, shared by both programs and by the plugins.
+//!
+//! A user's file from the original gocart must keep working unchanged, so every
+//! section and key is optional and falls back to the defaults of DESIGN.md, keys we
+//! do not know are left alone (plugins keep their own settings in the same file),
+//! and a value of the wrong type is reported with its dotted key and the file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// Where the settings live when neither `-s` nor `GOCART_SETTINGS` says otherwise.
+pub const DEFAULT_RELATIVE_PATH: &str = ".config/gocart/gocart.yaml";
+
+/// The file `gocart-ingest init` writes: the original's comments, the new keys
+/// commented out with their defaults so a user sees what can be set.
+pub const DEFAULT_FILE: &str = include_str!("default_settings.yaml");
+
+/// Why the settings could not be loaded. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings file {path} does not exist; create it with `gocart-ingest init`")]
+    NotFound { path: PathBuf },
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error("settings file {path} is not valid YAML: {message}")]
+    Syntax { path: PathBuf, message: String },
+}
+
+/// The settings both programs read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these settings came from (plugins get it as `GOCART_SETTINGS`).
+    pub path: PathBuf,
+    pub lvk: Lvk,
+    pub gcn_kafka: GcnKafka,
+    pub trigger: Trigger,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct RawSettings {
+    lvk: Lvk,
+    #[serde(rename = "gcn-kafka")]
+    gcn_kafka: GcnKafka,
+    trigger: Trigger,
+}
+
+/// The `lvk:` section: which alerts to keep and what to write for each.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Lvk {
+    pub parse_mock_events: bool,
+    pub parse_real_events: bool,
+    #[serde(deserialize_with = "path_or_home")]
+    pub download_dir: PathBuf,
+    pub aitoff: Aitoff,
+    pub ascii_map: AsciiMap,
+    pub json: bool,
+    #[serde(deserialize_with = "filters_or_null")]
+    pub filters: Vec<Filter>,
+}
+
+impl Default for Lvk {
+    fn default() -> Self {
+        Lvk {
+            parse_mock_events: true,
+            parse_real_events: false,
+            download_dir: PathBuf::from("~/lvk_events"),
+            aitoff: Aitoff::default(),
+            ascii_map: AsciiMap::default(),
+            json: false,
+            filters: Vec::new(),
+        }
+    }
+}
+
+/// `lvk.aitoff`: the all-sky picture and what it shows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Aitoff {
+    pub convert: bool,
+    pub sun_moon: bool,
+    pub sun_moon_contour: bool,
+    pub galactic_plane: bool,
+}
+
+impl Default for Aitoff {
+    fn default() -> Self {
+        Aitoff {
+            convert: true,
+            sun_moon: true,
+            sun_moon_contour: true,
+            galactic_plane: true,
+        }
+    }
+}
+
+/// `lvk.ascii_map`: the flattened `skymap.csv`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AsciiMap {
+    pub convert: bool,
+    pub nside: u32,
+}
+
+impl Default for AsciiMap {
+    fn default() -> Self {
+        AsciiMap {
+            convert: true,
+            nside: 64,
+        }
+    }
+}
+
+/// The largest `ascii_map.nside` accepted: 12.6 million rows, about 1 GB of CSV.
+pub const MAX_ASCII_NSIDE: u32 = 1024;
+
+/// One named entry of `lvk.filters`: an alert passes it if it meets every criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub name: String,
+    pub criteria: Vec<Criterion>,
+}
+
+/// The original's ten criteria, plus the ones we do not know (which always fail,
+/// so that a misspelt criterion never lets everything through silently).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Criterion {
+    /// The alert type is one of these (compared lower-cased).
+    AlertTypes(Vec<String>),
+    /// Classification BNS + NSBH >= value.
+    NsLower(f64),
+    /// FAR < value (Hz).
+    FarUpper(f64),
+    /// The map header's DISTMEAN < value (Mpc).
+    DistUpper(f64),
+    /// area90 < value (deg²).
+    Area90Upper(f64),
+    /// Property HasNS >= value.
+    HasNsLower(f64),
+    /// Property HasRemnant >= value.
+    HasRemnantLower(f64),
+    /// Whether an earlier alert of this event was written.
+    EventDirExists(bool),
+    /// true: only burst alerts pass; false: burst alerts fail.
+    Burst(bool),
+    /// The alert's `significant` flag equals this.
+    Significant(bool),
+    /// A key we do not know; it fails the filter.
+    Unknown(String),
+}
+
+/// The `gcn-kafka:` section. Its `Debug` never shows the secret.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct GcnKafka {
+    #[serde(deserialize_with = "string_or_number")]
+    pub client_id: String,
+    #[serde(deserialize_with = "string_or_number")]
+    pub client_secret: String,
+    #[serde(deserialize_with = "string_or_number")]
+    pub group_id: String,
+    pub domain: String,
+    pub topics: Vec<String>,
+    #[serde(deserialize_with = "string_or_number")]
+    pub bootstrap_servers: String,
+    /// Extra librdkafka properties, passed through as text.
+    #[serde(deserialize_with = "kafka_properties")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// The value the original ships for credentials not yet filled in.
+pub const PLACEHOLDER: &str = "XXXX";
+
+impl Default for GcnKafka {
+    fn default() -> Self {
+        GcnKafka {
+            client_id: PLACEHOLDER.into(),
+            client_secret: PLACEHOLDER.into(),
+            group_id: PLACEHOLDER.into(),
+            domain: "gcn.nasa.gov".into(),
+            topics: vec!["igwn.gwalert".into()],
+            bootstrap_servers: String::new(),
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for GcnKafka {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcnKafka")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<hidden>")
+            .field("group_id", &self.group_id)
+            .field("domain", &self.domain)
+            .field("topics", &self.topics)
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("config", &self.config.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The `trigger:` section, read by `gocart-trigger` (and by `init` for `plugins_dir`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Trigger {
+    #[serde(deserialize_with = "path_or_home")]
+    pub plugins_dir: PathBuf,
+    pub python: String,
+    /// Seconds per plugin run before TERM, then KILL.
+    pub timeout: u64,
+    pub concurrency: usize,
+    #[serde(deserialize_with = "path_or_home")]
+    pub state_dir: PathBuf,
+    #[serde(deserialize_with = "duration_text")]
+    pub catch_up: Duration,
+}
+
+impl Default for Trigger {
+    fn default() -> Self {
+        Trigger {
+            plugins_dir: PathBuf::from("~/.config/gocart/plugins"),
+            python: "python3".into(),
+            timeout: 600,
+            concurrency: 2,
+            state_dir: PathBuf::from("~/.local/state/gocart"),
+            catch_up: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings file to use: `-s` first, then `GOCART_SETTINGS`, then the default.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        if let Some(path) = explicit {
+            return expand_home(path);
+        }
+        match std::env::var_os("GOCART_SETTINGS") {
+            Some(path) if !path.is_empty() => expand_home(Path::new(&path)),
+            _ => home_dir().join(DEFAULT_RELATIVE_PATH),
+        }
+    }
+
+    /// Reads and checks the file at `path`, then applies `GCN_KAFKA_*` overrides.
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                SettingsError::NotFound { path: path.into() }
+            } else {
+                SettingsError::Read {
+                    path: path.into(),
+                    source,
+                }
+            }
+        })?;
+        let mut settings = Settings::parse(&text, path)?;
+        settings.apply_environment();
+        Ok(settings)
+    }
+
+    /// Parses settings text; `path` is only used in messages and kept in the result.
+    pub fn parse(text: &str, path: &Path) -> Result<Settings, SettingsError> {
+        let raw = parse_raw(text, path)?;
+        let settings = Settings {
+            path: path.to_path_buf(),
+            lvk: Lvk {
+                download_dir: expand_home(&raw.lvk.download_dir),
+                ..raw.lvk
+            },
+            gcn_kafka: raw.gcn_kafka,
+            trigger: Trigger {
+                plugins_dir: expand_home(&raw.trigger.plugins_dir),
+                state_dir: expand_home(&raw.trigger.state_dir),
+                ..raw.trigger
+            },
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The built-in defaults, as if the file were empty.
+    pub fn defaults(path: &Path) -> Settings {
+        Settings::parse("", path).expect("the defaults are valid")
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        let invalid = |key: &str, message: String| SettingsError::Invalid {
+            path: self.path.clone(),
+            key: key.into(),
+            message,
+        };
+        let nside = self.lvk.ascii_map.nside;
+        if !nside.is_power_of_two() || nside > MAX_ASCII_NSIDE {
+            return Err(invalid(
+                "lvk.ascii_map.nside",
+                format!("{nside} is not a power of two from 1 to {MAX_ASCII_NSIDE}"),
+            ));
+        }
+        if self.lvk.download_dir.as_os_str().is_empty() {
+            return Err(invalid("lvk.download_dir", "is empty".into()));
+        }
+        if self.trigger.concurrency == 0 {
+            return Err(invalid("trigger.concurrency", "must be at least 1".into()));
+        }
+        if self.trigger.timeout == 0 {
+            return Err(invalid("trigger.timeout", "must be at least 1 second".into()));
+        }
+        Ok(())
+    }
+
+    fn apply_environment(&mut self) {
+        let overrides = [
+            ("GCN_KAFKA_CLIENT_ID", &mut self.gcn_kafka.client_id),
+            ("GCN_KAFKA_CLIENT_SECRET", &mut self.gcn_kafka.client_secret),
+            ("GCN_KAFKA_DOMAIN", &mut self.gcn_kafka.domain),
+        ];
+        for (name, field) in overrides {
+            if let Ok(value) = std::env::var(name) {
+                if !value.is_empty() {
+                    *field = value;
+                }
+            }
+        }
+    }
+}
+
+fn parse_raw(text: &str, path: &Path) -> Result<RawSettings, SettingsError> {
+    if text.trim().is_empty() {
+        return Ok(RawSettings::default());
+    }
+    let mut failed_at: Option<String> = None;
+    let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize::<_, Option<RawSettings>>(de).map_err(|err| {
+            failed_at = Some(err.path().to_string());
+            err.into_inner()
+        })
+    });
+    match (parsed, failed_at) {
+        (Ok(raw), _) => Ok(raw.unwrap_or_default()),
+        (Err(err), Some(key)) if key != "." && !key.is_empty() => Err(SettingsError::Invalid {
+            path: path.into(),
+            key,
+            message: first_line(&err.to_string()),
+        }),
+        (Err(err), _) => Err(SettingsError::Syntax {
+            path: path.into(),
+            message: first_line(&err.to_string()),
+        }),
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// The user's home directory; `/` if `HOME` is unset, so nothing panics.
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// Expands a leading `~` or `~/` to the home directory (the original only
+/// expanded a value that was exactly `~`).
+pub fn expand_home(path: &Path) -> PathBuf {
+    match path.strip_prefix("~") {
+        Ok(rest) => home_dir().join(rest),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+fn filters_or_null<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Filter>, D::Error> {
+    let filters = Option::<Vec<Filter>>::deserialize(de)?.unwrap_or_default();
+    Ok(filters
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut f)| {
+            if f.name.is_empty() {
+                f.name = format!("#{}", i + 1);
+            }
+            f
+        })
+        .collect())
+}
+
+impl<'de> Deserialize<'de> for Filter {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_map(FilterVisitor)
+    }
+}
+
+struct FilterVisitor;
+
+impl<'de> Visitor<'de> for FilterVisitor {
+    type Value = Filter;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a filter: a mapping of `name` and criteria")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Filter, A::Error> {
+        let mut filter = Filter {
+            name: String::new(),
+            criteria: Vec::new(),
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            let criterion = match key.as_str() {
+                "name" => {
+                    filter.name = map.next_value::<ScalarText>()?.0;
+                    continue;
+                }
+                "alert_types" => Criterion::AlertTypes(
+                    map.next_value::<Vec<String>>()?
+                        .into_iter()
+                        .map(|t| t.to_lowercase())
+                        .collect(),
+                ),
+                "ns_lower" => Criterion::NsLower(map.next_value()?),
+                "far_upper" => Criterion::FarUpper(map.next_value()?),
+                "dist_upper" => Criterion::DistUpper(map.next_value()?),
+                "area90_upper" => Criterion::Area90Upper(map.next_value()?),
+                "hasns_lower" => Criterion::HasNsLower(map.next_value()?),
+                "hasremnant_lower" => Criterion::HasRemnantLower(map.next_value()?),
+                "event_dir_exists" | "event_dir_exist" => {
+                    Criterion::EventDirExists(map.next_value()?)
+                }
+                "burst" => Criterion::Burst(map.next_value()?),
+                "significant" => Criterion::Significant(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    Criterion::Unknown(key)
+                }
+            };
+            filter.criteria.push(criterion);
+        }
+        Ok(filter)
+    }
+}
+
+/// A scalar read as text: YAML gives numbers and booleans for values that users
+/// think of as strings (a filter named `1`, a numeric client id).
+struct ScalarText(String);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Scalar {
+            Text(String),
+            Int(i64),
+            Float(f64),
+            Bool(bool),
+        }
+        Ok(ScalarText(match Option::<Scalar>::deserialize(de)? {
+            None => String::new(),
+            Some(Scalar::Text(s)) => s,
+            Some(Scalar::Int(i)) => i.to_string(),
+            Some(Scalar::Float(x)) => x.to_string(),
+            Some(Scalar::Bool(b)) => b.to_string(),
+        }))
+    }
+}
+
+/// A path; a bare `~` is YAML's null, but in a path a user means the home directory.
+fn path_or_home<'de, D: Deserializer<'de>>(de: D) -> Result<PathBuf, D::Error> {
+    Ok(Option::<PathBuf>::deserialize(de)?.unwrap_or_else(|| PathBuf::from("~")))
+}
+
+fn string_or_number<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    Ok(ScalarText::deserialize(de)?.0)
+}
+
+fn kafka_properties<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    Ok(Option::<BTreeMap<String, ScalarText>>::deserialize(de)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect())
+}
+
+fn duration_text<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    let text = ScalarText::deserialize(de)?.0;
+    parse_duration(&text).ok_or_else(|| {
+        de::Error::custom(format!(
+            "`{text}` is not a duration such as 90s, 30m, 24h or 7d"
+        ))
+    })
+}
+
+/// Parses `90`, `90s`, `30m`, `24h`, `7d` or `1.5h`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let scale = match unit.trim() {
+        "s" | "sec" | "secs" => 1.0,
+        "m" | "min" | "mins" => 60.0,
+        "h" | "hr" | "hrs" => 3600.0,
+        "d" | "day" | "days" => 86400.0,
+        _ => return None,
+    };
+    let value: f64 = number.trim().parse().ok()?;
+    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value * scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, SettingsError> {
+        Settings::parse(text, Path::new("/etc/gocart.yaml"))
+    }
+
+    /// The settings file of the original gocart, byte for byte as it ships.
+    const ORIGINAL: &str = r#"version: 1
+
+lvk:
+    # DOWNLOAD MOCK EVENT ALERTS? USEFUL AS A HEARTBEAT MONITOR
+    parse_mock_events: True
+    parse_real_events: False
+    download_dir: ~/lvk_events
+    aitoff:
+        convert: True
+        sun_moon: True
+        sun_moon_contour: True
+        galactic_plane: True
+    ascii_map:
+        convert: True
+        nside: 64
+    json: False
+    # filters:
+    #     - name: general
+
+gcn-kafka:
+    client_id: XXXX
+    client_secret: XXXX
+    group_id: XXXX
+
+logging settings:
+    formatters:
+        file_style:
+            format: '* %(asctime)s - %(name)s - %(levelname)s (%(pathname)s > %(funcName)s > %(lineno)d) - %(message)s  '
+            datefmt: '%Y/%m/%d %H:%M:%S'
+    root:
+        level: WARNING
+        handlers: [file,console]
+"#;
+
+    #[test]
+    fn the_original_file_loads_unchanged() {
+        let s = parse(ORIGINAL).unwrap();
+        assert!(s.lvk.parse_mock_events);
+        assert!(!s.lvk.parse_real_events);
+        assert_eq!(s.lvk.download_dir, home_dir().join("lvk_events"));
+        assert_eq!(s.lvk.ascii_map.nside, 64);
+        assert!(s.lvk.aitoff.convert);
+        assert!(s.lvk.filters.is_empty());
+        assert_eq!(s.gcn_kafka.client_id, "XXXX");
+        assert_eq!(s.gcn_kafka.topics, vec!["igwn.gwalert"]);
+        assert_eq!(s.trigger.timeout, 600);
+    }
+
+    #[test]
+    fn the_shipped_default_file_is_the_defaults() {
+        let s = parse(DEFAULT_FILE).unwrap();
+        let d = Settings::defaults(Path::new("/etc/gocart.yaml"));
+        assert_eq!(format!("{:?}", s.lvk), format!("{:?}", d.lvk));
+        assert_eq!(format!("{:?}", s.trigger), format!("{:?}", d.trigger));
+        assert_eq!(format!("{:?}", s.gcn_kafka), format!("{:?}", d.gcn_kafka));
+    }
+
+    #[test]
+    fn a_partial_lvk_block_gets_defaults() {
+        let s = parse("lvk:\n  json: true\n  ascii_map: {nside: 128}\n").unwrap();
+        assert!(s.lvk.json);
+        assert!(s.lvk.parse_mock_events);
+        assert!(s.lvk.ascii_map.convert);
+        assert_eq!(s.lvk.ascii_map.nside, 128);
+        assert!(s.lvk.aitoff.galactic_plane);
+    }
+
+    #[test]
+    fn tilde_expands_in_every_path() {
+        let s = parse(
+            "lvk: {download_dir: ~/a/b}\ntrigger: {plugins_dir: '~/p', state_dir: ~}\n",
+        )
+        .unwrap();
+        assert_eq!(s.lvk.download_dir, home_dir().join("a/b"));
+        assert_eq!(s.trigger.plugins_dir, home_dir().join("p"));
+        // A bare `~` is YAML null, and still means the home directory.
+        assert_eq!(s.trigger.state_dir, home_dir());
+        let s = parse("lvk: {download_dir: '~'}\n").unwrap();
+        assert_eq!(s.lvk.download_dir, home_dir());
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key_and_the_file() {
+        let err = parse("lvk:\n  ascii_map:\n    nside: lots\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/etc/gocart.yaml"), "{text}");
+        assert!(text.contains("lvk.ascii_map.nside"), "{text}");
+
+        let err = parse("lvk:\n  filters:\n    - name: a\n      far_upper: often\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lvk.filters[0].far_upper"), "{err}");
+        assert!(err.contains("/etc/gocart.yaml"), "{err}");
+    }
+
+    #[test]
+    fn nside_must_be_a_power_of_two_up_to_1024() {
+        for bad in [0, 3, 100, 2048] {
+            let err = parse(&format!("lvk: {{ascii_map: {{nside: {bad}}}}}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("lvk.ascii_map.nside"), "{err}");
+        }
+        for good in [1, 2, 64, 1024] {
+            parse(&format!("lvk: {{ascii_map: {{nside: {good}}}}}")).unwrap();
+        }
+    }
+
+    #[test]
+    fn broken_yaml_is_a_syntax_error_naming_the_file() {
+        let err = parse("lvk: {json: \"unterminated\n").unwrap_err().to_string();
+        assert!(err.contains("/etc/gocart.yaml"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        let err = parse("\"unterminated\n").unwrap_err();
+        assert!(matches!(err, SettingsError::Syntax { .. }), "{err:?}");
+        // A section of the wrong shape names the section.
+        let err = parse("lvk: [a, b]\n").unwrap_err().to_string();
+        assert!(err.contains("`lvk`"), "{err}");
+    }
+
+    #[test]
+    fn filters_parse_every_criterion_and_keep_unknown_ones() {
+        let s = parse(
+            r#"
+lvk:
+  filters:
+    - name: general
+      alert_types: [Initial, UPDATE]
+      ns_lower: 0.9
+      far_upper: 1.6e-08
+      dist_upper: 500
+      area90_upper: 2000
+      hasns_lower: 0.5
+      hasremnant_lower: 0.5
+      event_dir_exist: true
+      burst: false
+      significant: true
+      colour: blue
+    - far_upper: 1
+"#,
+        )
+        .unwrap();
+        let f = &s.lvk.filters[0];
+        assert_eq!(f.name, "general");
+        assert_eq!(
+            f.criteria,
+            vec![
+                Criterion::AlertTypes(vec!["initial".into(), "update".into()]),
+                Criterion::NsLower(0.9),
+                Criterion::FarUpper(1.6e-8),
+                Criterion::DistUpper(500.0),
+                Criterion::Area90Upper(2000.0),
+                Criterion::HasNsLower(0.5),
+                Criterion::HasRemnantLower(0.5),
+                Criterion::EventDirExists(true),
+                Criterion::Burst(false),
+                Criterion::Significant(true),
+                Criterion::Unknown("colour".into()),
+            ]
+        );
+        assert_eq!(s.lvk.filters[1].name, "#2");
+    }
+
+    #[test]
+    fn environment_overrides_credentials() {
+        // Only this test touches these variables.
+        std::env::set_var("GCN_KAFKA_CLIENT_SECRET", "from-env");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.yaml");
+        std::fs::write(&path, "gcn-kafka: {client_secret: in-file}\n").unwrap();
+        let s = Settings::load(&path).unwrap();
+        std::env::remove_var("GCN_KAFKA_CLIENT_SECRET");
+        assert_eq!(s.gcn_kafka.client_secret, "from-env");
+        assert!(!format!("{s:?}").contains("from-env"));
+    }
+
+    #[test]
+    fn a_missing_file_says_how_to_create_it() {
+        let err = Settings::load(Path::new("/nonexistent/g.yaml")).unwrap_err();
+        assert!(err.to_string().contains("gocart-ingest init"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5 d"), Some(Duration::from_secs(129600)));
+        assert_eq!(parse_duration("soon"), None);
+        assert!(parse("trigger: {catch_up: soon}").is_err());
+    }
+}

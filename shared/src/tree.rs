@@ -1,0 +1,140 @@
+//! The layout of the alert tree under `download_dir`:
+//!
+//! ```text
+//! <download_dir>/mockevents/<superevent_id>/<stamp>_<alert_type>/    MS... alerts
+//! <download_dir>/superevents/<superevent_id>/<stamp>_<alert_type>/   S... alerts
+//! <download_dir>/.staging/    alert directories being built (never alerts)
+//! <download_dir>/.rejected/   malformed messages kept with their reason
+//! ```
+//!
+//! Names starting with `.` are never alert directories, at any level.
+
+use std::path::{Path, PathBuf};
+
+use crate::alert::Alert;
+use crate::marker::MARKER_NAME;
+
+pub const MOCK_EVENTS: &str = "mockevents";
+pub const REAL_EVENTS: &str = "superevents";
+pub const STAGING: &str = ".staging";
+pub const REJECTED: &str = ".rejected";
+
+/// The alert tree rooted at `download_dir`.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    root: PathBuf,
+}
+
+impl Tree {
+    pub fn new(root: impl Into<PathBuf>) -> Tree {
+        Tree { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where alert directories are built before they are renamed into place.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.root.join(STAGING)
+    }
+
+    /// Where malformed messages are kept.
+    pub fn rejected_dir(&self) -> PathBuf {
+        self.root.join(REJECTED)
+    }
+
+    /// `mockevents/<id>` or `superevents/<id>`.
+    pub fn event_dir(&self, superevent_id: &str) -> PathBuf {
+        let kind = if superevent_id.starts_with('M') {
+            MOCK_EVENTS
+        } else {
+            REAL_EVENTS
+        };
+        self.root.join(kind).join(superevent_id)
+    }
+
+    /// The directory this alert is written to.
+    pub fn alert_dir(&self, alert: &Alert) -> PathBuf {
+        self.event_dir(&alert.superevent_id).join(alert.dir_name())
+    }
+
+    /// Whether an earlier alert of this event was written: its event directory
+    /// holds at least one complete alert directory (an empty event directory, left
+    /// by a crash before the rename, does not count).
+    pub fn event_has_complete_alert(&self, superevent_id: &str) -> bool {
+        let Ok(entries) = std::fs::read_dir(self.event_dir(superevent_id)) else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            !is_hidden(&entry.file_name().to_string_lossy())
+                && entry.path().join(MARKER_NAME).is_file()
+        })
+    }
+
+    /// Every complete alert directory in the tree, in path order.
+    pub fn complete_alert_dirs(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for kind in [MOCK_EVENTS, REAL_EVENTS] {
+            for event in visible_subdirs(&self.root.join(kind)) {
+                for alert in visible_subdirs(&event) {
+                    if alert.join(MARKER_NAME).is_file() {
+                        found.push(alert);
+                    }
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+/// Whether a file or directory name is hidden (and so never an alert directory).
+pub fn is_hidden(name: &str) -> bool {
+    name.starts_with('.')
+}
+
+fn visible_subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| !is_hidden(&e.file_name().to_string_lossy()))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mock_and_real_events_go_to_their_own_trees() {
+        let tree = Tree::new("/data");
+        assert_eq!(
+            tree.event_dir("MS230423x"),
+            Path::new("/data/mockevents/MS230423x")
+        );
+        assert_eq!(
+            tree.event_dir("S230528ay"),
+            Path::new("/data/superevents/S230528ay")
+        );
+    }
+
+    #[test]
+    fn only_directories_with_a_marker_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::new(dir.path());
+        let event = tree.event_dir("MS1");
+        std::fs::create_dir_all(event.join("20230101T000000_preliminary")).unwrap();
+        assert!(!tree.event_has_complete_alert("MS1"));
+        std::fs::create_dir_all(event.join(".20230101T000000_initial")).unwrap();
+        std::fs::write(event.join(".20230101T000000_initial").join(MARKER_NAME), "{}").unwrap();
+        assert!(!tree.event_has_complete_alert("MS1"));
+        std::fs::write(event.join("20230101T000000_preliminary").join(MARKER_NAME), "{}").unwrap();
+        assert!(tree.event_has_complete_alert("MS1"));
+        assert_eq!(tree.complete_alert_dirs(), vec![event.join("20230101T000000_preliminary")]);
+    }
+}
