@@ -1,1 +1,42 @@
-fn main() {}
+//! `gocart-ingest`: a thin entry point over the library; see `lib.rs`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gocart_ingest::cli::{Cli, Command};
+use gocart_ingest::cmd::{self, Exit};
+use gocart_shared::Settings;
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let path = Settings::locate(cli.settings.as_deref());
+    let result = match &cli.command {
+        Command::Init => cmd::init::run(&path),
+        Command::Import { paths } => match Settings::load(&path) {
+            Ok(settings) => cmd::import::run(settings, paths),
+            Err(e) => {
+                eprintln!("gocart-ingest: {e}");
+                Ok(Exit::Usage)
+            }
+        },
+    };
+    match result {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) => {
+            eprintln!("gocart-ingest: {e:#}");
+            ExitCode::from(Exit::Rejected as u8)
+        }
+    }
+}
+
+/// Logs go to stderr (stdout is the alert report); `GOCART_LOG` sets the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GOCART_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -11,4 +11,4 @@ pub mod tree;
 pub use alert::{Alert, AlertError};
 pub use marker::{Marker, MarkerError, Source, MARKER_NAME};
 pub use settings::{Settings, SettingsError};
-pub use tree::Tree;
+pub use tree::{Level, Tree};

@@ -87,6 +87,63 @@ impl Tree {
         found.sort();
         found
     }
+
+    /// Where `path` sits in the tree, or `None` if it is outside it, hidden at
+    /// some level, below an alert directory, or under a folder other than
+    /// `mockevents`/`superevents`. Lets a watcher decide what a new path can be.
+    pub fn level_of(&self, path: &Path) -> Option<Level> {
+        let rest = path.strip_prefix(&self.root).ok()?;
+        let names: Vec<&str> = rest
+            .components()
+            .map(|c| c.as_os_str().to_str())
+            .collect::<Option<_>>()?;
+        if names.iter().any(|n| is_hidden(n) || *n == "..") {
+            return None;
+        }
+        match names.as_slice() {
+            [] => Some(Level::Root),
+            [kind, ..] if *kind != MOCK_EVENTS && *kind != REAL_EVENTS => None,
+            [_] => Some(Level::Kind),
+            [_, _] => Some(Level::Event),
+            [_, _, _] => Some(Level::Alert),
+            _ => None,
+        }
+    }
+
+    /// The complete alert directories at or below `path` (any level of the tree),
+    /// in path order: what a watcher scans when `path` appears.
+    pub fn complete_alert_dirs_in(&self, path: &Path) -> Vec<PathBuf> {
+        let mut found = match self.level_of(path) {
+            None => Vec::new(),
+            Some(Level::Root) => return self.complete_alert_dirs(),
+            Some(Level::Kind) => visible_subdirs(path)
+                .into_iter()
+                .flat_map(|event| visible_subdirs(&event))
+                .filter(|alert| alert.join(MARKER_NAME).is_file())
+                .collect(),
+            Some(Level::Event) => visible_subdirs(path)
+                .into_iter()
+                .filter(|alert| alert.join(MARKER_NAME).is_file())
+                .collect(),
+            Some(Level::Alert) if path.join(MARKER_NAME).is_file() => vec![path.to_path_buf()],
+            Some(Level::Alert) => Vec::new(),
+        };
+        found.sort();
+        found
+    }
+}
+
+/// The levels of the alert tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// `download_dir` itself.
+    Root,
+    /// `mockevents` or `superevents`.
+    Kind,
+    /// `<kind>/<superevent_id>`.
+    Event,
+    /// `<kind>/<superevent_id>/<stamp>_<alert_type>`.
+    Alert,
 }
 
 /// Whether a file or directory name is hidden (and so never an alert directory).
@@ -131,10 +188,59 @@ mod tests {
         std::fs::create_dir_all(event.join("20230101T000000_preliminary")).unwrap();
         assert!(!tree.event_has_complete_alert("MS1"));
         std::fs::create_dir_all(event.join(".20230101T000000_initial")).unwrap();
-        std::fs::write(event.join(".20230101T000000_initial").join(MARKER_NAME), "{}").unwrap();
+        std::fs::write(
+            event.join(".20230101T000000_initial").join(MARKER_NAME),
+            "{}",
+        )
+        .unwrap();
         assert!(!tree.event_has_complete_alert("MS1"));
-        std::fs::write(event.join("20230101T000000_preliminary").join(MARKER_NAME), "{}").unwrap();
+        std::fs::write(
+            event.join("20230101T000000_preliminary").join(MARKER_NAME),
+            "{}",
+        )
+        .unwrap();
         assert!(tree.event_has_complete_alert("MS1"));
-        assert_eq!(tree.complete_alert_dirs(), vec![event.join("20230101T000000_preliminary")]);
+        assert_eq!(
+            tree.complete_alert_dirs(),
+            vec![event.join("20230101T000000_preliminary")]
+        );
+    }
+
+    #[test]
+    fn levels_and_subtree_scans() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::new(dir.path());
+        let event = tree.event_dir("MS1");
+        let alert = event.join("20230101T000000_initial");
+        std::fs::create_dir_all(&alert).unwrap();
+        assert_eq!(tree.level_of(dir.path()), Some(Level::Root));
+        assert_eq!(
+            tree.level_of(&dir.path().join(MOCK_EVENTS)),
+            Some(Level::Kind)
+        );
+        assert_eq!(tree.level_of(&event), Some(Level::Event));
+        assert_eq!(tree.level_of(&alert), Some(Level::Alert));
+        assert_eq!(tree.level_of(&alert.join("x")), None);
+        assert_eq!(tree.level_of(&dir.path().join("other/MS1")), None);
+        assert_eq!(tree.level_of(&tree.staging_dir().join("x")), None);
+        assert_eq!(tree.level_of(&event.join(".hidden")), None);
+        assert_eq!(tree.level_of(Path::new("/elsewhere")), None);
+        assert!(tree.complete_alert_dirs_in(&event).is_empty());
+        std::fs::write(alert.join(MARKER_NAME), "{}").unwrap();
+        for path in [
+            dir.path().to_path_buf(),
+            dir.path().join(MOCK_EVENTS),
+            event.clone(),
+            alert.clone(),
+        ] {
+            assert_eq!(
+                tree.complete_alert_dirs_in(&path),
+                vec![alert.clone()],
+                "{path:?}"
+            );
+        }
+        assert!(tree
+            .complete_alert_dirs_in(&dir.path().join(REAL_EVENTS))
+            .is_empty());
     }
 }

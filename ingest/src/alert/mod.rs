@@ -1,0 +1,249 @@
+//! The path every alert takes, whatever its source (Kafka, a file, a mock):
+//! check the message, select mock/real, print the summary, stage and check its
+//! sky maps, apply the filters and the RETRACTION rule, write the outputs, and
+//! publish the directory atomically with its marker.
+//!
+//! Each step's failure has one meaning: the alert is *rejected* (malformed: kept
+//! under `.rejected/`, never retried), *skipped* (deliberately not written), or
+//! the run *failed* (our I/O, e.g. a full disk: nothing is published and the
+//! alert can be tried again).
+
+pub mod filter;
+pub mod maps;
+pub mod meta;
+pub mod report;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use gocart_shared::marker::{sha256_hex, Source};
+use gocart_shared::{Alert, Marker, Settings, Tree};
+
+use crate::render;
+use crate::skymap::{flatten, Stats};
+use crate::writer::{keep_rejected, publish, Published, Staging};
+
+/// One message as received, and where it came from.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub bytes: Vec<u8>,
+    pub source: Source,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Written(PathBuf),
+    Replaced(PathBuf),
+    /// Already complete with the same message: the tree was left untouched.
+    Unchanged(PathBuf),
+    Skipped(String),
+    Rejected { reason: String, kept: PathBuf },
+    /// Not the message's fault (disk full, permissions): nothing was published.
+    Failed(String),
+}
+
+impl Outcome {
+    /// The line printed after the summary.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Written(dir) => format!("WRITTEN: {}", dir.display()),
+            Outcome::Replaced(dir) => format!(
+                "REPLACED: {} (a changed alert with the same name)",
+                dir.display()
+            ),
+            Outcome::Unchanged(dir) => {
+                format!("UNCHANGED: {} is already complete", dir.display())
+            }
+            Outcome::Skipped(why) => format!("SKIPPED: {why}"),
+            Outcome::Rejected { reason, kept } => {
+                format!("REJECTED: {reason} (message kept in {})", kept.display())
+            }
+            Outcome::Failed(why) => format!("FAILED: {why}"),
+        }
+    }
+
+    /// Whether the alert is settled (its Kafka offset may be committed).
+    pub fn is_settled(&self) -> bool {
+        !matches!(self, Outcome::Failed(_))
+    }
+}
+
+/// The ingest pipeline for one settings file.
+pub struct Pipeline {
+    settings: Settings,
+    tree: Tree,
+}
+
+impl Pipeline {
+    pub fn new(settings: Settings) -> Pipeline {
+        let tree = Tree::new(settings.lvk.download_dir.clone());
+        Pipeline { settings, tree }
+    }
+
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// Processes one message, printing its report to `out`.
+    pub fn ingest(&self, message: &Message, out: &mut dyn Write) -> Outcome {
+        let mut lines = Vec::new();
+        let outcome = self.run(message, &mut lines);
+        lines.push(outcome.describe());
+        let _ = writeln!(out, "----------------------------------------");
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out, "----------------------------------------\n");
+        match &outcome {
+            Outcome::Rejected { reason, .. } => {
+                tracing::error!(source = %describe_source(&message.source), "rejected alert: {reason}")
+            }
+            Outcome::Failed(why) => {
+                tracing::error!(source = %describe_source(&message.source), "alert not written: {why}")
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    fn run(&self, message: &Message, lines: &mut Vec<String>) -> Outcome {
+        let alert = match Alert::parse(&message.bytes) {
+            Ok(alert) => alert,
+            Err(e) => return self.reject(message, &e.to_string()),
+        };
+        if let Some(why) = self.not_selected(&alert) {
+            lines.push(format!("EVENT: {} ({})", alert.superevent_id, alert.alert_type));
+            return Outcome::Skipped(why);
+        }
+        lines.extend(report::summary(&alert));
+        match self.write(&alert, message, lines) {
+            Ok(outcome) => outcome,
+            Err(Failure::Invalid(reason)) => self.reject(message, &format!("{}: {reason}", alert.superevent_id)),
+            Err(Failure::Io(what, e)) => Outcome::Failed(format!("{what}: {e}")),
+        }
+    }
+
+    fn not_selected(&self, alert: &Alert) -> Option<String> {
+        let lvk = &self.settings.lvk;
+        if alert.is_mock() && !lvk.parse_mock_events {
+            Some("mock alerts are not wanted (lvk.parse_mock_events is false)".into())
+        } else if !alert.is_mock() && !lvk.parse_real_events {
+            Some("real alerts are not wanted (lvk.parse_real_events is false)".into())
+        } else {
+            None
+        }
+    }
+
+    fn write(&self, alert: &Alert, message: &Message, lines: &mut Vec<String>) -> Result<Outcome, Failure> {
+        let label = format!("{}_{}", alert.superevent_id, alert.dir_name());
+        let mut staging = Staging::create(&self.tree, &label).map_err(Failure::io("cannot create a staging directory"))?;
+        let staged = maps::stage(alert, &mut staging).map_err(|e| match e {
+            maps::MapError::Invalid(reason) => Failure::Invalid(reason),
+            maps::MapError::Io(e) => Failure::Io("cannot write the sky map".into(), e),
+        })?;
+        let map = staged.as_ref().map(|s| &s.map);
+        let stats = map.map(Stats::compute);
+
+        let facts = filter::Facts { alert, map, stats: stats.as_ref(), tree: &self.tree };
+        let verdicts = filter::evaluate(&self.settings.lvk.filters, &facts);
+        lines.extend(verdicts.iter().map(filter::Verdict::describe));
+        if !filter::admits(&verdicts) {
+            return Ok(Outcome::Skipped("the alert passes none of the filters".into()));
+        }
+        if alert.is_retraction() && !self.tree.event_has_complete_alert(&alert.superevent_id) {
+            return Ok(Outcome::Skipped(format!(
+                "RETRACTION of {}, of which no alert was written before",
+                alert.superevent_id
+            )));
+        }
+        self.write_outputs(alert, message, staged.as_ref(), stats.as_ref(), &mut staging)?;
+        self.publish(alert, message, staging)
+    }
+
+    /// Everything but the sky maps (already staged), in the order plugins list them.
+    fn write_outputs(
+        &self,
+        alert: &Alert,
+        message: &Message,
+        staged: Option<&maps::StagedMap>,
+        stats: Option<&Stats>,
+        staging: &mut Staging,
+    ) -> Result<(), Failure> {
+        let lvk = &self.settings.lvk;
+        if let (Some(staged), true) = (staged, lvk.ascii_map.convert) {
+            staging
+                .write_with("skymap.csv", |out| {
+                    flatten::write_csv(&staged.map, lvk.ascii_map.nside, &alert.superevent_id, out)
+                })
+                .map_err(Failure::io("cannot write skymap.csv"))?;
+        }
+        let document = meta::document(alert, staged.map(|s| &s.map), stats);
+        let yaml = meta::to_yaml(&document).map_err(Failure::Invalid)?;
+        staging.write("meta.yaml", yaml.as_bytes()).map_err(Failure::io("cannot write meta.yaml"))?;
+        if let (Some(staged), Some(stats), true) = (staged, stats, lvk.aitoff.convert) {
+            render::write_skymap_png(alert, &staged.map, stats, &lvk.aitoff, staging)
+                .map_err(Failure::io("cannot write skymap.png"))?;
+        }
+        if lvk.json {
+            let name = format!("{}-{}.json", alert.superevent_id, alert.alert_type.to_lowercase());
+            // The message exactly as received: no rounding, nothing dropped.
+            staging.write(&name, &message.bytes).map_err(Failure::io("cannot write the alert JSON"))?;
+        }
+        Ok(())
+    }
+
+    fn publish(&self, alert: &Alert, message: &Message, staging: Staging) -> Result<Outcome, Failure> {
+        let message_sha256 = sha256_hex(&message.bytes);
+        let marker = Marker {
+            superevent_id: alert.superevent_id.clone(),
+            alert_type: alert.alert_type.clone(),
+            time_created: alert.time_created_text.clone(),
+            source: message.source.clone(),
+            written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            message_sha256: message_sha256.clone(),
+            files: staging.files().to_vec(),
+        };
+        let staged = staging.complete(&marker).map_err(Failure::io("cannot write the marker"))?;
+        let target = self.tree.alert_dir(alert);
+        let published = publish(&staged, &target, &message_sha256).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&staged);
+            Failure::Io(format!("cannot move the alert into {}", target.display()), e)
+        })?;
+        Ok(match published {
+            Published::Written(dir) => Outcome::Written(dir),
+            Published::Replaced(dir) => Outcome::Replaced(dir),
+            Published::Unchanged(dir) => Outcome::Unchanged(dir),
+        })
+    }
+
+    fn reject(&self, message: &Message, reason: &str) -> Outcome {
+        match keep_rejected(&self.tree, &message.bytes, reason, &describe_source(&message.source)) {
+            Ok(kept) => Outcome::Rejected { reason: reason.to_string(), kept },
+            Err(e) => Outcome::Failed(format!("{reason}; and it could not be kept in .rejected: {e}")),
+        }
+    }
+}
+
+/// Why writing an alert stopped.
+enum Failure {
+    /// The alert is malformed.
+    Invalid(String),
+    /// Our I/O failed.
+    Io(String, std::io::Error),
+}
+
+impl Failure {
+    fn io(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
+        move |e| Failure::Io(what.to_string(), e)
+    }
+}
+
+/// A source as people read it: a path, `topic[partition]@offset`, or a mock seed.
+pub fn describe_source(source: &Source) -> String {
+    match source {
+        Source::File { file } => file.display().to_string(),
+        Source::Kafka { topic, partition, offset } => format!("{topic}[{partition}]@{offset}"),
+        Source::Mock { mock } => format!("mock seed {mock}"),
+    }
+}

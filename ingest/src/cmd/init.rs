@@ -1,0 +1,49 @@
+//! `gocart-ingest init`: the default settings file and the plugins folder.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::Context;
+use gocart_shared::settings::DEFAULT_FILE;
+use gocart_shared::Settings;
+
+use super::Exit;
+
+pub fn run(path: &Path) -> anyhow::Result<Exit> {
+    let created = write_new(path, DEFAULT_FILE.as_bytes(), 0o600)?;
+    if created {
+        println!("Wrote the default settings to {}", path.display());
+    } else {
+        println!("Kept your settings file {} (init never overwrites it)", path.display());
+    }
+    let settings = match Settings::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gocart-ingest init: {e}");
+            return Ok(Exit::Usage);
+        }
+    };
+    let plugins = &settings.trigger.plugins_dir;
+    std::fs::create_dir_all(plugins).with_context(|| format!("cannot create {}", plugins.display()))?;
+    println!("Plugins folder: {}", plugins.display());
+    println!("Alert tree:     {}", settings.lvk.download_dir.display());
+    Ok(Exit::Ok)
+}
+
+/// Creates `path` with `contents` and `mode` unless it exists; true if created.
+fn write_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<bool> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path);
+    match file {
+        Ok(mut file) => {
+            file.write_all(contents).with_context(|| format!("cannot write {}", path.display()))?;
+            file.sync_all()?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}

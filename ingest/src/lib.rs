@@ -1,0 +1,16 @@
+//! gocart-ingest: every LVK alert, from whatever source, becomes one complete
+//! alert directory. The binary (`main.rs`) only parses the command line; the
+//! work is here, split by concern:
+//!
+//! - `alert`: the pipeline one message takes (checks, filters, report, outputs);
+//! - `skymap`: multi-order sky maps (FITS reading, statistics, flattening);
+//! - `render`: the all-sky picture;
+//! - `writer`: staging, the marker and the atomic publish;
+//! - `cmd`: one module per command.
+
+pub mod alert;
+pub mod cli;
+pub mod cmd;
+pub mod render;
+pub mod skymap;
+pub mod writer;
