@@ -11,6 +11,7 @@ pub mod flatten;
 pub mod header;
 pub mod sky;
 pub mod stats;
+pub mod synth;
 
 pub use fits::read_skymap;
 pub use header::{Card, CardValue};

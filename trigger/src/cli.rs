@@ -1,0 +1,143 @@
+//! The command line: `watch` (the default), `replay` and `status`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gocart-trigger",
+    version,
+    about = "Runs every gocart plugin once on every complete alert directory.",
+    long_about = "Runs every gocart plugin (the gp_* files in trigger.plugins_dir) once on every \
+complete alert directory that gocart-ingest writes under lvk.download_dir: within milliseconds of \
+the alert, or at the next start if the trigger was down. A durable record in trigger.state_dir \
+keeps what ran, its exit status and its output.\n\nWithout a command it watches (see `watch --help`).",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// The settings file [default: $GOCART_SETTINGS, else ~/.config/gocart/gocart.yaml].
+    #[arg(short, long, value_name = "PATH", global = true)]
+    pub settings: Option<PathBuf>,
+
+    /// More detail in the log (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Watch the alert tree and run the plugins on each new complete directory (the default).
+    ///
+    /// Directories completed while the trigger was down are run at start. On the
+    /// very first start (an empty record) directories older than trigger.catch_up
+    /// are recorded as skipped instead: run them with `replay`. SIGINT/SIGTERM stop
+    /// new runs, let running plugins finish for --stop-wait seconds, then kill
+    /// them; a killed run is run again at the next start. A second signal kills
+    /// at once.
+    Watch(WatchArgs),
+    /// Run plugins on existing alert directories, by default only runs not yet ok.
+    ///
+    /// Without PATH, every complete directory of the tree; the filters narrow it.
+    /// Runs already `ok` are left alone unless --force. Exits 1 if a run failed.
+    Replay(ReplayArgs),
+    /// Show the record: runs per state, the last runs, and failures with the end of their output.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Poll the tree every SECS seconds instead of using inotify (chosen
+    /// automatically on network filesystems and when the inotify watch limit is reached).
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    pub poll: Option<Duration>,
+
+    /// Seconds between full reconcile scans, the safety net under inotify.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    pub reconcile: Duration,
+
+    /// Seconds between SIGTERM and SIGKILL for a plugin past trigger.timeout.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    pub kill_grace: Duration,
+
+    /// On SIGINT/SIGTERM, seconds to let running plugins finish before killing them.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    pub stop_wait: Duration,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// Alert directories, or folders of the tree (an event, `mockevents`, ...) to take them from.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Only this superevent (e.g. MS230423x).
+    #[arg(long, value_name = "ID")]
+    pub event: Option<String>,
+
+    /// Only this alert type (e.g. initial; any case).
+    #[arg(long, value_name = "T")]
+    pub alert_type: Option<String>,
+
+    /// Only alerts created at or after DATE (2026-01-31, 2026-01-31T12:00:00Z, or an age such as 7d).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// Only this plugin (its file name, with or without extension).
+    #[arg(long, value_name = "NAME")]
+    pub plugin: Option<String>,
+
+    /// Run again what already ran ok.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Only print what would run.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Seconds between SIGTERM and SIGKILL for a plugin past trigger.timeout.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    pub kill_grace: Duration,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    /// How many of the last runs and failures to show.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub last: usize,
+}
+
+/// Parses a number of seconds (fractions allowed).
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(format!("`{text}` is not a number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        let cli = Cli::parse_from(["gocart-trigger", "--poll", "2.5"]);
+        assert_eq!(cli.watch.poll, Some(Duration::from_millis(2500)));
+        let cli = Cli::parse_from(["gocart-trigger", "-s", "x.yaml", "replay", "a", "--force"]);
+        assert!(matches!(cli.command, Some(Command::Replay(ReplayArgs { force: true, .. }))));
+        assert!(Cli::try_parse_from(["gocart-trigger", "--poll", "soon"]).is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! The three commands. Each loads the settings and works on the record in
+//! `trigger.state_dir`; errors here are reported with anyhow's context chain.
+
+pub mod replay;
+pub mod status;
+pub mod watch;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use gocart_shared::Settings;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(&Settings::locate(cli.settings.as_deref()))?;
+    match &cli.command {
+        None => watch::run(&settings, &cli.watch),
+        Some(Command::Watch(args)) => watch::run(&settings, args),
+        Some(Command::Replay(args)) => replay::run(&settings, args),
+        Some(Command::Status(args)) => status::run(&settings, args),
+    }
+}
+
+/// The alert tree's root as a canonical path (the record's keys are built on
+/// it), created if it does not exist yet so that it can be watched.
+pub fn tree_root(download_dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(download_dir).with_context(|| {
+        format!(
+            "cannot create the alert tree {} (lvk.download_dir)",
+            download_dir.display()
+        )
+    })?;
+    download_dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", download_dir.display()))
+}

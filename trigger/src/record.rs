@@ -1,0 +1,755 @@
+//! The durable record of plugin runs, kept in `<state_dir>/trigger.sqlite`.
+//!
+//! It is what makes the trigger behave like a queue: the filesystem says which
+//! alert directories are complete, this record says what has been done with each.
+//! SQLite in WAL mode with `synchronous=FULL`: every commit is on disk before the
+//! call returns, so `running` is durable before a plugin starts and a crash of the
+//! trigger (or of the machine) never loses or invents a run. Several processes (a
+//! watcher and a `replay`) may use the record at once; a run is *claimed* by one
+//! atomic update, so two of them never start the same run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The file name of the record inside `state_dir`.
+pub const RECORD_FILE: &str = "trigger.sqlite";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot create the state directory {dir}: {source}")]
+    StateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the run record {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, RecordError>;
+
+/// The state of one (alert directory, plugin) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunState {
+    /// Known to be due, not started (or interrupted by a crash and due again).
+    Pending,
+    /// Claimed and (about to be) started; durable before the process exists.
+    Running,
+    Ok,
+    Failed,
+    /// Deliberately not run (the first start's `catch_up`); `replay` runs it.
+    Skipped,
+}
+
+impl RunState {
+    pub const ALL: [RunState; 5] = [
+        RunState::Pending,
+        RunState::Running,
+        RunState::Ok,
+        RunState::Failed,
+        RunState::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Pending => "pending",
+            RunState::Running => "running",
+            RunState::Ok => "ok",
+            RunState::Failed => "failed",
+            RunState::Skipped => "skipped",
+        }
+    }
+
+    fn parse(text: &str) -> Option<RunState> {
+        RunState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// What identifies one version of a marker file: a directory replaced by a
+/// changed alert (`RENAME_EXCHANGE`) has a new marker inode, and a marker still
+/// being written changes size. Cheap to compare from one `stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Identity {
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+/// What the record says about an alert directory's marker when it is first seen.
+#[derive(Debug, Clone)]
+pub struct DirNote<'a> {
+    pub identity: Identity,
+    pub superevent_id: &'a str,
+    pub alert_type: &'a str,
+    pub written_at: &'a str,
+    pub message_sha256: &'a str,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone)]
+pub struct Finish<'a> {
+    pub ok: bool,
+    pub exit_status: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+/// One row of `runs`, for `status`.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub dir: String,
+    pub plugin: String,
+    pub state: RunState,
+    pub attempts: u32,
+    pub exit_status: Option<String>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub log_path: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Counts for `status` and the start-up message.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub runs: Vec<(RunState, u64)>,
+    pub dirs: u64,
+    pub catch_up_skipped_dirs: u64,
+    pub invalid_dirs: Vec<(String, String)>,
+}
+
+/// A connection to the record. One per thread (SQLite connections are not shared).
+pub struct Record {
+    conn: Connection,
+    path: PathBuf,
+    pid: u32,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plugins (name TEXT PRIMARY KEY, appeared_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dirs (
+    dir TEXT PRIMARY KEY,
+    marker_ino INTEGER NOT NULL,
+    marker_size INTEGER NOT NULL,
+    marker_mtime_ns INTEGER NOT NULL,
+    superevent_id TEXT,
+    alert_type TEXT,
+    written_at TEXT,
+    message_sha256 TEXT,
+    seen_at TEXT NOT NULL,
+    settled INTEGER NOT NULL DEFAULT 0,
+    problem TEXT,
+    catch_up_skipped INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS runs (
+    dir TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending','running','ok','failed','skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    exit_status TEXT,
+    started_at TEXT,
+    ended_at TEXT,
+    log_path TEXT,
+    reason TEXT,
+    owner_pid INTEGER,
+    PRIMARY KEY (dir, plugin)
+);
+CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);
+";
+
+/// Now, as stored: RFC 3339 UTC with milliseconds, which sorts as text.
+pub fn now_text() -> String {
+    time_text(Utc::now())
+}
+
+pub fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Record {
+    /// Opens (creating if needed) the record in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Record> {
+        std::fs::create_dir_all(state_dir).map_err(|source| RecordError::StateDir {
+            dir: state_dir.into(),
+            source,
+        })?;
+        let path = state_dir.join(RECORD_FILE);
+        let conn = Connection::open(&path).map_err(|source| RecordError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let record = Record {
+            conn,
+            path,
+            pid: std::process::id(),
+        };
+        record.configure()?;
+        Ok(record)
+    }
+
+    fn configure(&self) -> Result<()> {
+        let conn = &self.conn;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| self.err(e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| self.err(e))
+    }
+
+    fn err(&self, source: rusqlite::Error) -> RecordError {
+        RecordError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether this record has never completed a first start (the `catch_up` rule).
+    pub fn is_new(&self) -> Result<bool> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'initialised'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(found.is_none())
+    }
+
+    pub fn mark_initialised(&self) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('initialised', ?1)",
+                [now_text()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Runs left `running` by a process that no longer exists go back to
+    /// `pending`, and their directories are no longer settled, so they run again.
+    pub fn recover_interrupted(&self) -> Result<Vec<(String, String)>> {
+        let rows = self.rows_where("state = 'running'", [])?;
+        let mut recovered = Vec::new();
+        for row in rows {
+            let owner: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT owner_pid FROM runs WHERE dir = ?1 AND plugin = ?2",
+                    params![row.dir, row.plugin],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?;
+            if owner.is_some_and(|pid| self.is_alive(pid)) {
+                continue;
+            }
+            self.conn
+                .execute(
+                    "UPDATE runs SET state = 'pending', reason = 'interrupted: the trigger stopped during the run'
+                     WHERE dir = ?1 AND plugin = ?2 AND state = 'running'",
+                    params![row.dir, row.plugin],
+                )
+                .map_err(|e| self.err(e))?;
+            self.conn
+                .execute("UPDATE dirs SET settled = 0 WHERE dir = ?1", [&row.dir])
+                .map_err(|e| self.err(e))?;
+            recovered.push((row.dir, row.plugin));
+        }
+        Ok(recovered)
+    }
+
+    /// Whether the process that claimed a run still exists (not this one, which
+    /// has just started and so cannot own an older claim).
+    fn is_alive(&self, pid: i64) -> bool {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        if pid <= 0 || pid as u32 == self.pid {
+            return false;
+        }
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+
+    /// Every settled directory with the marker identity it was settled with.
+    pub fn settled_dirs(&self) -> Result<HashMap<PathBuf, Identity>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT dir, marker_ino, marker_size, marker_mtime_ns FROM dirs WHERE settled = 1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    PathBuf::from(r.get::<_, String>(0)?),
+                    Identity {
+                        ino: r.get::<_, i64>(1)? as u64,
+                        size: r.get::<_, i64>(2)? as u64,
+                        mtime_ns: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// When a plugin first appeared; `candidate` is recorded if it is new.
+    pub fn plugin_appeared_at(&self, name: &str, candidate: &str) -> Result<String> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO plugins (name, appeared_at) VALUES (?1, ?2)",
+                params![name, candidate],
+            )
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .query_row(
+                "SELECT appeared_at FROM plugins WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a valid marker. If the directory was known with a different
+    /// message (a changed alert replaced it), its runs become due again; returns
+    /// whether that happened.
+    pub fn note_dir(&self, dir: &str, note: &DirNote) -> Result<bool> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let previous: Option<Option<String>> = tx
+            .query_row(
+                "SELECT message_sha256 FROM dirs WHERE dir = ?1",
+                [dir],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let replaced = matches!(&previous, Some(Some(sha)) if sha != note.message_sha256);
+        tx.execute(
+            "INSERT INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns, superevent_id,
+                               alert_type, written_at, message_sha256, seen_at, problem)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)
+             ON CONFLICT(dir) DO UPDATE SET marker_ino = excluded.marker_ino,
+                marker_size = excluded.marker_size, marker_mtime_ns = excluded.marker_mtime_ns,
+                superevent_id = excluded.superevent_id, alert_type = excluded.alert_type,
+                written_at = excluded.written_at, message_sha256 = excluded.message_sha256,
+                problem = NULL, settled = 0",
+            params![
+                dir,
+                note.identity.ino as i64,
+                note.identity.size as i64,
+                note.identity.mtime_ns,
+                note.superevent_id,
+                note.alert_type,
+                note.written_at,
+                note.message_sha256,
+                now_text()
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        if replaced {
+            tx.execute(
+                "UPDATE runs SET state = 'pending', reason = 'the alert directory was replaced by a changed alert'
+                 WHERE dir = ?1 AND state != 'running'",
+                [dir],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(replaced)
+    }
+
+    /// Records an invalid marker, settled with its identity so that it is
+    /// reported once, and looked at again only when the marker changes.
+    /// Returns whether this identity was already recorded as invalid.
+    pub fn note_invalid(&self, dir: &str, identity: Identity, problem: &str) -> Result<bool> {
+        let known: Option<(i64, i64, i64, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT marker_ino, marker_size, marker_mtime_ns, problem FROM dirs WHERE dir = ?1",
+                [dir],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let already = matches!(known, Some((ino, size, mtime, Some(_)))
+            if ino as u64 == identity.ino && size as u64 == identity.size && mtime == identity.mtime_ns);
+        self.conn
+            .execute(
+                "INSERT INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns, seen_at, problem, settled)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
+                 ON CONFLICT(dir) DO UPDATE SET marker_ino = excluded.marker_ino,
+                    marker_size = excluded.marker_size, marker_mtime_ns = excluded.marker_mtime_ns,
+                    problem = excluded.problem, settled = 1",
+                params![
+                    dir,
+                    identity.ino as i64,
+                    identity.size as i64,
+                    identity.mtime_ns,
+                    now_text(),
+                    problem
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(already)
+    }
+
+    /// The state of one run, if the record has it.
+    pub fn run_state(&self, dir: &str, plugin: &str) -> Result<Option<RunState>> {
+        let state: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM runs WHERE dir = ?1 AND plugin = ?2",
+                params![dir, plugin],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(state.as_deref().and_then(RunState::parse))
+    }
+
+    /// Claims a run: it becomes `running`, owned by this process, with one more
+    /// attempt, if it is absent or in one of the `from` states. Returns the
+    /// attempt number, or `None` if someone else has it or it is not due.
+    /// `log_path` gives the output file of that attempt. Durable on return.
+    pub fn claim(
+        &self,
+        dir: &str,
+        plugin: &str,
+        from: &[RunState],
+        log_path: impl Fn(u32) -> String,
+    ) -> Result<Option<u32>> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let current: Option<(String, u32)> = tx
+            .query_row(
+                "SELECT state, attempts FROM runs WHERE dir = ?1 AND plugin = ?2",
+                params![dir, plugin],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let attempts = match &current {
+            None => 0,
+            Some((state, n)) if RunState::parse(state).is_some_and(|s| from.contains(&s)) => *n,
+            Some(_) => return Ok(None),
+        };
+        let attempt = attempts + 1;
+        tx.execute(
+            "INSERT INTO runs (dir, plugin, state, attempts, started_at, owner_pid, log_path)
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)
+             ON CONFLICT(dir, plugin) DO UPDATE SET state = 'running', attempts = excluded.attempts,
+                started_at = excluded.started_at, ended_at = NULL, exit_status = NULL,
+                reason = NULL, owner_pid = excluded.owner_pid, log_path = excluded.log_path",
+            params![
+                dir,
+                plugin,
+                attempt,
+                now_text(),
+                self.pid,
+                log_path(attempt)
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(Some(attempt))
+    }
+
+    /// Records the end of a run this process claimed.
+    pub fn finish(&self, dir: &str, plugin: &str, end: &Finish) -> Result<()> {
+        let state = if end.ok { "ok" } else { "failed" };
+        self.conn
+            .execute(
+                "UPDATE runs SET state = ?3, exit_status = ?4, reason = ?5, ended_at = ?6
+                 WHERE dir = ?1 AND plugin = ?2",
+                params![dir, plugin, state, end.exit_status, end.reason, now_text()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Gives a claimed run back (it was never started), so that it is due again.
+    pub fn release(&self, dir: &str, plugin: &str, reason: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET state = 'pending', reason = ?3 WHERE dir = ?1 AND plugin = ?2",
+                params![dir, plugin, reason],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The first start's `catch_up`: the directories older than the cutoff are
+    /// recorded (one transaction for all) as skipped for every current plugin,
+    /// and settled.
+    pub fn skip_for_catch_up(
+        &self,
+        dirs: &[(String, DirNote)],
+        plugins: &[String],
+        reason: &str,
+    ) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        for (dir, note) in dirs {
+            tx.execute(
+                "INSERT OR REPLACE INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns,
+                    superevent_id, alert_type, written_at, message_sha256, seen_at, settled,
+                    catch_up_skipped)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, 1)",
+                params![
+                    dir,
+                    note.identity.ino as i64,
+                    note.identity.size as i64,
+                    note.identity.mtime_ns,
+                    note.superevent_id,
+                    note.alert_type,
+                    note.written_at,
+                    note.message_sha256,
+                    now_text()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+            for plugin in plugins {
+                tx.execute(
+                    "INSERT OR IGNORE INTO runs (dir, plugin, state, reason) VALUES (?1, ?2, 'skipped', ?3)",
+                    params![dir, plugin, reason],
+                )
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Marks a directory settled (nothing left to do) if none of its runs is
+    /// pending or running. Returns whether it is settled.
+    pub fn settle(&self, dir: &str) -> Result<bool> {
+        let open: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE dir = ?1 AND state IN ('pending','running')",
+                [dir],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if open > 0 {
+            return Ok(false);
+        }
+        self.conn
+            .execute("UPDATE dirs SET settled = 1 WHERE dir = ?1", [dir])
+            .map_err(|e| self.err(e))?;
+        Ok(true)
+    }
+
+    /// Counts per state, directories, and invalid markers.
+    pub fn summary(&self) -> Result<Summary> {
+        let mut summary = Summary::default();
+        for state in RunState::ALL {
+            let n: i64 = self
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM runs WHERE state = ?1",
+                    [state.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?;
+            summary.runs.push((state, n as u64));
+        }
+        let count = |sql: &str| -> Result<u64> {
+            let n: i64 = self
+                .conn
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            Ok(n as u64)
+        };
+        summary.dirs = count("SELECT COUNT(*) FROM dirs")?;
+        summary.catch_up_skipped_dirs = count("SELECT COUNT(*) FROM dirs WHERE catch_up_skipped = 1")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT dir, problem FROM dirs WHERE problem IS NOT NULL ORDER BY dir")
+            .map_err(|e| self.err(e))?;
+        summary.invalid_dirs = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        Ok(summary)
+    }
+
+    /// The most recently started runs, newest first.
+    pub fn last_runs(&self, limit: usize) -> Result<Vec<RunRow>> {
+        self.rows_where(
+            "started_at IS NOT NULL ORDER BY started_at DESC, dir, plugin LIMIT ?1",
+            [limit as i64],
+        )
+    }
+
+    /// The most recent failures, newest first.
+    pub fn failures(&self, limit: usize) -> Result<Vec<RunRow>> {
+        self.rows_where(
+            "state = 'failed' ORDER BY ended_at DESC, dir, plugin LIMIT ?1",
+            [limit as i64],
+        )
+    }
+
+    /// Every run of one directory.
+    pub fn runs_of(&self, dir: &str) -> Result<Vec<RunRow>> {
+        self.rows_where("dir = ?1 ORDER BY plugin", [dir])
+    }
+
+    fn rows_where<P: rusqlite::Params>(&self, clause: &str, params: P) -> Result<Vec<RunRow>> {
+        let sql = format!(
+            "SELECT dir, plugin, state, attempts, exit_status, started_at, ended_at, log_path, reason
+             FROM runs WHERE {clause}"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params, |r| {
+                let state: String = r.get(2)?;
+                Ok(RunRow {
+                    dir: r.get(0)?,
+                    plugin: r.get(1)?,
+                    state: RunState::parse(&state).unwrap_or(RunState::Pending),
+                    attempts: r.get(3)?,
+                    exit_status: r.get(4)?,
+                    started_at: r.get(5)?,
+                    ended_at: r.get(6)?,
+                    log_path: r.get(7)?,
+                    reason: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(sha: &str) -> DirNote<'_> {
+        DirNote {
+            identity: Identity {
+                ino: 7,
+                size: 100,
+                mtime_ns: 1,
+            },
+            superevent_id: "MS1",
+            alert_type: "INITIAL",
+            written_at: "2026-01-01T00:00:00.000Z",
+            message_sha256: sha,
+        }
+    }
+
+    fn log(n: u32) -> String {
+        format!("/logs/{n}.log")
+    }
+
+    #[test]
+    fn a_run_is_claimed_once_and_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        assert!(record.is_new().unwrap());
+        record.note_dir("/t/a", &note("x")).unwrap();
+        assert_eq!(record.run_state("/t/a", "gp_a").unwrap(), None);
+        assert_eq!(record.claim("/t/a", "gp_a", &[RunState::Pending], log).unwrap(), Some(1));
+        assert_eq!(record.run_state("/t/a", "gp_a").unwrap(), Some(RunState::Running));
+        // A second claimer (another thread or process) does not get it.
+        let other = Record::open(dir.path()).unwrap();
+        assert_eq!(other.claim("/t/a", "gp_a", &[RunState::Pending], log).unwrap(), None);
+        assert!(!record.settle("/t/a").unwrap());
+        let end = Finish {
+            ok: false,
+            exit_status: "exit 1",
+            reason: None,
+        };
+        record.finish("/t/a", "gp_a", &end).unwrap();
+        assert!(record.settle("/t/a").unwrap());
+        assert_eq!(record.claim("/t/a", "gp_a", &[RunState::Pending], log).unwrap(), None);
+        // Replay may take a failed run again: the attempt count goes up.
+        let again = record.claim("/t/a", "gp_a", &[RunState::Failed], log).unwrap();
+        assert_eq!(again, Some(2));
+        let rows = record.runs_of("/t/a").unwrap();
+        assert_eq!(rows[0].log_path.as_deref(), Some("/logs/2.log"));
+        assert_eq!(record.settled_dirs().unwrap().len(), 0, "running again: not settled");
+    }
+
+    #[test]
+    fn runs_of_a_dead_owner_become_pending_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        record.note_dir("/t/a", &note("x")).unwrap();
+        record.claim("/t/a", "gp_a", &[], log).unwrap();
+        record.claim("/t/a", "gp_b", &[], log).unwrap();
+        // gp_a's owner is a process that does not exist; gp_b's is alive (pid 1).
+        record
+            .conn
+            .execute("UPDATE runs SET owner_pid = 999999999 WHERE plugin = 'gp_a'", [])
+            .unwrap();
+        record
+            .conn
+            .execute("UPDATE runs SET owner_pid = 1 WHERE plugin = 'gp_b'", [])
+            .unwrap();
+        let recovered = record.recover_interrupted().unwrap();
+        assert_eq!(recovered, vec![("/t/a".to_string(), "gp_a".to_string())]);
+        assert_eq!(record.run_state("/t/a", "gp_a").unwrap(), Some(RunState::Pending));
+        assert_eq!(record.claim("/t/a", "gp_a", &[RunState::Pending], log).unwrap(), Some(2));
+    }
+
+    #[test]
+    fn a_replaced_alert_makes_its_runs_due_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        assert!(!record.note_dir("/t/a", &note("x")).unwrap());
+        record.claim("/t/a", "gp_a", &[], log).unwrap();
+        let ok = Finish {
+            ok: true,
+            exit_status: "exit 0",
+            reason: None,
+        };
+        record.finish("/t/a", "gp_a", &ok).unwrap();
+        assert!(record.settle("/t/a").unwrap());
+        assert_eq!(record.settled_dirs().unwrap().len(), 1);
+        assert!(!record.note_dir("/t/a", &note("x")).unwrap(), "same alert again");
+        assert!(record.note_dir("/t/a", &note("y")).unwrap(), "a changed alert");
+        assert_eq!(record.run_state("/t/a", "gp_a").unwrap(), Some(RunState::Pending));
+    }
+
+    #[test]
+    fn plugins_keep_their_first_appearance() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        assert_eq!(record.plugin_appeared_at("gp_a", "2026-01-01").unwrap(), "2026-01-01");
+        assert_eq!(record.plugin_appeared_at("gp_a", "2026-02-01").unwrap(), "2026-01-01");
+    }
+
+    #[test]
+    fn catch_up_skips_are_counted_and_invalid_markers_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        let dirs = vec![("/t/a".to_string(), note("x")), ("/t/b".to_string(), note("y"))];
+        record
+            .skip_for_catch_up(&dirs, &["gp_a".into()], "older than catch_up")
+            .unwrap();
+        let id = Identity::default();
+        assert!(!record.note_invalid("/t/c", id, "bad").unwrap());
+        assert!(record.note_invalid("/t/c", id, "bad").unwrap());
+        let s = record.summary().unwrap();
+        assert_eq!(s.catch_up_skipped_dirs, 2);
+        assert_eq!(s.dirs, 3);
+        assert!(s.runs.contains(&(RunState::Skipped, 2)));
+        assert_eq!(s.invalid_dirs, vec![("/t/c".to_string(), "bad".to_string())]);
+        record.mark_initialised().unwrap();
+        assert!(!record.is_new().unwrap());
+        assert_eq!(record.settled_dirs().unwrap().len(), 3);
+    }
+}

@@ -1,0 +1,312 @@
+//! What the trigger does with one complete alert directory, for `watch` and
+//! `replay` alike: check its marker, list the plugins, and run each one that is
+//! due, in name order, recording every step.
+//!
+//! A plugin is due in `watch` if the record has no run for it (and the plugin
+//! appeared before the alert was written) or the run is `pending` (a crash
+//! interrupted it, or the alert was replaced). In `replay` it is due unless it
+//! already ran (`--force`: even then).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use gocart_shared::{Marker, MarkerError};
+
+use super::plugins::{discover, Plugin};
+use super::process::{self, End, Outcome, Spec};
+use crate::record::{self, DirNote, Finish, Identity, Record, RecordError, RunState};
+use crate::shutdown::Shutdown;
+use crate::watch::scan;
+
+/// Everything a worker needs, shared by all of them.
+pub struct Context {
+    pub plugins_dir: PathBuf,
+    pub python: String,
+    pub timeout: Duration,
+    pub grace: Duration,
+    pub logs_dir: PathBuf,
+    pub settings_path: PathBuf,
+    pub shutdown: Shutdown,
+    /// The plugin problems last reported, so each is logged once, not per alert.
+    reported: Mutex<Vec<String>>,
+}
+
+impl Context {
+    pub fn new(settings: &gocart_shared::Settings, grace: Duration, shutdown: Shutdown) -> Context {
+        let t = &settings.trigger;
+        Context {
+            plugins_dir: t.plugins_dir.clone(),
+            python: t.python.clone(),
+            timeout: Duration::from_secs(t.timeout),
+            grace,
+            logs_dir: t.state_dir.join("logs"),
+            settings_path: std::path::absolute(&settings.path).unwrap_or(settings.path.clone()),
+            shutdown,
+            reported: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Lists the plugins, logging problems when they change.
+    pub fn plugins(&self) -> Vec<Plugin> {
+        let found = discover(&self.plugins_dir, &self.python);
+        if let Ok(mut last) = self.reported.lock() {
+            if *last != found.problems {
+                for problem in &found.problems {
+                    tracing::error!("{problem}");
+                }
+                *last = found.problems.clone();
+            }
+        }
+        found.plugins
+    }
+}
+
+/// Which runs to make.
+#[derive(Debug, Clone, Default)]
+pub enum Mode {
+    #[default]
+    Watch,
+    Replay {
+        force: bool,
+        plugin: Option<String>,
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// What happened to one directory.
+#[derive(Debug, Default, Clone)]
+pub struct DirResult {
+    /// The marker identity, if nothing is left to do for it.
+    pub settled: Option<Identity>,
+    pub ran: u32,
+    pub failed: u32,
+    pub invalid: bool,
+    /// `replay --dry-run`: the plugins that would run.
+    pub would_run: Vec<String>,
+}
+
+/// Handles one alert directory.
+pub fn handle_dir(
+    ctx: &Context,
+    record: &Record,
+    dir: &Path,
+    mode: &Mode,
+) -> Result<DirResult, JobError> {
+    let mut result = DirResult::default();
+    let Some(identity) = scan::identity_of(dir) else {
+        return Ok(result); // removed meanwhile: nothing to do
+    };
+    let key = dir.to_string_lossy();
+    let marker = match Marker::read_checked(dir) {
+        Ok(marker) => marker,
+        Err(MarkerError::Missing { .. }) => return Ok(result),
+        Err(e) => return invalid(record, &key, identity, &e, mode),
+    };
+    let dry_run = matches!(mode, Mode::Replay { dry_run: true, .. });
+    if !dry_run {
+        note(record, &key, identity, &marker)?;
+    }
+    let written_at = written_at(&marker, identity);
+    for plugin in ctx.plugins() {
+        if ctx.shutdown.is_stopping() {
+            return Ok(result);
+        }
+        if !is_due(record, &key, &plugin, written_at, mode)? {
+            continue;
+        }
+        if dry_run {
+            result.would_run.push(plugin.name.clone());
+            continue;
+        }
+        match run_one(ctx, record, dir, &marker, &plugin, mode)? {
+            Some(true) => result.ran += 1,
+            Some(false) => {
+                result.ran += 1;
+                result.failed += 1
+            }
+            None => {}
+        }
+    }
+    if !dry_run && record.settle(&key)? {
+        result.settled = Some(identity);
+    }
+    Ok(result)
+}
+
+fn invalid(
+    record: &Record,
+    key: &str,
+    identity: Identity,
+    error: &MarkerError,
+    mode: &Mode,
+) -> Result<DirResult, JobError> {
+    let known = record.note_invalid(key, identity, &error.to_string())?;
+    if !known || !matches!(mode, Mode::Watch) {
+        tracing::error!("{error}; no plugin is run on this directory");
+    }
+    Ok(DirResult {
+        settled: Some(identity),
+        invalid: true,
+        ..DirResult::default()
+    })
+}
+
+fn note(record: &Record, key: &str, identity: Identity, marker: &Marker) -> Result<(), JobError> {
+    let note = DirNote {
+        identity,
+        superevent_id: &marker.superevent_id,
+        alert_type: &marker.alert_type,
+        written_at: &marker.written_at,
+        message_sha256: &marker.message_sha256,
+    };
+    if record.note_dir(key, &note)? {
+        tracing::info!("{key}: replaced by a changed alert; its plugins run again");
+    }
+    Ok(())
+}
+
+/// When the alert was written: the marker says; its file's time if unreadable.
+pub fn written_at(marker: &Marker, identity: Identity) -> DateTime<Utc> {
+    gocart_shared::alert::parse_utc(&marker.written_at).unwrap_or_else(|| {
+        DateTime::from_timestamp_nanos(identity.mtime_ns)
+    })
+}
+
+fn is_due(
+    record: &Record,
+    key: &str,
+    plugin: &Plugin,
+    written_at: DateTime<Utc>,
+    mode: &Mode,
+) -> Result<bool, JobError> {
+    let state = record.run_state(key, &plugin.name)?;
+    match mode {
+        Mode::Watch => match state {
+            Some(state) => Ok(state == RunState::Pending),
+            None => Ok(written_at >= appeared_at(record, plugin)?),
+        },
+        Mode::Replay { force, plugin: only, .. } => {
+            if only.as_deref().is_some_and(|name| !matches_name(&plugin.name, name)) {
+                return Ok(false);
+            }
+            Ok(match state {
+                None | Some(RunState::Pending | RunState::Failed | RunState::Skipped) => true,
+                Some(RunState::Ok) => *force,
+                Some(RunState::Running) => false,
+            })
+        }
+    }
+}
+
+/// `--plugin gp_x` matches `gp_x` and `gp_x.py`.
+fn matches_name(plugin: &str, wanted: &str) -> bool {
+    plugin == wanted || plugin.split_once('.').is_some_and(|(stem, _)| stem == wanted)
+}
+
+/// When the record first saw this plugin (or the file appeared, if earlier).
+fn appeared_at(record: &Record, plugin: &Plugin) -> Result<DateTime<Utc>, JobError> {
+    let candidate = plugin.ctime.min(Utc::now());
+    let text = record.plugin_appeared_at(&plugin.name, &record::time_text(candidate))?;
+    Ok(gocart_shared::alert::parse_utc(&text).unwrap_or(candidate))
+}
+
+/// Claims, runs and records one plugin. `Some(ok)` if it ran, `None` if someone
+/// else had it or the trigger is stopping.
+fn run_one(
+    ctx: &Context,
+    record: &Record,
+    dir: &Path,
+    marker: &Marker,
+    plugin: &Plugin,
+    mode: &Mode,
+) -> Result<Option<bool>, JobError> {
+    let key = dir.to_string_lossy();
+    let from: &[RunState] = match mode {
+        Mode::Watch => &[RunState::Pending],
+        Mode::Replay { force: false, .. } => &[RunState::Pending, RunState::Failed, RunState::Skipped],
+        Mode::Replay { force: true, .. } => {
+            &[RunState::Pending, RunState::Failed, RunState::Skipped, RunState::Ok]
+        }
+    };
+    let log_for = |attempt: u32| log_path(ctx, dir, &plugin.name, attempt);
+    let Some(attempt) = record.claim(&key, &plugin.name, from, |n| {
+        log_for(n).to_string_lossy().into_owned()
+    })?
+    else {
+        return Ok(None);
+    };
+    let spec = Spec {
+        program: plugin.program.clone(),
+        args: plugin.args.iter().cloned().chain([dir.as_os_str().to_owned()]).collect(),
+        env: process::plugin_env(dir, &marker.superevent_id, &marker.alert_type, &ctx.settings_path),
+        cwd: ctx.plugins_dir.clone(),
+        log_path: log_for(attempt),
+        timeout: ctx.timeout,
+        grace: ctx.grace,
+    };
+    tracing::debug!(plugin = %plugin.name, dir = %key, attempt, "starting");
+    let outcome = process::run(&spec, &|| ctx.shutdown.should_abandon());
+    if outcome.end == End::Abandoned {
+        tracing::warn!(plugin = %plugin.name, dir = %key, "killed at shutdown; it runs again at the next start");
+        return Ok(None);
+    }
+    let reason = outcome.reason(ctx.timeout);
+    let end = Finish {
+        ok: outcome.ok(),
+        exit_status: &outcome.exit_text(),
+        reason: reason.as_deref(),
+    };
+    record.finish(&key, &plugin.name, &end)?;
+    report(&plugin.name, &key, &outcome, reason.as_deref(), &spec.log_path);
+    Ok(Some(outcome.ok()))
+}
+
+/// `<state_dir>/logs/<event>/<alert dir>/<plugin>.<attempt>.log`
+fn log_path(ctx: &Context, dir: &Path, plugin: &str, attempt: u32) -> PathBuf {
+    let name = |p: Option<&Path>| {
+        p.and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "_".into())
+    };
+    ctx.logs_dir
+        .join(name(dir.parent()))
+        .join(name(Some(dir)))
+        .join(format!("{plugin}.{attempt}.log"))
+}
+
+/// One line in the trigger's log per run, with a short tail of the output.
+fn report(plugin: &str, dir: &str, outcome: &Outcome, reason: Option<&str>, log: &Path) {
+    let tail = super::output::tail_lines(&outcome.output.tail, 5, 600);
+    let ms = outcome.elapsed.as_millis();
+    let exit = outcome.exit_text();
+    if outcome.ok() {
+        tracing::info!(plugin, dir, %exit, ms, tail = %tail, "plugin ran");
+    } else {
+        let reason = reason.unwrap_or("failed");
+        tracing::warn!(plugin, dir, %exit, ms, log = %log.display(), tail = %tail, "plugin failed: {reason}");
+    }
+    if let Some(e) = &outcome.output.log_error {
+        tracing::warn!(plugin, dir, "could not write the output log {}: {e}", log.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_names_match_with_or_without_extension() {
+        assert!(matches_name("gp_a.py", "gp_a"));
+        assert!(matches_name("gp_a.py", "gp_a.py"));
+        assert!(matches_name("gp_a", "gp_a"));
+        assert!(!matches_name("gp_ab", "gp_a"));
+    }
+}
