@@ -110,7 +110,7 @@ mod tests {
                 "EVENT: MS181101ab detected at 2018-11-01T22:22:46.654 UTC (CBC)",
                 "ALERT: PRELIMINARY reported at 2018-11-01T22:34:49 UTC (+12.04 mins)",
                 "SIGNIFICANT: True",
-                "FAR: 1 per 347785.2 yrs",
+                "FAR: 1 per 348050.0 yrs",
                 "CLASSIFICATION: {'BNS': 0.95, 'NSBH': 0.01, 'BBH': 0.03, 'Terrestrial': 0.0}",
                 "PROPERTIES: {'HasNS': 0.95, 'HasRemnant': 0.91}",
             ]

@@ -24,6 +24,9 @@ struct RowDistance {
     sigma: Mean,
 }
 
+/// Weights below this are treated as zero.
+const MIN_WEIGHT: f64 = 1e-290;
+
 /// A probability-weighted mean of finite values, falling back to the plain mean.
 #[derive(Default)]
 struct Mean {
@@ -44,7 +47,9 @@ impl Mean {
     }
 
     fn value(&self) -> f64 {
-        if self.weight > 0.0 {
+        // Far from the signal, probabilities underflow towards subnormal numbers,
+        // where a weighted mean loses its precision: use the plain mean there.
+        if self.weight > MIN_WEIGHT {
             self.weighted_sum / self.weight
         } else if self.count > 0 {
             self.plain_sum / self.count as f64

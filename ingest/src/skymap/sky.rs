@@ -20,6 +20,14 @@ pub fn galactic_deg(ra: f64, dec: f64) -> (f64, f64) {
     (l.rem_euclid(360.0), b)
 }
 
+/// ICRS (RA, Dec) in degrees of a galactic (l, b) in degrees, RA in [0, 360):
+/// the inverse of `galactic_deg` (the picture draws the galactic plane with it).
+pub fn equatorial_deg(l: f64, b: f64) -> (f64, f64) {
+    let eq = GALACTIC.coo_gal2eq(&Coo::from_deg(l, b));
+    let (ra, dec) = eq.to_deg();
+    (ra.rem_euclid(360.0), dec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +41,15 @@ mod tests {
         // The galactic centre.
         let (l, b) = galactic_deg(266.40499, -28.93617);
         assert!(l.min(360.0 - l) < 1e-3 && b.abs() < 1e-3, "{l} {b}");
+    }
+
+    #[test]
+    fn equatorial_undoes_galactic() {
+        // The galactic centre, and a round trip through the other direction.
+        let (ra, dec) = equatorial_deg(0.0, 0.0);
+        assert!((ra - 266.40499).abs() < 1e-3 && (dec + 28.93617).abs() < 1e-3, "{ra} {dec}");
+        let (l, b) = galactic_deg(123.4, -56.7);
+        let (ra, dec) = equatorial_deg(l, b);
+        assert!((ra - 123.4).abs() < 1e-9 && (dec + 56.7).abs() < 1e-9, "{ra} {dec}");
     }
 }

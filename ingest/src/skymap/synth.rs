@@ -203,3 +203,39 @@ fn distnorm(mu: f64, sigma: f64) -> f64 {
 pub fn area_deg2(pixels: &[Pixel]) -> f64 {
     pixels.iter().map(|p| pixel_area_sr(p.depth)).sum::<f64>() * super::DEG2_PER_SR
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::skymap::{SkyMap, Stats};
+
+    /// Finer layouts converge on the analytic areas of a Gaussian blob
+    /// (X% region: a disc of area -2πσ² ln(1-X)).
+    #[test]
+    fn generated_maps_have_the_intended_areas_and_peak() {
+        let disc90 = -2.0 * std::f64::consts::PI * 9.0 * (0.1f64).ln();
+        let mut errors = Vec::new();
+        for (base, max) in [(3, 7), (4, 8), (5, 9)] {
+            let layout = Layout { base_depth: base, max_depth: max, refine_level: 0.99 };
+            let pixels = build(gaussian(210.0, 35.0, 3.0), layout, None);
+            let map = SkyMap::new(pixels, false, vec![]).unwrap();
+            assert!((map.total_prob() - 1.0).abs() < 1e-12);
+            let stats = Stats::compute(&map);
+            assert!(angular_distance_deg(stats.ra, stats.dec, 210.0, 35.0) < 0.5);
+            errors.push((stats.area90 / disc90 - 1.0).abs());
+        }
+        assert!(errors[0] > errors[1] && errors[1] > errors[2], "{errors:?}");
+        assert!(errors[2] < 0.01, "{errors:?}");
+    }
+
+    #[test]
+    fn fine_pixels_only_where_the_probability_is() {
+        let layout = Layout { base_depth: 4, max_depth: 8, refine_level: 0.99 };
+        let pixels = build(gaussian(10.0, -60.0, 2.0), layout, None);
+        for p in pixels.iter().filter(|p| p.depth == 8) {
+            let (ra, dec) = pixel_center_deg(p.depth, p.ipix);
+            assert!(angular_distance_deg(ra, dec, 10.0, -60.0) < 12.0);
+        }
+        assert!(pixels.len() < 12 * 4usize.pow(5), "{}", pixels.len());
+    }
+}

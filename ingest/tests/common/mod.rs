@@ -153,7 +153,7 @@ impl Default for MapSpec {
             sigma: 4.0,
             distance: Some(Distance { mu: 250.0, sigma: 60.0 }),
             creator: "BAYESTAR".into(),
-            layout: Layout { base_depth: 3, max_depth: 7, refine_level: 0.99 },
+            layout: Layout { base_depth: 4, max_depth: 8, refine_level: 0.99 },
         }
     }
 }

@@ -1,0 +1,78 @@
+//! `gocart-trigger status`: what the record says, for a person: counts per
+//! state, the directories skipped at the first start, invalid markers, the last
+//! runs, and each recent failure with the end of its output.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::process::ExitCode;
+
+use gocart_shared::Settings;
+
+use crate::cli::StatusArgs;
+use crate::record::{Record, RunRow};
+use crate::runner::output::tail_lines;
+
+pub fn run(settings: &Settings, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let record = Record::open(&settings.trigger.state_dir)?;
+    let summary = record.summary()?;
+    println!("record: {}", record.path().display());
+    let counts: Vec<String> = summary
+        .runs
+        .iter()
+        .map(|(state, n)| format!("{} {n}", state.as_str()))
+        .collect();
+    println!("runs: {}", counts.join(", "));
+    println!(
+        "directories: {} known, {} skipped at the first start (older than trigger.catch_up; run them with `gocart-trigger replay`)",
+        summary.dirs, summary.catch_up_skipped_dirs
+    );
+    if !summary.invalid_dirs.is_empty() {
+        println!("invalid markers: {}", summary.invalid_dirs.len());
+        for (dir, problem) in &summary.invalid_dirs {
+            println!("  {dir}: {problem}");
+        }
+    }
+    print_runs("last runs", &record.last_runs(args.last)?, false);
+    print_runs("failures", &record.failures(args.last)?, true);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_runs(title: &str, rows: &[RunRow], with_output: bool) {
+    if rows.is_empty() {
+        return;
+    }
+    println!("{title}:");
+    for row in rows {
+        println!(
+            "  {} {:<7} {} {} ({}, attempt {})",
+            row.started_at.as_deref().unwrap_or("-"),
+            row.state.as_str(),
+            row.plugin,
+            row.dir,
+            row.exit_status.as_deref().unwrap_or("-"),
+            row.attempts
+        );
+        if !with_output {
+            continue;
+        }
+        if let Some(reason) = &row.reason {
+            println!("      {reason}");
+        }
+        if let Some(log) = &row.log_path {
+            println!("      log: {log}");
+            for line in tail_lines(&read_end(log), 8, 1500).lines() {
+                println!("      | {line}");
+            }
+        }
+    }
+}
+
+/// The last 4 KiB of a log file (empty if it cannot be read).
+fn read_end(path: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = file.seek(SeekFrom::Start(len.saturating_sub(4096)));
+        let _ = file.read_to_end(&mut bytes);
+    }
+    bytes
+}

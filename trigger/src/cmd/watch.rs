@@ -1,0 +1,389 @@
+//! `gocart-trigger watch`: the dispatcher that turns "something changed in the
+//! tree" into "this complete directory goes to a worker", exactly once.
+//!
+//! Kernel events are hints and scans are the truth. At start the watches are set
+//! up first and the whole tree scanned after, so nothing completed in between is
+//! missed; every directory that appears is scanned at once and once more shortly
+//! after (files made in a new directory before its watch existed are never
+//! reported); an event overflow triggers a full scan; and a periodic reconcile
+//! scan is the safety net. A scan costs one `stat` per complete directory:
+//! those already settled (in memory, loaded from the record) are skipped.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use crossbeam_channel::{Receiver, Sender};
+use gocart_shared::{Marker, Settings, Tree};
+
+use crate::cli::WatchArgs;
+use crate::record::{self, DirNote, Identity, Record};
+use crate::runner::job::{self, Context, Mode};
+use crate::runner::pool::{Done, Pool};
+use crate::shutdown::Shutdown;
+use crate::watch::inotify::{self, Hint, Inotify, RawEvent, WatchError};
+use crate::watch::{fs_kind, scan};
+
+/// The second look at a directory that just appeared.
+const FOLLOW_UP: Duration = Duration::from_millis(200);
+/// The polling interval chosen automatically (network filesystem, watch limit).
+const AUTO_POLL: Duration = Duration::from_secs(5);
+
+pub fn run(settings: &Settings, args: &WatchArgs) -> anyhow::Result<ExitCode> {
+    let shutdown = Shutdown::install()?;
+    let tree = Tree::new(super::tree_root(&settings.lvk.download_dir)?);
+    let state_dir = &settings.trigger.state_dir;
+    let record = Record::open(state_dir)?;
+    let recovered = record.recover_interrupted()?;
+    for (dir, plugin) in &recovered {
+        tracing::warn!(plugin, dir, "interrupted by a stop or crash of the trigger; it runs again");
+    }
+    let ctx = Arc::new(Context::new(settings, args.kill_grace, shutdown.clone()));
+    let pool = Pool::start(ctx.clone(), state_dir, settings.trigger.concurrency, Mode::Watch)?;
+    let mut dispatcher = Dispatcher::new(tree, pool, shutdown, args, record.settled_dirs()?);
+    let first = dispatcher.start_up(&record, &ctx, settings.trigger.catch_up)?;
+    tracing::info!(
+        "{}; {}{}",
+        dispatcher.describe_source(),
+        first,
+        if recovered.is_empty() {
+            String::new()
+        } else {
+            format!("; {} interrupted runs to run again", recovered.len())
+        }
+    );
+    dispatcher.run();
+    dispatcher.stop(args.stop_wait);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How changes are noticed.
+enum Source {
+    Inotify(Inotify),
+    Poll { every: Duration, why: String },
+}
+
+struct Dispatcher {
+    tree: Tree,
+    pool: Pool,
+    source: Source,
+    events: Receiver<RawEvent>,
+    /// Kept so that the channel stays open after a switch to polling.
+    _events_tx: Sender<RawEvent>,
+    settled: HashMap<PathBuf, Identity>,
+    /// Directories with a worker; `true` if they changed meanwhile (look again).
+    in_flight: HashMap<PathBuf, bool>,
+    follow_ups: BinaryHeap<Reverse<(Instant, PathBuf)>>,
+    follow_up_set: HashSet<PathBuf>,
+    full_every: Duration,
+    next_full: Instant,
+    shutdown: Shutdown,
+}
+
+impl Dispatcher {
+    fn new(
+        tree: Tree,
+        pool: Pool,
+        shutdown: Shutdown,
+        args: &WatchArgs,
+        settled: HashMap<PathBuf, Identity>,
+    ) -> Dispatcher {
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let source = choose_source(&tree, args, events_tx.clone());
+        let full_every = match &source {
+            Source::Poll { every, .. } => *every,
+            Source::Inotify(_) => args.reconcile,
+        };
+        Dispatcher {
+            tree,
+            pool,
+            source,
+            events,
+            _events_tx: events_tx,
+            settled,
+            in_flight: HashMap::new(),
+            follow_ups: BinaryHeap::new(),
+            follow_up_set: HashSet::new(),
+            full_every: full_every.max(Duration::from_millis(10)),
+            next_full: Instant::now() + full_every,
+            shutdown,
+        }
+    }
+
+    fn describe_source(&self) -> String {
+        let root = self.tree.root().display();
+        match &self.source {
+            Source::Inotify(w) => format!(
+                "watching {root} with inotify ({} watches, full scan every {} s)",
+                w.watch_count(),
+                self.full_every.as_secs_f64()
+            ),
+            Source::Poll { every, why } => {
+                format!("polling {root} every {} s ({why})", every.as_secs_f64())
+            }
+        }
+    }
+
+    /// The first full scan. On the very first start, directories older than
+    /// `catch_up` are recorded as skipped instead of run.
+    fn start_up(&mut self, record: &Record, ctx: &Context, catch_up: Duration) -> anyhow::Result<String> {
+        self.watch_down(&self.tree.root().to_path_buf(), false);
+        let found = scan::complete_in(&self.tree, self.tree.root());
+        let total = found.len();
+        let new: Vec<_> = found
+            .into_iter()
+            .filter(|(dir, id)| self.settled.get(dir) != Some(id))
+            .collect();
+        let mut message = format!("{total} complete directories, {} already handled", total - new.len());
+        let new = if record.is_new()? {
+            let (new, skipped) = catch_up_first_start(record, ctx, new, catch_up)?;
+            for (dir, id) in &skipped {
+                self.settled.insert(dir.clone(), *id);
+            }
+            message.push_str(&format!(
+                ", {} skipped as older than trigger.catch_up ({}; first start: run them with `gocart-trigger replay`)",
+                skipped.len(),
+                humanize(catch_up)
+            ));
+            new
+        } else {
+            new
+        };
+        message.push_str(&format!(", {} to run", new.len()));
+        for (dir, id) in new {
+            self.consider(dir, id);
+        }
+        Ok(message)
+    }
+
+    fn run(&mut self) {
+        let events = self.events.clone();
+        let done = self.pool.done().clone();
+        let wake = self.shutdown.wake().clone();
+        while !self.shutdown.is_stopping() {
+            let timeout = self.next_timer().saturating_duration_since(Instant::now());
+            crossbeam_channel::select! {
+                recv(events) -> event => {
+                    if let Ok(event) = event {
+                        self.on_event(event);
+                    }
+                    while let Ok(event) = events.try_recv() {
+                        self.on_event(event);
+                    }
+                }
+                recv(done) -> d => if let Ok(d) = d { self.on_done(d) },
+                recv(wake) -> _ => {}
+                default(timeout) => {}
+            }
+            self.fire_timers();
+        }
+    }
+
+    /// Stops: no new runs; running ones get `wait`, then are killed (and stay
+    /// `running` in the record, so they run again at the next start).
+    fn stop(mut self, wait: Duration) {
+        tracing::info!("stopping: no new runs; waiting up to {} s for running plugins", wait.as_secs_f64());
+        self.pool.close_queue();
+        let deadline = Instant::now() + wait;
+        while !self.pool.is_idle() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if !self.pool.is_idle() {
+            tracing::warn!("killing the plugins still running; they run again at the next start");
+            self.shutdown.abandon();
+        }
+        self.pool.close();
+        tracing::info!("stopped");
+    }
+
+    fn next_timer(&self) -> Instant {
+        let follow_up = self.follow_ups.peek().map(|Reverse((t, _))| *t);
+        follow_up.map_or(self.next_full, |t| t.min(self.next_full))
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((t, _))) = self.follow_ups.peek() {
+            if *t > now {
+                break;
+            }
+            if let Some(Reverse((_, path))) = self.follow_ups.pop() {
+                self.follow_up_set.remove(&path);
+                self.scan(&path, false);
+            }
+        }
+        if now >= self.next_full {
+            self.scan(&self.tree.root().to_path_buf(), false);
+            self.next_full = Instant::now() + self.full_every;
+        }
+    }
+
+    fn on_event(&mut self, event: RawEvent) {
+        for hint in inotify::hints(event, |p| p.is_dir()) {
+            match hint {
+                Hint::Appeared(path) => self.scan(&path, true),
+                Hint::Gone(path) => {
+                    if let Source::Inotify(w) = &mut self.source {
+                        w.forget(&path);
+                    }
+                }
+                Hint::Rescan => {
+                    tracing::info!("events were lost (inotify queue overflow): scanning everything");
+                    self.scan(&self.tree.root().to_path_buf(), false);
+                }
+                Hint::Broken(why) => self.switch_to_polling(why),
+            }
+        }
+    }
+
+    fn on_done(&mut self, done: Done) {
+        let recheck = self.in_flight.remove(&done.dir).unwrap_or(false);
+        match done.result.and_then(|r| r.settled) {
+            Some(id) => {
+                self.settled.insert(done.dir.clone(), id);
+            }
+            None => {
+                self.settled.remove(&done.dir);
+            }
+        }
+        if recheck {
+            self.scan(&done.dir, false);
+        }
+    }
+
+    /// Scans `path` (any level of the tree). `appeared`: it just appeared, so
+    /// watch below it and look again shortly.
+    fn scan(&mut self, path: &Path, appeared: bool) {
+        if self.tree.level_of(path).is_none() {
+            return;
+        }
+        self.watch_down(path, appeared);
+        for (dir, id) in scan::complete_in(&self.tree, path) {
+            self.consider(dir, id);
+        }
+        if appeared && self.follow_up_set.insert(path.to_path_buf()) {
+            self.follow_ups
+                .push(Reverse((Instant::now() + FOLLOW_UP, path.to_path_buf())));
+        }
+    }
+
+    fn watch_down(&mut self, path: &Path, appeared: bool) {
+        let Source::Inotify(w) = &mut self.source else {
+            return;
+        };
+        match w.watch_down(path, appeared) {
+            Ok(()) => {}
+            Err(WatchError::Limit) => self.switch_to_polling(WatchError::Limit.to_string()),
+            Err(e) => tracing::warn!("{e}; the periodic scan covers it"),
+        }
+    }
+
+    /// A complete directory: hand it to a worker unless it is settled or in hand.
+    fn consider(&mut self, dir: PathBuf, id: Identity) {
+        if let Some(recheck) = self.in_flight.get_mut(&dir) {
+            *recheck = true;
+            return;
+        }
+        if self.settled.get(&dir) == Some(&id) {
+            return;
+        }
+        if let Source::Inotify(w) = &mut self.source {
+            w.complete(&dir);
+        }
+        self.in_flight.insert(dir.clone(), false);
+        self.pool.submit(dir);
+    }
+
+    fn switch_to_polling(&mut self, why: String) {
+        if matches!(self.source, Source::Poll { .. }) {
+            return;
+        }
+        tracing::warn!("{why}: switching to polling every {} s", AUTO_POLL.as_secs());
+        self.source = Source::Poll {
+            every: AUTO_POLL,
+            why,
+        };
+        self.full_every = AUTO_POLL;
+        self.next_full = Instant::now();
+    }
+}
+
+fn choose_source(tree: &Tree, args: &WatchArgs, tx: Sender<RawEvent>) -> Source {
+    if let Some(every) = args.poll {
+        let why = "--poll".to_string();
+        return Source::Poll { every, why };
+    }
+    if let Some(fs) = fs_kind::network_fs(tree.root()) {
+        let why = format!("{fs} is a network filesystem: inotify does not see other hosts' writes");
+        return Source::Poll { every: AUTO_POLL, why };
+    }
+    match Inotify::start(tree.clone(), tx) {
+        Ok(w) => Source::Inotify(w),
+        Err(e) => Source::Poll {
+            every: AUTO_POLL,
+            why: format!("inotify is not available: {e}"),
+        },
+    }
+}
+
+/// First start: splits the new directories into those to run and those older
+/// than `catch_up`, which are recorded as skipped. The plugins present now
+/// are recorded as having appeared at the cutoff, so everything newer runs.
+type Found = Vec<(PathBuf, Identity)>;
+
+fn catch_up_first_start(
+    record: &Record,
+    ctx: &Context,
+    found: Found,
+    catch_up: Duration,
+) -> anyhow::Result<(Found, Found)> {
+    let cutoff = Utc::now() - chrono::Duration::from_std(catch_up).unwrap_or(chrono::TimeDelta::MAX);
+    let plugins: Vec<String> = ctx.plugins().into_iter().map(|p| p.name).collect();
+    for name in &plugins {
+        record.plugin_appeared_at(name, &record::time_text(cutoff))?;
+    }
+    let (mut run, mut skipped, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+    for (dir, id) in found {
+        match Marker::read(&dir) {
+            Ok(marker) if job::written_at(&marker, id) < cutoff => {
+                notes.push((dir.clone(), id, marker));
+                skipped.push((dir, id));
+            }
+            _ => run.push((dir, id)),
+        }
+    }
+    let rows: Vec<(String, DirNote)> = notes
+        .iter()
+        .map(|(dir, id, m)| {
+            let note = DirNote {
+                identity: *id,
+                superevent_id: &m.superevent_id,
+                alert_type: &m.alert_type,
+                written_at: &m.written_at,
+                message_sha256: &m.message_sha256,
+            };
+            (dir.to_string_lossy().into_owned(), note)
+        })
+        .collect();
+    let reason = format!("older than trigger.catch_up ({}) at the first start", humanize(catch_up));
+    record
+        .skip_for_catch_up(&rows, &plugins, &reason)
+        .context("cannot record the skipped directories")?;
+    record.mark_initialised()?;
+    Ok((run, skipped))
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s % 86400 == 0 && s > 0 => format!("{}d", s / 86400),
+        s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
