@@ -18,7 +18,7 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 pub enum AlertError {
     #[error("the message is empty")]
     Empty,
-    #[error("the message is {size} bytes, over the limit of {limit} bytes")]
+    #[error("the message is larger than the limit of {limit} bytes ({size} bytes read)")]
     TooLarge { size: usize, limit: usize },
     #[error("not a JSON alert: {0}")]
     NotJson(String),

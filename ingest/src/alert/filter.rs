@@ -77,7 +77,9 @@ fn failure(criterion: &Criterion, facts: &Facts) -> Option<String> {
                 return None;
             }
             let ns = e.classification("BNS").unwrap_or(0.0) + e.classification("NSBH").unwrap_or(0.0);
-            (ns < *min).then(|| format!("BNS+NSBH = {ns} (< {min})"))
+            // 0.7 + 0.1 prints as 0.7999999999999999: show what a person would write.
+            let shown = (ns * 1e10).round() / 1e10;
+            (ns < *min).then(|| format!("BNS+NSBH = {shown} (< {min})"))
         }
         Criterion::FarUpper(max) => {
             let far = event?.far?;

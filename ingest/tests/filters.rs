@@ -1,0 +1,130 @@
+//! `lvk.filters`: all ten criteria of the original, each filter's verdict
+//! printed with its reasons, unknown criteria failing.
+
+mod common;
+
+use common::{alert_json, fits_bytes, to_bytes, Env, MapSpec};
+use serde_json::json;
+
+const CREATED: &str = "2023-04-24T00:02:04Z";
+
+/// A CBC alert: FAR 3.2e-10, BNS+NSBH 0.8, HasNS 0.8, HasRemnant 0.4,
+/// significant, DISTMEAN 250, area90 about 100 deg².
+fn cbc() -> serde_json::Value {
+    alert_json("MS230424a", "PRELIMINARY", CREATED, Some(&fits_bytes(&MapSpec::default())))
+}
+
+/// Runs one filter on the CBC alert; returns whether it was written and the output.
+fn verdict(filter: &str) -> (bool, String) {
+    verdict_on(cbc(), filter)
+}
+
+fn verdict_on(alert: serde_json::Value, filter: &str) -> (bool, String) {
+    let env = Env::new(&format!("  filters:\n    - name: f\n{filter}"));
+    let run = env.import_messages(&[to_bytes(&alert)]);
+    run.assert_status(0);
+    (!env.alert_dirs().is_empty(), run.stdout)
+}
+
+fn passes(filter: &str) {
+    let (written, out) = verdict(filter);
+    assert!(written && out.contains("The alert passes the f filter"), "{filter}\n{out}");
+}
+
+fn fails(filter: &str, reason: &str) {
+    let (written, out) = verdict(filter);
+    assert!(!written, "{filter}\n{out}");
+    assert!(out.contains(&format!("The alert fails the f filter. {reason}")), "{filter}: expected {reason:?}\n{out}");
+    assert!(out.contains("SKIPPED: the alert passes none of the filters"), "{out}");
+}
+
+#[test]
+fn alert_types_in_any_case() {
+    passes("      alert_types: [Preliminary, initial]\n");
+    fails("      alert_types: [initial, update]\n", "Alert type is preliminary");
+}
+
+#[test]
+fn ns_lower() {
+    passes("      ns_lower: 0.75\n");
+    fails("      ns_lower: 0.9\n", "BNS+NSBH = 0.8 (< 0.9)");
+}
+
+#[test]
+fn far_upper() {
+    passes("      far_upper: 1.0e-9\n");
+    fails("      far_upper: 1.0e-10\n", "FAR = 0.00000000032");
+}
+
+#[test]
+fn dist_upper() {
+    passes("      dist_upper: 300\n");
+    fails("      dist_upper: 200\n", "DISTMEAN = 250");
+}
+
+#[test]
+fn area90_upper() {
+    passes("      area90_upper: 2000\n");
+    fails("      area90_upper: 10\n", "area90 = ");
+}
+
+#[test]
+fn hasns_and_hasremnant_lower() {
+    passes("      hasns_lower: 0.5\n      hasremnant_lower: 0.4\n");
+    fails("      hasns_lower: 0.9\n", "HasNS = 0.8 (< 0.9)");
+    fails("      hasremnant_lower: 0.5\n", "HasRemnant = 0.4 (< 0.5)");
+}
+
+#[test]
+fn burst() {
+    fails("      burst: true\n", "This is not a burst event");
+    passes("      burst: false\n");
+    let mut burst = cbc();
+    burst["event"]["group"] = json!("Burst");
+    let (written, out) = verdict_on(burst.clone(), "      far_upper: 1\n");
+    assert!(!written && out.contains("This is a burst event") || written, "{out}");
+    let (written, _) = verdict_on(burst, "      burst: true\n");
+    assert!(written);
+}
+
+#[test]
+fn significant() {
+    passes("      significant: true\n");
+    fails("      significant: false\n", "Significant is true");
+}
+
+#[test]
+fn event_dir_exists_in_both_spellings() {
+    fails("      event_dir_exists: true\n", "The event has not previously passed the filtering criteria");
+    fails("      event_dir_exist: true\n", "The event has not previously passed the filtering criteria");
+    // Once an alert of the event is written, the next passes.
+    let env = Env::new("  filters:\n    - name: f\n      event_dir_exists: true\n    - name: first\n      alert_types: [preliminary]\n");
+    let first = to_bytes(&cbc());
+    let mut second = cbc();
+    second["alert_type"] = json!("INITIAL");
+    second["time_created"] = json!("2023-04-24T00:10:00Z");
+    let run = env.import_messages(&[first, to_bytes(&second)]);
+    run.assert_status(0);
+    assert_eq!(env.alert_dirs().len(), 2, "{}", run.stdout);
+}
+
+#[test]
+fn an_unknown_criterion_fails_the_filter() {
+    fails("      colour: blue\n", "Unrecognised filtering criterion 'colour'");
+}
+
+#[test]
+fn a_criterion_the_alert_has_no_field_for_does_not_fail() {
+    // A retraction has no FAR, classification or map.
+    let env = Env::new("  filters:\n    - name: f\n      far_upper: 1e-20\n      ns_lower: 0.99\n      dist_upper: 1\n      area90_upper: 1\n");
+    let retraction = alert_json("MS230424a", "RETRACTION", CREATED, None);
+    let run = env.import_messages(&[to_bytes(&retraction)]);
+    run.assert_says("The alert passes the f filter");
+}
+
+#[test]
+fn one_passing_filter_is_enough() {
+    let env = Env::new("  filters:\n    - name: strict\n      far_upper: 1e-20\n    - name: loose\n      far_upper: 1\n");
+    let run = env.import_messages(&[to_bytes(&cbc())]);
+    run.assert_status(0).assert_says("The alert fails the strict filter.").assert_says("The alert passes the loose filter").assert_says("WRITTEN");
+}
