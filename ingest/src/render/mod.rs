@@ -1,22 +1,147 @@
-//! `skymap.png`: the all-sky picture of an alert (issue "skymap.png").
+//! `skymap.png`: the all-sky picture of an alert, the first thing observers
+//! look at (issue 5).
 //!
-//! One more output of the pipeline: it is drawn into the staging directory
-//! like every other file, and only when `lvk.aitoff.convert` is true.
+//! One more output of the pipeline: drawn into the staging directory like
+//! every other file, and only when `lvk.aitoff.convert` is true. The picture is
+//! a Hammer-Aitoff map of the equatorial sky with the 90/50/10% credible
+//! regions computed per output pixel from the multi-order map, the galactic
+//! plane, the Sun and Moon with their exclusion zones, and a side panel. It is
+//! built from compiled-in fonts only, and the same alert always gives the same
+//! bytes.
+//!
+//! Layers, bottom to top: the sky (regions and zone tints, `raster`), the grid,
+//! the galactic plane, the zone outlines, the edge, the labels, the Sun and
+//! Moon, the panel.
 
+pub mod canvas;
+pub mod cosmology;
+pub mod ephemeris;
+pub mod overlays;
+pub mod panel;
+pub mod projection;
+pub mod raster;
+pub mod regions;
+pub mod style;
+pub mod text;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
 use gocart_shared::settings::Aitoff;
 use gocart_shared::Alert;
 
-use crate::skymap::{SkyMap, Stats};
+use self::canvas::Canvas;
+use self::ephemeris::RaDec;
+use self::projection::unit_vector;
+use self::raster::Zone;
+use self::regions::Regions;
+use self::style::FRAME;
+use self::text::Fonts;
+use crate::skymap::{CardValue, SkyMap, Stats};
 use crate::writer::Staging;
 
 /// Draws `skymap.png` into the staging directory.
 pub fn write_skymap_png(
-    _alert: &Alert,
-    _map: &SkyMap,
-    _stats: &Stats,
-    _options: &Aitoff,
-    _staging: &mut Staging,
+    alert: &Alert,
+    map: &SkyMap,
+    stats: &Stats,
+    options: &Aitoff,
+    staging: &mut Staging,
 ) -> std::io::Result<()> {
-    // Drawn by the render module being built under its own issue.
-    Ok(())
+    let bytes = render_png(alert, map, stats, options)?;
+    staging.write("skymap.png", &bytes)
+}
+
+/// The picture as PNG bytes.
+pub fn render_png(alert: &Alert, map: &SkyMap, stats: &Stats, options: &Aitoff) -> std::io::Result<Vec<u8>> {
+    render(alert, map, stats, options)?.encode_png()
+}
+
+/// The Sun and the Moon at the time of the observation.
+#[derive(Debug, Clone, Copy)]
+pub struct Bodies {
+    pub sun: RaDec,
+    pub moon: RaDec,
+}
+
+impl Bodies {
+    pub fn at(time: DateTime<Utc>) -> Bodies {
+        Bodies {
+            sun: ephemeris::sun(time),
+            moon: ephemeris::moon(time),
+        }
+    }
+}
+
+/// The picture, before encoding.
+pub fn render(alert: &Alert, map: &SkyMap, stats: &Stats, options: &Aitoff) -> std::io::Result<Canvas> {
+    let fonts = Fonts::load()?;
+    let bodies = Bodies::at(observation_time(alert, map));
+    let show_zones = options.sun_moon && options.sun_moon_contour;
+    let mut canvas = Canvas::new(style::WIDTH, style::HEIGHT, style::BACKGROUND)?;
+
+    let zones = if show_zones { zones(&bodies) } else { Vec::new() };
+    raster::paint_sky(&mut canvas, &FRAME, &Regions::new(map), &zones);
+    overlays::draw_graticule(&mut canvas, &FRAME);
+    if options.galactic_plane {
+        overlays::draw_galactic_plane(&mut canvas, &FRAME);
+    }
+    if show_zones {
+        overlays::draw_zone_outline(&mut canvas, &FRAME, bodies.sun, style::SUN_RADIUS_DEG, style::SUN_EDGE);
+        overlays::draw_zone_outline(&mut canvas, &FRAME, bodies.moon, style::MOON_RADIUS_DEG, style::MOON_EDGE);
+    }
+    overlays::draw_border(&mut canvas, &FRAME);
+    overlays::draw_axis_labels(&mut canvas, &FRAME, &fonts);
+    if options.sun_moon {
+        overlays::draw_body(&mut canvas, &FRAME, bodies.sun, style::SUN, style::SUN_EDGE);
+        overlays::draw_body(&mut canvas, &FRAME, bodies.moon, style::MOON, style::MOON_EDGE);
+    }
+    let legend = panel::legend(stats, options);
+    let lines = panel::info_lines(alert, map, stats);
+    panel::draw(&mut canvas, &fonts, &legend, &lines);
+    Ok(canvas)
+}
+
+/// The exclusion zones, as the per-pixel pass tests them.
+fn zones(bodies: &Bodies) -> Vec<Zone> {
+    let zone = |at: RaDec, radius: f64, color| Zone {
+        centre: unit_vector(at.ra, at.dec),
+        cos_radius: radius.to_radians().cos(),
+        color,
+    };
+    vec![
+        zone(bodies.sun, style::SUN_RADIUS_DEG, style::SUN_ZONE),
+        zone(bodies.moon, style::MOON_RADIUS_DEG, style::MOON_ZONE),
+    ]
+}
+
+/// When the Sun and Moon are drawn: the map's `DATE-OBS` (the time of the
+/// data), else the event time, else the time the alert was made.
+pub fn observation_time(alert: &Alert, map: &SkyMap) -> DateTime<Utc> {
+    let from_header = match map.card("DATE-OBS") {
+        Some(CardValue::Text(text)) => parse_fits_time(text),
+        _ => None,
+    };
+    from_header
+        .or_else(|| alert.event.as_ref().and_then(|e| e.time))
+        .unwrap_or(alert.time_created)
+}
+
+/// A FITS date (`2023-04-26T04:42:23.381972`, UTC, maybe with a `Z`).
+fn parse_fits_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim().trim_end_matches('Z');
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|naive| naive.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_dates_are_read_with_or_without_fractions() {
+        let t = parse_fits_time("2023-04-26T04:42:23.381972").expect("a time");
+        assert_eq!(t.to_rfc3339(), "2023-04-26T04:42:23.381972+00:00");
+        assert!(parse_fits_time("2023-04-26T04:42:23Z").is_some());
+        assert!(parse_fits_time("yesterday").is_none());
+    }
 }

@@ -28,33 +28,39 @@ struct RowDistance {
 const MIN_WEIGHT: f64 = 1e-290;
 
 /// A probability-weighted mean of finite values, falling back to the plain mean.
+///
+/// Sums are kept relative to the first value, so one value, or several equal
+/// ones, come back exactly (a coarse pixel's rows take its very values).
 #[derive(Default)]
 struct Mean {
-    weighted_sum: f64,
+    first: Option<f64>,
+    weighted_offsets: f64,
     weight: f64,
-    plain_sum: f64,
+    offsets: f64,
     count: u32,
 }
 
 impl Mean {
     fn add(&mut self, value: f64, weight: f64) {
         if value.is_finite() {
-            self.weighted_sum += value * weight;
+            let first = *self.first.get_or_insert(value);
+            self.weighted_offsets += (value - first) * weight;
             self.weight += weight;
-            self.plain_sum += value;
+            self.offsets += value - first;
             self.count += 1;
         }
     }
 
     fn value(&self) -> f64 {
+        let Some(first) = self.first else {
+            return f64::INFINITY;
+        };
         // Far from the signal, probabilities underflow towards subnormal numbers,
         // where a weighted mean loses its precision: use the plain mean there.
         if self.weight > MIN_WEIGHT {
-            self.weighted_sum / self.weight
-        } else if self.count > 0 {
-            self.plain_sum / self.count as f64
+            first + self.weighted_offsets / self.weight
         } else {
-            f64::INFINITY
+            first + self.offsets / self.count as f64
         }
     }
 }
