@@ -14,7 +14,6 @@ use clap::{Args, Parser, Subcommand};
 complete alert directory that gocart-ingest writes under lvk.download_dir: within milliseconds of \
 the alert, or at the next start if the trigger was down. A durable record in trigger.state_dir \
 keeps what ran, its exit status and its output.\n\nWithout a command it watches (see `watch --help`).",
-    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// The settings file [default: $GOCART_SETTINGS, else ~/.config/gocart/gocart.yaml].

@@ -462,6 +462,8 @@ impl Record {
             ],
         )
         .map_err(|e| self.err(e))?;
+        tx.execute("UPDATE dirs SET settled = 0 WHERE dir = ?1", [dir])
+            .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(Some(attempt))
     }
@@ -474,17 +476,6 @@ impl Record {
                 "UPDATE runs SET state = ?3, exit_status = ?4, reason = ?5, ended_at = ?6
                  WHERE dir = ?1 AND plugin = ?2",
                 params![dir, plugin, state, end.exit_status, end.reason, now_text()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Gives a claimed run back (it was never started), so that it is due again.
-    pub fn release(&self, dir: &str, plugin: &str, reason: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE runs SET state = 'pending', reason = ?3 WHERE dir = ?1 AND plugin = ?2",
-                params![dir, plugin, reason],
             )
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -601,6 +592,7 @@ impl Record {
     }
 
     /// Every run of one directory.
+    #[cfg(test)]
     pub fn runs_of(&self, dir: &str) -> Result<Vec<RunRow>> {
         self.rows_where("dir = ?1 ORDER BY plugin", [dir])
     }

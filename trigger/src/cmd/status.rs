@@ -54,6 +54,9 @@ fn print_runs(title: &str, rows: &[RunRow], with_output: bool) {
         if !with_output {
             continue;
         }
+        if let Some(ended) = &row.ended_at {
+            println!("      ended {ended}");
+        }
         if let Some(reason) = &row.reason {
             println!("      {reason}");
         }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing gocart needs on a fresh Debian machine:
+# cfitsio (FITS), cmake and pkg-config (for -sys crates), Python 3 with PyYAML
+# (plugins and the tests that read meta.yaml as a plugin does).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+need_apt=()
+dpkg -s libcfitsio-dev >/dev/null 2>&1 || need_apt+=(libcfitsio-dev)
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-yaml)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing ${need_apt[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
+    echo "setup: installing PyYAML"
+    python3 -m pip install --quiet pyyaml 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages pyyaml
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo (Rust) is needed: https://rustup.rs" >&2
+    exit 1
+fi
