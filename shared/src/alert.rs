@@ -46,7 +46,8 @@ pub struct Alert {
     pub time_created_text: String,
     pub event: Option<Event>,
     pub external_coinc: Option<ExternalCoinc>,
-    /// The whole message as parsed, key order preserved.
+    /// The whole message as parsed, key order preserved, without its base64
+    /// sky maps (they are in `event.skymap` and `external_coinc.combined_skymap`).
     pub document: Value,
 }
 
@@ -107,16 +108,12 @@ struct RawEvent {
     classification: Option<Map<String, Value>>,
     #[serde(default)]
     properties: Option<Map<String, Value>>,
-    #[serde(default)]
-    skymap: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct RawExternal {
     #[serde(default)]
     observatory: Option<String>,
-    #[serde(default)]
-    combined_skymap: Option<String>,
 }
 
 impl Alert {
@@ -131,7 +128,7 @@ impl Alert {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(AlertError::Empty);
         }
-        let document: Value =
+        let mut document: Value =
             serde_json::from_slice(bytes).map_err(|e| AlertError::NotJson(e.to_string()))?;
         if !document.is_object() {
             return Err(AlertError::NotJson(format!(
@@ -139,6 +136,9 @@ impl Alert {
                 kind_of(&document)
             )));
         }
+        // Moved out, not copied: they are a megabyte or two each.
+        let skymap = take_string(&mut document, "event", "skymap")?;
+        let combined_skymap = take_string(&mut document, "external_coinc", "combined_skymap")?;
         let raw: RawAlert = serde_path_to_error::deserialize(&document).map_err(|e| {
             let field = e.path().to_string();
             AlertError::field(field, e.into_inner().to_string())
@@ -151,10 +151,13 @@ impl Alert {
                 format!("{:?} is not an ISO 8601 time", raw.time_created),
             )
         })?;
-        let event = raw.event.map(Event::from_raw).transpose()?;
+        let event = raw
+            .event
+            .map(|e| Event::from_raw(e, skymap))
+            .transpose()?;
         let external_coinc = raw.external_coinc.map(|x| ExternalCoinc {
             observatory: x.observatory,
-            combined_skymap: x.combined_skymap,
+            combined_skymap,
         });
         Ok(Alert {
             superevent_id: raw.superevent_id,
@@ -202,20 +205,13 @@ impl Alert {
 
     /// The message with its base64 sky maps removed, for `meta.yaml`'s `ALERT`
     /// (the original dropped the whole of `external_coinc`; we keep the rest of it).
-    pub fn document_without_skymaps(&self) -> Value {
-        let mut doc = self.document.clone();
-        if let Some(event) = doc.get_mut("event").and_then(Value::as_object_mut) {
-            event.shift_remove("skymap");
-        }
-        if let Some(ext) = doc.get_mut("external_coinc").and_then(Value::as_object_mut) {
-            ext.shift_remove("combined_skymap");
-        }
-        doc
+    pub fn document_without_skymaps(&self) -> &Value {
+        &self.document
     }
 }
 
 impl Event {
-    fn from_raw(raw: RawEvent) -> Result<Event, AlertError> {
+    fn from_raw(raw: RawEvent, skymap: Option<String>) -> Result<Event, AlertError> {
         let time = match &raw.time {
             Some(text) => Some(parse_utc(text).ok_or_else(|| {
                 AlertError::field("event.time", format!("{text:?} is not an ISO 8601 time"))
@@ -241,7 +237,7 @@ impl Event {
             search: raw.search,
             classification: numbers("event.classification", raw.classification)?,
             properties: numbers("event.properties", raw.properties)?,
-            skymap: raw.skymap,
+            skymap,
         })
     }
 
@@ -258,6 +254,28 @@ impl Event {
 
     pub fn property(&self, name: &str) -> Option<f64> {
         lookup(&self.properties, name)
+    }
+}
+
+/// Removes `object.field` from the document if it is a string (or null);
+/// anything else there is a type error named by its field.
+fn take_string(document: &mut Value, object: &str, field: &str) -> Result<Option<String>, AlertError> {
+    let Some(map) = document.get_mut(object).and_then(Value::as_object_mut) else {
+        return Ok(None);
+    };
+    match map.get(field) {
+        None | Some(Value::Null) => {
+            map.shift_remove(field);
+            Ok(None)
+        }
+        Some(Value::String(_)) => match map.shift_remove(field) {
+            Some(Value::String(s)) => Ok(Some(s)),
+            _ => Ok(None),
+        },
+        Some(other) => Err(AlertError::field(
+            format!("{object}.{field}"),
+            format!("expected a base64 string, found {}", kind_of(other)),
+        )),
     }
 }
 

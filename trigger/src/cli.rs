@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "Runs every gocart plugin (the gp_* files in trigger.plugins_dir) once on every \
 complete alert directory that gocart-ingest writes under lvk.download_dir: within milliseconds of \
 the alert, or at the next start if the trigger was down. A durable record in trigger.state_dir \
-keeps what ran, its exit status and its output.\n\nWithout a command it watches (see `watch --help`).",
+keeps what ran, its exit status and its output.\n\nWithout a command it watches (see `watch --help`)."
 )]
 pub struct Cli {
     /// The settings file [default: $GOCART_SETTINGS, else ~/.config/gocart/gocart.yaml].
@@ -119,7 +119,7 @@ fn seconds(text: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !(0.0..=1e9).contains(&secs) {
         return Err(format!("`{text}` is not a number of seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -136,7 +136,10 @@ mod tests {
         let cli = Cli::parse_from(["gocart-trigger", "--poll", "2.5"]);
         assert_eq!(cli.watch.poll, Some(Duration::from_millis(2500)));
         let cli = Cli::parse_from(["gocart-trigger", "-s", "x.yaml", "replay", "a", "--force"]);
-        assert!(matches!(cli.command, Some(Command::Replay(ReplayArgs { force: true, .. }))));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Replay(ReplayArgs { force: true, .. }))
+        ));
         assert!(Cli::try_parse_from(["gocart-trigger", "--poll", "soon"]).is_err());
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 /// The file name of the record inside `state_dir`.
 pub const RECORD_FILE: &str = "trigger.sqlite";
@@ -203,6 +203,13 @@ impl Record {
         conn.execute_batch(SCHEMA).map_err(|e| self.err(e))
     }
 
+    /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`):
+    /// a deferred one that reads first and then writes cannot wait for another
+    /// writer and fails with "database is locked" instead.
+    fn write_tx(&self) -> rusqlite::Result<Transaction<'_>> {
+        Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+    }
+
     fn err(&self, source: rusqlite::Error) -> RecordError {
         RecordError::Sqlite {
             path: self.path.clone(),
@@ -218,9 +225,11 @@ impl Record {
     pub fn is_new(&self) -> Result<bool> {
         let found: Option<String> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'initialised'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'initialised'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))?;
         Ok(found.is_none())
@@ -327,7 +336,7 @@ impl Record {
     /// message (a changed alert replaced it), its runs become due again; returns
     /// whether that happened.
     pub fn note_dir(&self, dir: &str, note: &DirNote) -> Result<bool> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.write_tx().map_err(|e| self.err(e))?;
         let previous: Option<Option<String>> = tx
             .query_row(
                 "SELECT message_sha256 FROM dirs WHERE dir = ?1",
@@ -431,7 +440,7 @@ impl Record {
         from: &[RunState],
         log_path: impl Fn(u32) -> String,
     ) -> Result<Option<u32>> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.write_tx().map_err(|e| self.err(e))?;
         let current: Option<(String, u32)> = tx
             .query_row(
                 "SELECT state, attempts FROM runs WHERE dir = ?1 AND plugin = ?2",
@@ -490,7 +499,7 @@ impl Record {
         plugins: &[String],
         reason: &str,
     ) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self.write_tx().map_err(|e| self.err(e))?;
         for (dir, note) in dirs {
             tx.execute(
                 "INSERT OR REPLACE INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns,
@@ -563,7 +572,8 @@ impl Record {
             Ok(n as u64)
         };
         summary.dirs = count("SELECT COUNT(*) FROM dirs")?;
-        summary.catch_up_skipped_dirs = count("SELECT COUNT(*) FROM dirs WHERE catch_up_skipped = 1")?;
+        summary.catch_up_skipped_dirs =
+            count("SELECT COUNT(*) FROM dirs WHERE catch_up_skipped = 1")?;
         let mut stmt = self
             .conn
             .prepare("SELECT dir, problem FROM dirs WHERE problem IS NOT NULL ORDER BY dir")
@@ -653,11 +663,24 @@ mod tests {
         assert!(record.is_new().unwrap());
         record.note_dir("/t/a", &note("x")).unwrap();
         assert_eq!(record.run_state("/t/a", "gp_a").unwrap(), None);
-        assert_eq!(record.claim("/t/a", "gp_a", &[RunState::Pending], log).unwrap(), Some(1));
-        assert_eq!(record.run_state("/t/a", "gp_a").unwrap(), Some(RunState::Running));
+        assert_eq!(
+            record
+                .claim("/t/a", "gp_a", &[RunState::Pending], log)
+                .unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            record.run_state("/t/a", "gp_a").unwrap(),
+            Some(RunState::Running)
+        );
         // A second claimer (another thread or process) does not get it.
         let other = Record::open(dir.path()).unwrap();
-        assert_eq!(other.claim("/t/a", "gp_a", &[RunState::Pending], log).unwrap(), None);
+        assert_eq!(
+            other
+                .claim("/t/a", "gp_a", &[RunState::Pending], log)
+                .unwrap(),
+            None
+        );
         assert!(!record.settle("/t/a").unwrap());
         let end = Finish {
             ok: false,
@@ -666,13 +689,24 @@ mod tests {
         };
         record.finish("/t/a", "gp_a", &end).unwrap();
         assert!(record.settle("/t/a").unwrap());
-        assert_eq!(record.claim("/t/a", "gp_a", &[RunState::Pending], log).unwrap(), None);
+        assert_eq!(
+            record
+                .claim("/t/a", "gp_a", &[RunState::Pending], log)
+                .unwrap(),
+            None
+        );
         // Replay may take a failed run again: the attempt count goes up.
-        let again = record.claim("/t/a", "gp_a", &[RunState::Failed], log).unwrap();
+        let again = record
+            .claim("/t/a", "gp_a", &[RunState::Failed], log)
+            .unwrap();
         assert_eq!(again, Some(2));
         let rows = record.runs_of("/t/a").unwrap();
         assert_eq!(rows[0].log_path.as_deref(), Some("/logs/2.log"));
-        assert_eq!(record.settled_dirs().unwrap().len(), 0, "running again: not settled");
+        assert_eq!(
+            record.settled_dirs().unwrap().len(),
+            0,
+            "running again: not settled"
+        );
     }
 
     #[test]
@@ -685,7 +719,10 @@ mod tests {
         // gp_a's owner is a process that does not exist; gp_b's is alive (pid 1).
         record
             .conn
-            .execute("UPDATE runs SET owner_pid = 999999999 WHERE plugin = 'gp_a'", [])
+            .execute(
+                "UPDATE runs SET owner_pid = 999999999 WHERE plugin = 'gp_a'",
+                [],
+            )
             .unwrap();
         record
             .conn
@@ -693,8 +730,16 @@ mod tests {
             .unwrap();
         let recovered = record.recover_interrupted().unwrap();
         assert_eq!(recovered, vec![("/t/a".to_string(), "gp_a".to_string())]);
-        assert_eq!(record.run_state("/t/a", "gp_a").unwrap(), Some(RunState::Pending));
-        assert_eq!(record.claim("/t/a", "gp_a", &[RunState::Pending], log).unwrap(), Some(2));
+        assert_eq!(
+            record.run_state("/t/a", "gp_a").unwrap(),
+            Some(RunState::Pending)
+        );
+        assert_eq!(
+            record
+                .claim("/t/a", "gp_a", &[RunState::Pending], log)
+                .unwrap(),
+            Some(2)
+        );
     }
 
     #[test]
@@ -711,24 +756,42 @@ mod tests {
         record.finish("/t/a", "gp_a", &ok).unwrap();
         assert!(record.settle("/t/a").unwrap());
         assert_eq!(record.settled_dirs().unwrap().len(), 1);
-        assert!(!record.note_dir("/t/a", &note("x")).unwrap(), "same alert again");
-        assert!(record.note_dir("/t/a", &note("y")).unwrap(), "a changed alert");
-        assert_eq!(record.run_state("/t/a", "gp_a").unwrap(), Some(RunState::Pending));
+        assert!(
+            !record.note_dir("/t/a", &note("x")).unwrap(),
+            "same alert again"
+        );
+        assert!(
+            record.note_dir("/t/a", &note("y")).unwrap(),
+            "a changed alert"
+        );
+        assert_eq!(
+            record.run_state("/t/a", "gp_a").unwrap(),
+            Some(RunState::Pending)
+        );
     }
 
     #[test]
     fn plugins_keep_their_first_appearance() {
         let dir = tempfile::tempdir().unwrap();
         let record = Record::open(dir.path()).unwrap();
-        assert_eq!(record.plugin_appeared_at("gp_a", "2026-01-01").unwrap(), "2026-01-01");
-        assert_eq!(record.plugin_appeared_at("gp_a", "2026-02-01").unwrap(), "2026-01-01");
+        assert_eq!(
+            record.plugin_appeared_at("gp_a", "2026-01-01").unwrap(),
+            "2026-01-01"
+        );
+        assert_eq!(
+            record.plugin_appeared_at("gp_a", "2026-02-01").unwrap(),
+            "2026-01-01"
+        );
     }
 
     #[test]
     fn catch_up_skips_are_counted_and_invalid_markers_kept() {
         let dir = tempfile::tempdir().unwrap();
         let record = Record::open(dir.path()).unwrap();
-        let dirs = vec![("/t/a".to_string(), note("x")), ("/t/b".to_string(), note("y"))];
+        let dirs = vec![
+            ("/t/a".to_string(), note("x")),
+            ("/t/b".to_string(), note("y")),
+        ];
         record
             .skip_for_catch_up(&dirs, &["gp_a".into()], "older than catch_up")
             .unwrap();
@@ -739,7 +802,10 @@ mod tests {
         assert_eq!(s.catch_up_skipped_dirs, 2);
         assert_eq!(s.dirs, 3);
         assert!(s.runs.contains(&(RunState::Skipped, 2)));
-        assert_eq!(s.invalid_dirs, vec![("/t/c".to_string(), "bad".to_string())]);
+        assert_eq!(
+            s.invalid_dirs,
+            vec![("/t/c".to_string(), "bad".to_string())]
+        );
         record.mark_initialised().unwrap();
         assert!(!record.is_new().unwrap());
         assert_eq!(record.settled_dirs().unwrap().len(), 3);

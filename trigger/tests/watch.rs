@@ -15,7 +15,9 @@ fn a_directory_built_in_place_with_mkdir_p_runs_once() {
     env.logging_plugin("gp_a");
     env.logging_plugin("gp_b");
     let trigger = env.start(&[]);
-    assert!(common::wait_until(WITHIN, || trigger.log().contains("to run")));
+    assert!(common::wait_until(WITHIN, || trigger
+        .log()
+        .contains("to run")));
     // mockevents/, the event and the alert directory do not exist yet: the whole
     // chain and the marker appear in one burst.
     let mock = env.alert_in_place("MS230423x", "20230424T000204_initial");
@@ -25,7 +27,12 @@ fn a_directory_built_in_place_with_mkdir_p_runs_once() {
     assert!(trigger.stop());
     assert_eq!(
         env.runs(),
-        expected(&[("gp_a", &mock), ("gp_b", &mock), ("gp_a", &real), ("gp_b", &real)])
+        expected(&[
+            ("gp_a", &mock),
+            ("gp_b", &mock),
+            ("gp_a", &real),
+            ("gp_b", &real)
+        ])
     );
 }
 
@@ -35,7 +42,9 @@ fn a_complete_directory_renamed_into_the_tree_runs_once() {
     env.logging_plugin("gp_a");
     std::fs::create_dir_all(env.root.join("mockevents/MS1")).unwrap();
     let trigger = env.start(&[]);
-    assert!(common::wait_until(WITHIN, || trigger.log().contains("to run")));
+    assert!(common::wait_until(WITHIN, || trigger
+        .log()
+        .contains("to run")));
     let first = env.alert("MS1", "20230101T000000_preliminary");
     let second = env.alert("MS1", "20230101T000100_initial");
     assert!(env.wait_runs(2, WITHIN), "{}", trigger.log());
@@ -49,7 +58,9 @@ fn a_thousand_directories_completed_at_once_each_run_once() {
     let env = Env::with_trigger_settings("timeout: 30\n  concurrency: 4");
     env.logging_plugin("gp_a");
     let trigger = env.start(&[]);
-    assert!(common::wait_until(WITHIN, || trigger.log().contains("to run")));
+    assert!(common::wait_until(WITHIN, || trigger
+        .log()
+        .contains("to run")));
     let mut dirs = Vec::new();
     for i in 0..1000 {
         let event = format!("MS{}", i % 10);
@@ -87,7 +98,11 @@ fn directories_completed_while_stopped_run_at_the_next_start() {
     assert_eq!(env.runs(), expected(&want));
     // A third start finds everything settled: nothing runs again.
     let trigger = env.start(&[]);
-    assert!(common::wait_until(WITHIN, || trigger.log().contains("4 already handled")), "{}", trigger.log());
+    assert!(
+        common::wait_until(WITHIN, || trigger.log().contains("4 already handled")),
+        "{}",
+        trigger.log()
+    );
     quiet_period();
     assert!(trigger.stop());
     assert_eq!(env.runs().len(), 4);
@@ -116,7 +131,11 @@ fn polling_mode_finds_new_directories() {
     let env = Env::new();
     env.logging_plugin("gp_a");
     let trigger = env.start(&["watch", "--poll", "0.2"]);
-    assert!(common::wait_until(WITHIN, || trigger.log().contains("polling")), "{}", trigger.log());
+    assert!(
+        common::wait_until(WITHIN, || trigger.log().contains("polling")),
+        "{}",
+        trigger.log()
+    );
     let a = env.alert_in_place("MS1", "20230101T000000_initial");
     let b = env.alert("MS2", "20230101T000000_initial");
     assert!(env.wait_runs(2, WITHIN), "{}", trigger.log());
@@ -142,7 +161,11 @@ fn an_invalid_marker_is_reported_and_not_run() {
     common::write_alert_files(&staging, "MS2", chrono::Utc::now());
     std::fs::write(staging.join("meta.yaml"), "not what the marker says").unwrap();
     std::fs::rename(&staging, &broken).unwrap();
-    assert!(common::wait_until(WITHIN, || trigger.log().contains("lists meta.yaml")), "{}", trigger.log());
+    assert!(
+        common::wait_until(WITHIN, || trigger.log().contains("lists meta.yaml")),
+        "{}",
+        trigger.log()
+    );
     quiet_period();
     assert!(trigger.stop());
     assert_eq!(env.runs(), expected(&[("gp_a", &bad), ("gp_a", &good)]));

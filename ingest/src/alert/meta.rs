@@ -11,7 +11,7 @@ use crate::skymap::{header, SkyMap, Stats};
 pub fn document(alert: &Alert, map: Option<&SkyMap>, stats: Option<&Stats>) -> Value {
     json!({
         "HEADER": map.map(|m| header::to_json(&m.header)).unwrap_or_else(|| json!({})),
-        "ALERT": alert.document_without_skymaps(),
+        "ALERT": alert.document_without_skymaps().clone(),
         "EXTRA": stats.map(Stats::to_json).unwrap_or_else(|| json!({})),
     })
 }

@@ -249,7 +249,7 @@ mod tests {
     fn a_full_cbc_alert_shows_everything() {
         let json = r#"{"alert_type":"PRELIMINARY","time_created":"2023-04-26T04:56:53Z",
           "superevent_id":"MS230426e","event":{"significant":true,"time":"2023-04-26T04:42:23.382Z",
-          "far":5.17e-16,"group":"CBC","instruments":["H1","L1","V1"],
+          "far":5.176954877338635e-16,"group":"CBC","instruments":["H1","L1","V1"],
           "classification":{"BNS":0.999,"NSBH":0.0,"BBH":0.0,"Terrestrial":0.001},
           "properties":{"HasNS":1.0,"HasRemnant":1.0}}}"#;
         let alert = Alert::parse(json.as_bytes()).expect("alert");

@@ -45,7 +45,11 @@ pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         totals.invalid
     );
     let bad = totals.failed > 0 || totals.invalid > 0;
-    Ok(if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[derive(Default)]
@@ -55,7 +59,12 @@ struct Totals {
     invalid: u32,
 }
 
-fn dry_run(ctx: &Context, record: &Record, dirs: &[PathBuf], mode: &Mode) -> anyhow::Result<ExitCode> {
+fn dry_run(
+    ctx: &Context,
+    record: &Record,
+    dirs: &[PathBuf],
+    mode: &Mode,
+) -> anyhow::Result<ExitCode> {
     for dir in dirs {
         let result = handle_dir(ctx, record, dir, mode)?;
         for plugin in result.would_run {
@@ -144,10 +153,18 @@ fn keep(dir: &Path, args: &ReplayArgs, since: Option<DateTime<Utc>>) -> bool {
         return true; // replay reports the bad marker
     };
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    if args.event.as_deref().is_some_and(|e| !same(e, &marker.superevent_id)) {
+    if args
+        .event
+        .as_deref()
+        .is_some_and(|e| !same(e, &marker.superevent_id))
+    {
         return false;
     }
-    if args.alert_type.as_deref().is_some_and(|t| !same(t, &marker.alert_type)) {
+    if args
+        .alert_type
+        .as_deref()
+        .is_some_and(|t| !same(t, &marker.alert_type))
+    {
         return false;
     }
     if let Some(since) = since {

@@ -41,10 +41,19 @@ pub fn run(settings: &Settings, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let record = Record::open(state_dir)?;
     let recovered = record.recover_interrupted()?;
     for (dir, plugin) in &recovered {
-        tracing::warn!(plugin, dir, "interrupted by a stop or crash of the trigger; it runs again");
+        tracing::warn!(
+            plugin,
+            dir,
+            "interrupted by a stop or crash of the trigger; it runs again"
+        );
     }
     let ctx = Arc::new(Context::new(settings, args.kill_grace, shutdown.clone()));
-    let pool = Pool::start(ctx.clone(), state_dir, settings.trigger.concurrency, Mode::Watch)?;
+    let pool = Pool::start(
+        ctx.clone(),
+        state_dir,
+        settings.trigger.concurrency,
+        Mode::Watch,
+    )?;
     let mut dispatcher = Dispatcher::new(tree, pool, shutdown, args, record.settled_dirs()?);
     let first = dispatcher.start_up(&record, &ctx, settings.trigger.catch_up)?;
     tracing::info!(
@@ -131,15 +140,24 @@ impl Dispatcher {
 
     /// The first full scan. On the very first start, directories older than
     /// `catch_up` are recorded as skipped instead of run.
-    fn start_up(&mut self, record: &Record, ctx: &Context, catch_up: Duration) -> anyhow::Result<String> {
-        self.watch_down(&self.tree.root().to_path_buf(), false);
+    fn start_up(
+        &mut self,
+        record: &Record,
+        ctx: &Context,
+        catch_up: Duration,
+    ) -> anyhow::Result<String> {
+        let root = self.tree.root().to_owned();
+        self.watch_down(&root, false);
         let found = scan::complete_in(&self.tree, self.tree.root());
         let total = found.len();
         let new: Vec<_> = found
             .into_iter()
             .filter(|(dir, id)| self.settled.get(dir) != Some(id))
             .collect();
-        let mut message = format!("{total} complete directories, {} already handled", total - new.len());
+        let mut message = format!(
+            "{total} complete directories, {} already handled",
+            total - new.len()
+        );
         let new = if record.is_new()? {
             let (new, skipped) = catch_up_first_start(record, ctx, new, catch_up)?;
             for (dir, id) in &skipped {
@@ -187,7 +205,10 @@ impl Dispatcher {
     /// Stops: no new runs; running ones get `wait`, then are killed (and stay
     /// `running` in the record, so they run again at the next start).
     fn stop(mut self, wait: Duration) {
-        tracing::info!("stopping: no new runs; waiting up to {} s for running plugins", wait.as_secs_f64());
+        tracing::info!(
+            "stopping: no new runs; waiting up to {} s for running plugins",
+            wait.as_secs_f64()
+        );
         self.pool.close_queue();
         let deadline = Instant::now() + wait;
         while !self.pool.is_idle() && Instant::now() < deadline {
@@ -218,9 +239,14 @@ impl Dispatcher {
             }
         }
         if now >= self.next_full {
-            self.scan(&self.tree.root().to_path_buf(), false);
+            self.full_scan();
             self.next_full = Instant::now() + self.full_every;
         }
+    }
+
+    fn full_scan(&mut self) {
+        let root = self.tree.root().to_owned();
+        self.scan(&root, false);
     }
 
     fn on_event(&mut self, event: RawEvent) {
@@ -233,8 +259,10 @@ impl Dispatcher {
                     }
                 }
                 Hint::Rescan => {
-                    tracing::info!("events were lost (inotify queue overflow): scanning everything");
-                    self.scan(&self.tree.root().to_path_buf(), false);
+                    tracing::info!(
+                        "events were lost (inotify queue overflow): scanning everything"
+                    );
+                    self.full_scan();
                 }
                 Hint::Broken(why) => self.switch_to_polling(why),
             }
@@ -303,7 +331,10 @@ impl Dispatcher {
         if matches!(self.source, Source::Poll { .. }) {
             return;
         }
-        tracing::warn!("{why}: switching to polling every {} s", AUTO_POLL.as_secs());
+        tracing::warn!(
+            "{why}: switching to polling every {} s",
+            AUTO_POLL.as_secs()
+        );
         self.source = Source::Poll {
             every: AUTO_POLL,
             why,
@@ -320,7 +351,10 @@ fn choose_source(tree: &Tree, args: &WatchArgs, tx: Sender<RawEvent>) -> Source 
     }
     if let Some(fs) = fs_kind::network_fs(tree.root()) {
         let why = format!("{fs} is a network filesystem: inotify does not see other hosts' writes");
-        return Source::Poll { every: AUTO_POLL, why };
+        return Source::Poll {
+            every: AUTO_POLL,
+            why,
+        };
     }
     match Inotify::start(tree.clone(), tx) {
         Ok(w) => Source::Inotify(w),
@@ -342,7 +376,8 @@ fn catch_up_first_start(
     found: Found,
     catch_up: Duration,
 ) -> anyhow::Result<(Found, Found)> {
-    let cutoff = Utc::now() - chrono::Duration::from_std(catch_up).unwrap_or(chrono::TimeDelta::MAX);
+    let cutoff =
+        Utc::now() - chrono::Duration::from_std(catch_up).unwrap_or(chrono::TimeDelta::MAX);
     let plugins: Vec<String> = ctx.plugins().into_iter().map(|p| p.name).collect();
     for name in &plugins {
         record.plugin_appeared_at(name, &record::time_text(cutoff))?;
@@ -370,7 +405,10 @@ fn catch_up_first_start(
             (dir.to_string_lossy().into_owned(), note)
         })
         .collect();
-    let reason = format!("older than trigger.catch_up ({}) at the first start", humanize(catch_up));
+    let reason = format!(
+        "older than trigger.catch_up ({}) at the first start",
+        humanize(catch_up)
+    );
     record
         .skip_for_catch_up(&rows, &plugins, &reason)
         .context("cannot record the skipped directories")?;

@@ -175,9 +175,8 @@ fn note(record: &Record, key: &str, identity: Identity, marker: &Marker) -> Resu
 
 /// When the alert was written: the marker says; its file's time if unreadable.
 pub fn written_at(marker: &Marker, identity: Identity) -> DateTime<Utc> {
-    gocart_shared::alert::parse_utc(&marker.written_at).unwrap_or_else(|| {
-        DateTime::from_timestamp_nanos(identity.mtime_ns)
-    })
+    gocart_shared::alert::parse_utc(&marker.written_at)
+        .unwrap_or_else(|| DateTime::from_timestamp_nanos(identity.mtime_ns))
 }
 
 fn is_due(
@@ -193,8 +192,15 @@ fn is_due(
             Some(state) => Ok(state == RunState::Pending),
             None => Ok(written_at >= appeared_at(record, plugin)?),
         },
-        Mode::Replay { force, plugin: only, .. } => {
-            if only.as_deref().is_some_and(|name| !matches_name(&plugin.name, name)) {
+        Mode::Replay {
+            force,
+            plugin: only,
+            ..
+        } => {
+            if only
+                .as_deref()
+                .is_some_and(|name| !matches_name(&plugin.name, name))
+            {
                 return Ok(false);
             }
             Ok(match state {
@@ -208,7 +214,10 @@ fn is_due(
 
 /// `--plugin gp_x` matches `gp_x` and `gp_x.py`.
 fn matches_name(plugin: &str, wanted: &str) -> bool {
-    plugin == wanted || plugin.split_once('.').is_some_and(|(stem, _)| stem == wanted)
+    plugin == wanted
+        || plugin
+            .split_once('.')
+            .is_some_and(|(stem, _)| stem == wanted)
 }
 
 /// When the record first saw this plugin (or the file appeared, if earlier).
@@ -231,10 +240,15 @@ fn run_one(
     let key = dir.to_string_lossy();
     let from: &[RunState] = match mode {
         Mode::Watch => &[RunState::Pending],
-        Mode::Replay { force: false, .. } => &[RunState::Pending, RunState::Failed, RunState::Skipped],
-        Mode::Replay { force: true, .. } => {
-            &[RunState::Pending, RunState::Failed, RunState::Skipped, RunState::Ok]
+        Mode::Replay { force: false, .. } => {
+            &[RunState::Pending, RunState::Failed, RunState::Skipped]
         }
+        Mode::Replay { force: true, .. } => &[
+            RunState::Pending,
+            RunState::Failed,
+            RunState::Skipped,
+            RunState::Ok,
+        ],
     };
     let log_for = |attempt: u32| log_path(ctx, dir, &plugin.name, attempt);
     let Some(attempt) = record.claim(&key, &plugin.name, from, |n| {
@@ -245,8 +259,18 @@ fn run_one(
     };
     let spec = Spec {
         program: plugin.program.clone(),
-        args: plugin.args.iter().cloned().chain([dir.as_os_str().to_owned()]).collect(),
-        env: process::plugin_env(dir, &marker.superevent_id, &marker.alert_type, &ctx.settings_path),
+        args: plugin
+            .args
+            .iter()
+            .cloned()
+            .chain([dir.as_os_str().to_owned()])
+            .collect(),
+        env: process::plugin_env(
+            dir,
+            &marker.superevent_id,
+            &marker.alert_type,
+            &ctx.settings_path,
+        ),
         cwd: ctx.plugins_dir.clone(),
         log_path: log_for(attempt),
         timeout: ctx.timeout,
@@ -265,7 +289,13 @@ fn run_one(
         reason: reason.as_deref(),
     };
     record.finish(&key, &plugin.name, &end)?;
-    report(&plugin.name, &key, &outcome, reason.as_deref(), &spec.log_path);
+    report(
+        &plugin.name,
+        &key,
+        &outcome,
+        reason.as_deref(),
+        &spec.log_path,
+    );
     Ok(Some(outcome.ok()))
 }
 
@@ -287,14 +317,22 @@ fn report(plugin: &str, dir: &str, outcome: &Outcome, reason: Option<&str>, log:
     let tail = super::output::tail_lines(&outcome.output.tail, 5, 600);
     let ms = outcome.elapsed.as_millis();
     let exit = outcome.exit_text();
-    if outcome.ok() {
-        tracing::info!(plugin, dir, %exit, ms, tail = %tail, "plugin ran");
-    } else {
-        let reason = reason.unwrap_or("failed");
-        tracing::warn!(plugin, dir, %exit, ms, log = %log.display(), tail = %tail, "plugin failed: {reason}");
+    match (outcome.ok(), tail.is_empty()) {
+        (true, true) => tracing::info!(plugin, dir, %exit, ms, "plugin ran"),
+        (true, false) => tracing::info!(plugin, dir, %exit, ms, tail = %tail, "plugin ran"),
+        (false, _) => {
+            let reason = reason.unwrap_or("failed");
+            let log = log.display();
+            tracing::warn!(plugin, dir, %exit, ms, %log, tail = %tail, "plugin failed: {reason}");
+        }
     }
     if let Some(e) = &outcome.output.log_error {
-        tracing::warn!(plugin, dir, "could not write the output log {}: {e}", log.display());
+        tracing::warn!(
+            plugin,
+            dir,
+            "could not write the output log {}: {e}",
+            log.display()
+        );
     }
 }
 

@@ -72,9 +72,8 @@ pub fn is_plugin_name(name: &str) -> bool {
 }
 
 fn list_candidates(dir: &Path) -> Result<Vec<String>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!("cannot list the plugin folder {}: {e}", dir.display())
-    })?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list the plugin folder {}: {e}", dir.display()))?;
     Ok(entries
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
@@ -95,8 +94,8 @@ fn plugin_for(
         return Ok(None);
     }
     check_owner_and_mode(&meta, &format!("plugin {}", path.display()))?;
-    let ctime = DateTime::from_timestamp(meta.ctime(), meta.ctime_nsec() as u32)
-        .unwrap_or_else(Utc::now);
+    let ctime =
+        DateTime::from_timestamp(meta.ctime(), meta.ctime_nsec() as u32).unwrap_or_else(Utc::now);
     if name.ends_with(".py") {
         let python = interpreter
             .get_or_insert_with(|| find_python(python))
@@ -185,7 +184,9 @@ mod tests {
     #[test]
     fn only_gp_files_in_name_order_without_backups() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["gp_b", "gp_a", "gp_c~", "gp_c.bak", "gp_c.swp", ".gp_c", "other", "README"] {
+        for name in [
+            "gp_b", "gp_a", "gp_c~", "gp_c.bak", "gp_c.swp", ".gp_c", "other", "README",
+        ] {
             write(dir.path(), name, 0o755);
         }
         std::fs::create_dir(dir.path().join("gp_folder")).unwrap();
@@ -202,10 +203,17 @@ mod tests {
         let found = discover(dir.path(), "sh");
         let plugin = &found.plugins[0];
         assert_eq!(plugin.program, which::which("sh").unwrap());
-        assert_eq!(plugin.args, vec![dir.path().join("gp_t.py").into_os_string()]);
+        assert_eq!(
+            plugin.args,
+            vec![dir.path().join("gp_t.py").into_os_string()]
+        );
         let found = discover(dir.path(), "no-such-python-here");
         assert!(found.plugins.is_empty());
-        assert!(found.problems[0].contains("trigger.python"), "{:?}", found.problems);
+        assert!(
+            found.problems[0].contains("trigger.python"),
+            "{:?}",
+            found.problems
+        );
     }
 
     #[test]
@@ -217,7 +225,9 @@ mod tests {
         let found = discover(dir.path(), "python3");
         assert_eq!(names(&found), ["gp_ok"]);
         assert_eq!(found.problems.len(), 2);
-        assert!(found.problems[0].contains("gp_groupw") && found.problems[0].contains("other users"));
+        assert!(
+            found.problems[0].contains("gp_groupw") && found.problems[0].contains("other users")
+        );
         assert!(found.problems[1].contains("not executable"));
     }
 
@@ -233,7 +243,11 @@ mod tests {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let found = discover(dir.path(), "python3");
         assert!(found.plugins.is_empty());
-        assert!(found.problems[0].contains("plugin folder"), "{:?}", found.problems);
+        assert!(
+            found.problems[0].contains("plugin folder"),
+            "{:?}",
+            found.problems
+        );
         let missing = discover(&dir.path().join("missing"), "python3");
         assert!(missing.problems[0].contains("cannot be read"));
     }

@@ -38,7 +38,8 @@ impl Pool {
         let mut workers = Vec::new();
         for i in 0..n.max(1) {
             let record = Record::open(state_dir)?;
-            let (ctx, jobs, done_tx, mode) = (ctx.clone(), jobs_rx.clone(), done_tx.clone(), mode.clone());
+            let (ctx, jobs, done_tx, mode) =
+                (ctx.clone(), jobs_rx.clone(), done_tx.clone(), mode.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn(move || work(&ctx, &record, &jobs, &done_tx, &mode));
@@ -83,7 +84,13 @@ impl Pool {
     }
 }
 
-fn work(ctx: &Context, record: &Record, jobs: &Receiver<PathBuf>, done: &Sender<Done>, mode: &Mode) {
+fn work(
+    ctx: &Context,
+    record: &Record,
+    jobs: &Receiver<PathBuf>,
+    done: &Sender<Done>,
+    mode: &Mode,
+) {
     for dir in jobs {
         if ctx.shutdown.is_stopping() {
             let _ = done.send(Done { dir, result: None });

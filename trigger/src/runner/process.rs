@@ -257,7 +257,14 @@ mod tests {
     #[test]
     fn output_and_status_are_captured() {
         let dir = tempfile::tempdir().unwrap();
-        let out = run(&sh("echo out $GOCART_ALERT_DIR; echo err >&2; exit 3", dir.path(), 5000), &|| false);
+        let out = run(
+            &sh(
+                "echo out $GOCART_ALERT_DIR; echo err >&2; exit 3",
+                dir.path(),
+                5000,
+            ),
+            &|| false,
+        );
         assert_eq!(out.exit_text(), "exit 3");
         assert!(!out.ok());
         let log = std::fs::read_to_string(dir.path().join("run.log")).unwrap();
@@ -269,16 +276,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = Instant::now();
         let out = run(&sh("trap '' TERM; sleep 30", dir.path(), 200), &|| false);
-        assert!(matches!(out.end, End::Exited { timed_out: true, .. }), "{:?}", out.end);
+        assert!(
+            matches!(
+                out.end,
+                End::Exited {
+                    timed_out: true,
+                    ..
+                }
+            ),
+            "{:?}",
+            out.end
+        );
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-        assert!(out.reason(Duration::from_secs(1)).unwrap().contains("timed out"));
+        assert!(out
+            .reason(Duration::from_secs(1))
+            .unwrap()
+            .contains("timed out"));
     }
 
     #[test]
     fn a_grandchild_holding_the_pipe_does_not_hang_the_run() {
         let dir = tempfile::tempdir().unwrap();
         let t = Instant::now();
-        let out = run(&sh("sleep 30 & echo started", dir.path(), 20_000), &|| false);
+        let out = run(&sh("sleep 30 & echo started", dir.path(), 20_000), &|| {
+            false
+        });
         assert!(out.ok(), "{:?}", out.end);
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     }

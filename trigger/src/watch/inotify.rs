@@ -26,7 +26,10 @@ pub enum WatchError {
     #[error("the inotify watch limit is reached (raise it with `sysctl fs.inotify.max_user_watches=...`)")]
     Limit,
     #[error("cannot watch {path}: {source}")]
-    Other { path: PathBuf, source: notify::Error },
+    Other {
+        path: PathBuf,
+        source: notify::Error,
+    },
 }
 
 /// What an event tells the dispatcher.
@@ -58,7 +61,8 @@ impl Inotify {
                 let _ = tx.send(event);
             }
         };
-        let watcher = notify::recommended_watcher(handler).map_err(|source| classify(tree.root(), source))?;
+        let watcher =
+            notify::recommended_watcher(handler).map_err(|source| classify(tree.root(), source))?;
         Ok(Inotify {
             watcher,
             watched: HashSet::new(),
@@ -76,12 +80,20 @@ impl Inotify {
         if level == Level::Alert {
             return self.watch_incomplete_alert(path);
         }
-        let newly = self.add(path)?;
-        for sub in visible_subdirs(path) {
-            match level {
-                Level::Event if new || newly => self.watch_incomplete_alert(&sub)?,
-                Level::Event => {}
-                _ => self.watch_down(&sub, new || newly)?,
+        self.add(path)?;
+        match level {
+            // At start-up the alert directories are not looked at one by one
+            // (100,000 `stat`s); the scan finds the complete ones.
+            Level::Event if !new => {}
+            Level::Event => {
+                for sub in visible_subdirs(path) {
+                    self.watch_incomplete_alert(&sub)?;
+                }
+            }
+            _ => {
+                for sub in visible_subdirs(path) {
+                    self.watch_down(&sub, new)?;
+                }
             }
         }
         Ok(())
@@ -182,12 +194,17 @@ pub fn hints(event: RawEvent, is_dir: impl Fn(&Path) -> bool) -> Vec<Hint> {
             // The `To` event of the same rename is handled on its own.
             Vec::new()
         }
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) | EventKind::Modify(ModifyKind::Name(_))
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+        | EventKind::Modify(ModifyKind::Name(_))
             if is_marker =>
         {
-            path.parent().map(|p| vec![Hint::Appeared(p.into())]).unwrap_or_default()
+            path.parent()
+                .map(|p| vec![Hint::Appeared(p.into())])
+                .unwrap_or_default()
         }
-        EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)) if !is_marker && is_dir(&path) => {
+        EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))
+            if !is_marker && is_dir(&path) =>
+        {
             vec![Hint::Appeared(path)]
         }
         _ => Vec::new(),
@@ -210,7 +227,13 @@ mod tests {
         let file = |_: &Path| false;
         let marker = "/t/mockevents/MS1/a/.gocart-complete";
         assert_eq!(
-            hints(ev(EventKind::Access(AccessKind::Close(AccessMode::Write)), marker), file),
+            hints(
+                ev(
+                    EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                    marker
+                ),
+                file
+            ),
             vec![Hint::Appeared("/t/mockevents/MS1/a".into())]
         );
         assert!(hints(ev(EventKind::Create(CreateKind::File), marker), file).is_empty());
@@ -221,7 +244,10 @@ mod tests {
         );
         assert!(hints(ev(to, "/t/mockevents/MS1/a/file"), file).is_empty());
         let from = EventKind::Modify(ModifyKind::Name(RenameMode::From));
-        assert_eq!(hints(ev(from, "/t/x"), dir), vec![Hint::Gone("/t/x".into())]);
+        assert_eq!(
+            hints(ev(from, "/t/x"), dir),
+            vec![Hint::Gone("/t/x".into())]
+        );
         let overflow = Ok(Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan));
         assert_eq!(hints(overflow, dir), vec![Hint::Rescan]);
         let limit = Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch));
@@ -230,8 +256,14 @@ mod tests {
 
     #[test]
     fn noisy_kinds_are_dropped_in_the_callback() {
-        assert!(!wanted(&ev(EventKind::Modify(ModifyKind::Data(DataChange::Any)), "/t/a")));
-        assert!(!wanted(&ev(EventKind::Access(AccessKind::Open(AccessMode::Any)), "/t/a")));
+        assert!(!wanted(&ev(
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            "/t/a"
+        )));
+        assert!(!wanted(&ev(
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            "/t/a"
+        )));
         assert!(wanted(&ev(EventKind::Create(CreateKind::Folder), "/t/a")));
     }
 }

@@ -71,7 +71,11 @@ impl Env {
     }
 
     pub fn alert_path(&self, event: &str, name: &str) -> PathBuf {
-        let kind = if event.starts_with('M') { "mockevents" } else { "superevents" };
+        let kind = if event.starts_with('M') {
+            "mockevents"
+        } else {
+            "superevents"
+        };
         self.root.join(kind).join(event).join(name)
     }
 
@@ -109,7 +113,10 @@ impl Env {
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
-        Trigger { child: Some(child), stderr }
+        Trigger {
+            child: Some(child),
+            stderr,
+        }
     }
 
     /// Runs the binary to completion (`replay`, `status`).
@@ -125,7 +132,11 @@ impl Env {
 
     pub fn status(&self) -> String {
         let out = self.command(&["status", "--last", "50"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -165,7 +176,10 @@ fn unique() -> u64 {
 /// The files of a small alert, then the marker listing them, written last.
 pub fn write_alert_files(dir: &Path, event: &str, written_at: DateTime<Utc>) {
     let meta = format!("ALERT:\n  superevent_id: {event}\n  alert_type: INITIAL\n");
-    let files = [("bayestar.multiorder.fits", b"SIMPLE".to_vec()), ("meta.yaml", meta.into_bytes())];
+    let files = [
+        ("bayestar.multiorder.fits", b"SIMPLE".to_vec()),
+        ("meta.yaml", meta.into_bytes()),
+    ];
     let mut entries = Vec::new();
     for (name, bytes) in &files {
         std::fs::write(dir.join(name), bytes).unwrap();
@@ -222,9 +236,13 @@ impl Trigger {
 
     /// SIGTERM, then waits for the exit; returns whether it exited 0.
     pub fn stop(mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return false };
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let ok = wait_until(Duration::from_secs(20), || matches!(child.try_wait(), Ok(Some(_))));
+        let ok = wait_until(Duration::from_secs(20), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
         assert!(ok, "the trigger did not stop:\n{}", self.log());
         child.wait().unwrap().success()
     }
@@ -255,4 +273,34 @@ pub fn kill_group(pid: i32) {
 
 pub fn alive(pid: i32) -> bool {
     pid > 1 && unsafe { libc::kill(pid, 0) } == 0
+}
+
+/// Writes a marker listing the files already in `dir`.
+pub fn write_marker_for(dir: &Path, event: &str) {
+    let mut entries = Vec::new();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    for name in names {
+        let bytes = std::fs::read(dir.join(&name)).unwrap();
+        entries.push(FileEntry {
+            name,
+            size: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        });
+    }
+    let now = Utc::now();
+    let marker = Marker {
+        superevent_id: event.into(),
+        alert_type: "INITIAL".into(),
+        time_created: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        source: Source::Mock { mock: 1 },
+        written_at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        message_sha256: sha256_hex(event.as_bytes()),
+        files: entries,
+    };
+    std::fs::write(dir.join(MARKER_NAME), marker.to_json()).unwrap();
 }
