@@ -24,7 +24,10 @@ fn main() -> anyhow::Result<()> {
     );
     let settings = Settings::parse(&yaml, Path::new("bench.yaml"))?;
     let pipeline = Pipeline::new(settings);
-    println!("{:<40} {:>10} {:>10} {:>6}", "alert", "median ms", "p90 ms", "runs");
+    println!(
+        "{:<40} {:>10} {:>10} {:>6}",
+        "alert", "median ms", "p90 ms", "runs"
+    );
     for path in &args {
         let message = Message {
             bytes: std::fs::read(path)?,
@@ -41,8 +44,15 @@ fn main() -> anyhow::Result<()> {
             }
         }
         times.sort_by(f64::total_cmp);
-        let name = Path::new(path).file_name().unwrap_or_default().to_string_lossy();
-        println!("{name:<40} {:>10.1} {:>10.1} {runs:>6}", times[runs / 2], times[runs * 9 / 10]);
+        let name = Path::new(path)
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        println!(
+            "{name:<40} {:>10.1} {:>10.1} {runs:>6}",
+            times[runs / 2],
+            times[runs * 9 / 10]
+        );
     }
     println!("peak RSS (VmHWM): {}", peak_rss());
     Ok(())
@@ -51,6 +61,10 @@ fn main() -> anyhow::Result<()> {
 fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l[6..].trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l[6..].trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }

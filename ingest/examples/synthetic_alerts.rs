@@ -15,7 +15,17 @@ fn main() -> anyhow::Result<()> {
     let day = now.format("%y%m%d");
     let events = [
         // A well-localised BNS seen by three detectors.
-        (format!("MS{day}a"), "CBC", 201.4, -43.0, 2.5, Some(Distance { mu: 180.0, sigma: 40.0 })),
+        (
+            format!("MS{day}a"),
+            "CBC",
+            201.4,
+            -43.0,
+            2.5,
+            Some(Distance {
+                mu: 180.0,
+                sigma: 40.0,
+            }),
+        ),
         // A burst with a broad two-detector localisation and no distance.
         (format!("MS{day}b"), "Burst", 75.0, 20.0, 12.0, None),
     ];
@@ -27,9 +37,22 @@ fn main() -> anyhow::Result<()> {
             let pixels = synth::build(synth::gaussian(ra, dec, sigma), Layout::default(), distance);
             let map_path = out.join(".map.fits");
             let mut cards = vec![
-                ("CREATOR", CardText::Text(if group == "CBC" { "BAYESTAR" } else { "ligo-skymap-from-samples" }.into())),
+                (
+                    "CREATOR",
+                    CardText::Text(
+                        if group == "CBC" {
+                            "BAYESTAR"
+                        } else {
+                            "ligo-skymap-from-samples"
+                        }
+                        .into(),
+                    ),
+                ),
                 ("OBJECT", CardText::Text(id.clone())),
-                ("DATE-OBS", CardText::Text(detected.format("%Y-%m-%dT%H:%M:%S%.6f").to_string())),
+                (
+                    "DATE-OBS",
+                    CardText::Text(detected.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+                ),
                 ("INSTRUME", CardText::Text("H1,L1,V1".into())),
             ];
             if let Some(d) = distance {
@@ -37,7 +60,8 @@ fn main() -> anyhow::Result<()> {
                 cards.push(("DISTSTD", CardText::Real(d.sigma)));
             }
             synth::write_fits(&map_path, &pixels, distance.is_some(), &cards)?;
-            let skymap = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&map_path)?);
+            let skymap =
+                base64::engine::general_purpose::STANDARD.encode(std::fs::read(&map_path)?);
             std::fs::remove_file(&map_path)?;
             let message = json!({
                 "alert_type": alert_type,
@@ -59,7 +83,10 @@ fn main() -> anyhow::Result<()> {
                 "external_coinc": null,
             });
             n += 1;
-            std::fs::write(out.join(format!("{n:02}-{id}-{}.json", alert_type.to_lowercase())), serde_json::to_vec_pretty(&message)?)?;
+            std::fs::write(
+                out.join(format!("{n:02}-{id}-{}.json", alert_type.to_lowercase())),
+                serde_json::to_vec_pretty(&message)?,
+            )?;
         }
     }
     println!("wrote {n} alerts to {}", out.display());

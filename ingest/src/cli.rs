@@ -13,7 +13,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "gocart-ingest", version, about, long_about)]
 pub struct Cli {
     /// The settings file [default: ~/.config/gocart/gocart.yaml]
-    #[arg(short, long, global = true, env = "GOCART_SETTINGS", value_name = "SETTINGS")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "GOCART_SETTINGS",
+        value_name = "SETTINGS"
+    )]
     pub settings: Option<PathBuf>,
 
     #[command(subcommand)]

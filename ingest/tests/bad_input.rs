@@ -22,17 +22,32 @@ fn rejects_keeping(bad: Vec<u8>, kept_bytes: &[u8], reason: &str) {
     let env = Env::new("");
     let good = common::synthetic_alert("MS230424z", "PRELIMINARY", CREATED);
     let run = env.import_messages(&[bad.clone(), good]);
-    run.assert_status(1).assert_says("REJECTED: ").assert_says(reason).assert_says("WRITTEN: ");
+    run.assert_status(1)
+        .assert_says("REJECTED: ")
+        .assert_says(reason)
+        .assert_says("WRITTEN: ");
     let dirs = env.alert_dirs();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     assert!(dirs[0].ends_with("MS230424z/20230424T000204_preliminary"));
-    let kept = env.tree.join(".rejected").join(&sha256_hex(kept_bytes)[..16]);
+    let kept = env
+        .tree
+        .join(".rejected")
+        .join(&sha256_hex(kept_bytes)[..16]);
     assert_eq!(std::fs::read(kept.join("message")).unwrap(), kept_bytes);
     let note = std::fs::read_to_string(kept.join("reason.txt")).unwrap();
     assert!(note.contains(reason), "{note}");
-    assert_eq!(std::fs::read_dir(env.tree.join(".staging")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(env.tree.join(".staging"))
+            .unwrap()
+            .count(),
+        0
+    );
     // Nothing outside the tree: the scratch dir holds only what the test made.
-    let mut top: Vec<String> = std::fs::read_dir(env.dir.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut top: Vec<String> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     top.retain(|n| !n.starts_with("inbox-"));
     top.sort();
     assert_eq!(top, ["gocart.yaml", "tree"]);
@@ -85,7 +100,12 @@ fn invalid_base64() {
 #[test]
 fn truncated_fits() {
     let fits = fits_bytes(&MapSpec::default());
-    let v = alert_json("MS230424a", "PRELIMINARY", CREATED, Some(&fits[..fits.len() / 3]));
+    let v = alert_json(
+        "MS230424a",
+        "PRELIMINARY",
+        CREATED,
+        Some(&fits[..fits.len() / 3]),
+    );
     rejects(to_bytes(&v), "field `event.skymap`");
 }
 
@@ -97,23 +117,42 @@ fn fits_without_a_nuniq_table() {
     {
         use fitsio::tables::{ColumnDataType, ColumnDescription};
         let mut f = fitsio::FitsFile::create(&path).open().unwrap();
-        let col = ColumnDescription::new("PROB").with_type(ColumnDataType::Double).create().unwrap();
+        let col = ColumnDescription::new("PROB")
+            .with_type(ColumnDataType::Double)
+            .create()
+            .unwrap();
         let hdu = f.create_table("", &[col]).unwrap();
-        hdu.write_col(&mut f, "PROB", &vec![1.0 / 12.0; 12]).unwrap();
+        hdu.write_col(&mut f, "PROB", &[1.0 / 12.0; 12]).unwrap();
     }
-    let v = alert_json("MS230424a", "PRELIMINARY", CREATED, Some(&std::fs::read(&path).unwrap()));
+    let v = alert_json(
+        "MS230424a",
+        "PRELIMINARY",
+        CREATED,
+        Some(&std::fs::read(&path).unwrap()),
+    );
     rejects(to_bytes(&v), "no UNIQ column");
     // And a FITS file with no table at all.
     let path = dir.path().join("image.fits");
     fitsio::FitsFile::create(&path).open().unwrap();
-    let v = alert_json("MS230424b", "PRELIMINARY", CREATED, Some(&std::fs::read(&path).unwrap()));
+    let v = alert_json(
+        "MS230424b",
+        "PRELIMINARY",
+        CREATED,
+        Some(&std::fs::read(&path).unwrap()),
+    );
     rejects(to_bytes(&v), "not a multi-order sky map");
 }
 
 #[test]
 fn a_combined_skymap_that_is_not_a_map() {
-    let mut v = alert_json("MS230424a", "PRELIMINARY", CREATED, Some(&fits_bytes(&MapSpec::default())));
-    v["external_coinc"] = json!({"observatory": "Fermi", "combined_skymap": common::b64(b"SIMPLE  = T")});
+    let mut v = alert_json(
+        "MS230424a",
+        "PRELIMINARY",
+        CREATED,
+        Some(&fits_bytes(&MapSpec::default())),
+    );
+    v["external_coinc"] =
+        json!({"observatory": "Fermi", "combined_skymap": common::b64(b"SIMPLE  = T")});
     rejects(to_bytes(&v), "field `external_coinc.combined_skymap`");
 }
 
@@ -130,5 +169,10 @@ fn a_rejected_message_redelivered_is_kept_once() {
     let env = Env::new("");
     let bad = b"{broken".to_vec();
     env.import_messages(&[bad.clone(), bad]).assert_status(1);
-    assert_eq!(std::fs::read_dir(env.tree.join(".rejected")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(env.tree.join(".rejected"))
+            .unwrap()
+            .count(),
+        1
+    );
 }

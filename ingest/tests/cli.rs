@@ -14,7 +14,12 @@ fn ingest() -> Command {
 #[test]
 fn init_writes_a_private_commented_settings_file_and_never_overwrites_it() {
     let home = tempfile::tempdir().unwrap();
-    let run: common::Run = ingest().env("HOME", home.path()).arg("init").output().unwrap().into();
+    let run: common::Run = ingest()
+        .env("HOME", home.path())
+        .arg("init")
+        .output()
+        .unwrap()
+        .into();
     run.assert_status(0);
     let path = home.path().join(".config/gocart/gocart.yaml");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -24,9 +29,17 @@ fn init_writes_a_private_commented_settings_file_and_never_overwrites_it() {
     assert!(home.path().join(".config/gocart/plugins").is_dir());
 
     std::fs::write(&path, "lvk: {json: true}\n").unwrap();
-    let run: common::Run = ingest().env("HOME", home.path()).arg("init").output().unwrap().into();
+    let run: common::Run = ingest()
+        .env("HOME", home.path())
+        .arg("init")
+        .output()
+        .unwrap()
+        .into();
     run.assert_status(0).assert_says("never overwrites");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "lvk: {json: true}\n");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "lvk: {json: true}\n"
+    );
 }
 
 #[test]
@@ -36,12 +49,21 @@ fn a_settings_error_names_the_key_and_the_file_and_exits_2() {
     std::fs::write(&a, "{}").unwrap();
     let run = env.import(&[&a]);
     run.assert_status(2);
-    assert!(run.stderr.contains("lvk.ascii_map.nside") && run.stderr.contains(&env.settings.display().to_string()), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("lvk.ascii_map.nside")
+            && run.stderr.contains(&env.settings.display().to_string()),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn a_missing_settings_file_says_to_run_init() {
-    let run: common::Run = ingest().args(["-s", "/nonexistent/gocart.yaml", "import", "-"]).output().unwrap().into();
+    let run: common::Run = ingest()
+        .args(["-s", "/nonexistent/gocart.yaml", "import", "-"])
+        .output()
+        .unwrap()
+        .into();
     run.assert_status(2);
     assert!(run.stderr.contains("gocart-ingest init"), "{}", run.stderr);
 }
@@ -51,7 +73,11 @@ fn a_path_that_does_not_exist_is_a_usage_error() {
     let env = common::Env::new("");
     let run = env.import(&[std::path::Path::new("/nonexistent/alert.json")]);
     run.assert_status(2);
-    assert!(run.stderr.contains("/nonexistent/alert.json"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/nonexistent/alert.json"),
+        "{}",
+        run.stderr
+    );
     let run: common::Run = env.command().arg("import").output().unwrap().into();
     run.assert_status(2);
 }
@@ -59,7 +85,9 @@ fn a_path_that_does_not_exist_is_a_usage_error() {
 #[test]
 fn help_explains_the_commands() {
     let run: common::Run = ingest().arg("--help").output().unwrap().into();
-    run.assert_status(0).assert_says("import").assert_says("init");
+    run.assert_status(0)
+        .assert_says("import")
+        .assert_says("init");
     let run: common::Run = ingest().args(["import", "--help"]).output().unwrap().into();
     run.assert_status(0).assert_says("Exit status");
 }

@@ -23,14 +23,27 @@ fn kill_9_at_random_moments_never_leaves_a_torn_directory() {
     let count = 12;
     for i in 0..count {
         let id = format!("MS2304{:02}a", 10 + i);
-        std::fs::write(inbox.join(format!("{i:02}.json")), common::synthetic_alert(&id, "PRELIMINARY", "2023-04-24T00:02:04Z")).unwrap();
+        std::fs::write(
+            inbox.join(format!("{i:02}.json")),
+            common::synthetic_alert(&id, "PRELIMINARY", "2023-04-24T00:02:04Z"),
+        )
+        .unwrap();
     }
     // A fixed pseudo-random sequence of kill delays, so a failure can be replayed.
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     for _ in 0..15 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let delay = Duration::from_millis(20 + (seed >> 33) % 400);
-        let mut child = env.command().arg("import").arg(&inbox).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = env
+            .command()
+            .arg("import")
+            .arg(&inbox)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();

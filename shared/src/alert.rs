@@ -151,10 +151,7 @@ impl Alert {
                 format!("{:?} is not an ISO 8601 time", raw.time_created),
             )
         })?;
-        let event = raw
-            .event
-            .map(|e| Event::from_raw(e, skymap))
-            .transpose()?;
+        let event = raw.event.map(|e| Event::from_raw(e, skymap)).transpose()?;
         let external_coinc = raw.external_coinc.map(|x| ExternalCoinc {
             observatory: x.observatory,
             combined_skymap,
@@ -191,7 +188,11 @@ impl Alert {
 
     /// The sky map of the event, if the alert carries one.
     pub fn skymap(&self) -> Option<&str> {
-        self.event.as_ref()?.skymap.as_deref().filter(|s| !s.is_empty())
+        self.event
+            .as_ref()?
+            .skymap
+            .as_deref()
+            .filter(|s| !s.is_empty())
     }
 
     /// The combined sky map of an external coincidence, if any.
@@ -259,7 +260,11 @@ impl Event {
 
 /// Removes `object.field` from the document if it is a string (or null);
 /// anything else there is a type error named by its field.
-fn take_string(document: &mut Value, object: &str, field: &str) -> Result<Option<String>, AlertError> {
+fn take_string(
+    document: &mut Value,
+    object: &str,
+    field: &str,
+) -> Result<Option<String>, AlertError> {
     let Some(map) = document.get_mut(object).and_then(Value::as_object_mut) else {
         return Ok(None);
     };
@@ -348,6 +353,16 @@ pub fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// A file name inside an alert directory: a plain name with dots, never a path.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,8 +418,14 @@ mod tests {
     #[test]
     fn bad_messages_name_what_is_wrong() {
         assert_eq!(alert("").unwrap_err(), AlertError::Empty);
-        assert!(matches!(alert("{not json").unwrap_err(), AlertError::NotJson(_)));
-        assert!(matches!(alert("[1,2]").unwrap_err(), AlertError::NotJson(_)));
+        assert!(matches!(
+            alert("{not json").unwrap_err(),
+            AlertError::NotJson(_)
+        ));
+        assert!(matches!(
+            alert("[1,2]").unwrap_err(),
+            AlertError::NotJson(_)
+        ));
         let missing = alert(r#"{"alert_type":"INITIAL","time_created":"2023-04-24T00:02:04Z"}"#)
             .unwrap_err()
             .to_string();
@@ -459,14 +480,4 @@ mod tests {
         assert!(doc["external_coinc"].get("combined_skymap").is_none());
         assert!(doc["event"].get("skymap").is_none());
     }
-}
-
-/// A file name inside an alert directory: a plain name with dots, never a path.
-pub fn is_plain_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }

@@ -158,8 +158,13 @@ mod tests {
         assert_eq!(json["source"]["topic"], "igwn.gwalert");
         assert_eq!(json["source"]["offset"], 1234);
         assert_eq!(json["files"][0]["size"], 3);
-        let file = Source::File { file: "/a.json".into() };
-        assert_eq!(serde_json::to_string(&file).unwrap(), r#"{"file":"/a.json"}"#);
+        let file = Source::File {
+            file: "/a.json".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&file).unwrap(),
+            r#"{"file":"/a.json"}"#
+        );
         let mock = Source::Mock { mock: 7 };
         assert_eq!(serde_json::to_string(&mock).unwrap(), r#"{"mock":7}"#);
     }
@@ -181,9 +186,15 @@ mod tests {
     #[test]
     fn a_missing_or_broken_marker_is_reported() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(Marker::read(dir.path()), Err(MarkerError::Missing { .. })));
+        assert!(matches!(
+            Marker::read(dir.path()),
+            Err(MarkerError::Missing { .. })
+        ));
         std::fs::write(dir.path().join(MARKER_NAME), "{").unwrap();
-        assert!(matches!(Marker::read(dir.path()), Err(MarkerError::Invalid { .. })));
+        assert!(matches!(
+            Marker::read(dir.path()),
+            Err(MarkerError::Invalid { .. })
+        ));
     }
 
     #[test]

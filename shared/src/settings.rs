@@ -317,7 +317,10 @@ impl Settings {
             return Err(invalid("trigger.concurrency", "must be at least 1".into()));
         }
         if self.trigger.timeout == 0 {
-            return Err(invalid("trigger.timeout", "must be at least 1 second".into()));
+            return Err(invalid(
+                "trigger.timeout",
+                "must be at least 1 second".into(),
+            ));
         }
         Ok(())
     }
@@ -364,7 +367,12 @@ fn parse_raw(text: &str, path: &Path) -> Result<RawSettings, SettingsError> {
 }
 
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or_default().trim().to_string()
+    message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// The user's home directory; `/` if `HOME` is unset, so nothing panics.
@@ -600,10 +608,8 @@ logging settings:
 
     #[test]
     fn tilde_expands_in_every_path() {
-        let s = parse(
-            "lvk: {download_dir: ~/a/b}\ntrigger: {plugins_dir: '~/p', state_dir: ~}\n",
-        )
-        .unwrap();
+        let s = parse("lvk: {download_dir: ~/a/b}\ntrigger: {plugins_dir: '~/p', state_dir: ~}\n")
+            .unwrap();
         assert_eq!(s.lvk.download_dir, home_dir().join("a/b"));
         assert_eq!(s.trigger.plugins_dir, home_dir().join("p"));
         // A bare `~` is YAML null, and still means the home directory.
@@ -641,7 +647,9 @@ logging settings:
 
     #[test]
     fn broken_yaml_is_a_syntax_error_naming_the_file() {
-        let err = parse("lvk: {json: \"unterminated\n").unwrap_err().to_string();
+        let err = parse("lvk: {json: \"unterminated\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/etc/gocart.yaml"), "{err}");
         assert!(err.contains("line 1"), "{err}");
         let err = parse("\"unterminated\n").unwrap_err();

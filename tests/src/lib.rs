@@ -20,9 +20,15 @@ pub fn shared_alerts(test: &str) -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: the shared alerts are missing at {} and CI=true", dir.display());
+        panic!(
+            "{test}: the shared alerts are missing at {} and CI=true",
+            dir.display()
+        );
     }
-    eprintln!("{test}: skipped: the shared alerts are absent at {}", dir.display());
+    eprintln!(
+        "{test}: skipped: the shared alerts are absent at {}",
+        dir.display()
+    );
     None
 }
 

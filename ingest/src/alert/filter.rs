@@ -49,13 +49,22 @@ pub fn evaluate(filters: &[Filter], facts: &Facts) -> Vec<Verdict> {
         .iter()
         .map(|filter| Verdict {
             name: filter.name.clone(),
-            failures: filter
-                .criteria
+            failures: criteria(filter)
                 .iter()
                 .filter_map(|criterion| failure(criterion, facts))
                 .collect(),
         })
         .collect()
+}
+
+/// A filter's criteria, with `burst: false` when it does not say: burst
+/// alerts pass only the filters that ask for them (as in the original).
+fn criteria(filter: &Filter) -> Vec<Criterion> {
+    let mut criteria = filter.criteria.clone();
+    if !criteria.iter().any(|c| matches!(c, Criterion::Burst(_))) {
+        criteria.push(Criterion::Burst(false));
+    }
+    criteria
 }
 
 /// Whether the verdicts let the alert through.
@@ -76,7 +85,8 @@ fn failure(criterion: &Criterion, facts: &Facts) -> Option<String> {
             if e.classification.is_empty() {
                 return None;
             }
-            let ns = e.classification("BNS").unwrap_or(0.0) + e.classification("NSBH").unwrap_or(0.0);
+            let ns =
+                e.classification("BNS").unwrap_or(0.0) + e.classification("NSBH").unwrap_or(0.0);
             // 0.7 + 0.1 prints as 0.7999999999999999: show what a person would write.
             let shown = (ns * 1e10).round() / 1e10;
             (ns < *min).then(|| format!("BNS+NSBH = {shown} (< {min})"))
@@ -98,9 +108,13 @@ fn failure(criterion: &Criterion, facts: &Facts) -> Option<String> {
             property_at_least(event?.property("HasRemnant")?, *min, "HasRemnant")
         }
         Criterion::EventDirExists(wanted) => {
-            let exists = facts.tree.event_has_complete_alert(&facts.alert.superevent_id);
+            let exists = facts
+                .tree
+                .event_has_complete_alert(&facts.alert.superevent_id);
             match (wanted, exists) {
-                (true, false) => Some("The event has not previously passed the filtering criteria".into()),
+                (true, false) => {
+                    Some("The event has not previously passed the filtering criteria".into())
+                }
                 (false, true) => Some("The event has already been written".into()),
                 _ => None,
             }

@@ -41,12 +41,22 @@ pub fn stage(alert: &Alert, staging: &mut Staging) -> Result<Option<StagedMap>, 
         staged = Some(StagedMap { map, file_name });
     }
     if let Some(encoded) = alert.combined_skymap() {
-        stage_one(encoded, "external_coinc.combined_skymap", COMBINED_NAME, staging)?;
+        stage_one(
+            encoded,
+            "external_coinc.combined_skymap",
+            COMBINED_NAME,
+            staging,
+        )?;
     }
     Ok(staged)
 }
 
-fn stage_one(encoded: &str, field: &str, name: &str, staging: &mut Staging) -> Result<SkyMap, MapError> {
+fn stage_one(
+    encoded: &str,
+    field: &str,
+    name: &str,
+    staging: &mut Staging,
+) -> Result<SkyMap, MapError> {
     let bytes = decode_base64(encoded)
         .map_err(|e| MapError::Invalid(format!("field `{field}`: not valid base64: {e}")))?;
     staging.write(name, &bytes)?;
@@ -81,7 +91,13 @@ pub fn fits_name(map: &SkyMap, event: &Event) -> String {
     };
     let stem: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let name = format!("{stem}.multiorder.fits");
     if is_plain_file_name(&name) && !stem.is_empty() {

@@ -38,7 +38,10 @@ pub enum Outcome {
     /// Already complete with the same message: the tree was left untouched.
     Unchanged(PathBuf),
     Skipped(String),
-    Rejected { reason: String, kept: PathBuf },
+    Rejected {
+        reason: String,
+        kept: PathBuf,
+    },
     /// Not the message's fault (disk full, permissions): nothing was published.
     Failed(String),
 }
@@ -113,13 +116,18 @@ impl Pipeline {
             Err(e) => return self.reject(message, &e.to_string()),
         };
         if let Some(why) = self.not_selected(&alert) {
-            lines.push(format!("EVENT: {} ({})", alert.superevent_id, alert.alert_type));
+            lines.push(format!(
+                "EVENT: {} ({})",
+                alert.superevent_id, alert.alert_type
+            ));
             return Outcome::Skipped(why);
         }
         lines.extend(report::summary(&alert));
         match self.write(&alert, message, lines) {
             Ok(outcome) => outcome,
-            Err(Failure::Invalid(reason)) => self.reject(message, &format!("{}: {reason}", alert.superevent_id)),
+            Err(Failure::Invalid(reason)) => {
+                self.reject(message, &format!("{}: {reason}", alert.superevent_id))
+            }
             Err(Failure::Io(what, e)) => Outcome::Failed(format!("{what}: {e}")),
         }
     }
@@ -135,9 +143,15 @@ impl Pipeline {
         }
     }
 
-    fn write(&self, alert: &Alert, message: &Message, lines: &mut Vec<String>) -> Result<Outcome, Failure> {
+    fn write(
+        &self,
+        alert: &Alert,
+        message: &Message,
+        lines: &mut Vec<String>,
+    ) -> Result<Outcome, Failure> {
         let label = format!("{}_{}", alert.superevent_id, alert.dir_name());
-        let mut staging = Staging::create(&self.tree, &label).map_err(Failure::io("cannot create a staging directory"))?;
+        let mut staging = Staging::create(&self.tree, &label)
+            .map_err(Failure::io("cannot create a staging directory"))?;
         let staged = maps::stage(alert, &mut staging).map_err(|e| match e {
             maps::MapError::Invalid(reason) => Failure::Invalid(reason),
             maps::MapError::Io(e) => Failure::Io("cannot write the sky map".into(), e),
@@ -145,11 +159,18 @@ impl Pipeline {
         let map = staged.as_ref().map(|s| &s.map);
         let stats = map.map(Stats::compute);
 
-        let facts = filter::Facts { alert, map, stats: stats.as_ref(), tree: &self.tree };
+        let facts = filter::Facts {
+            alert,
+            map,
+            stats: stats.as_ref(),
+            tree: &self.tree,
+        };
         let verdicts = filter::evaluate(&self.settings.lvk.filters, &facts);
         lines.extend(verdicts.iter().map(filter::Verdict::describe));
         if !filter::admits(&verdicts) {
-            return Ok(Outcome::Skipped("the alert passes none of the filters".into()));
+            return Ok(Outcome::Skipped(
+                "the alert passes none of the filters".into(),
+            ));
         }
         if alert.is_retraction() && !self.tree.event_has_complete_alert(&alert.superevent_id) {
             return Ok(Outcome::Skipped(format!(
@@ -157,7 +178,13 @@ impl Pipeline {
                 alert.superevent_id
             )));
         }
-        self.write_outputs(alert, message, staged.as_ref(), stats.as_ref(), &mut staging)?;
+        self.write_outputs(
+            alert,
+            message,
+            staged.as_ref(),
+            stats.as_ref(),
+            &mut staging,
+        )?;
         self.publish(alert, message, staging)
     }
 
@@ -180,20 +207,33 @@ impl Pipeline {
         }
         let document = meta::document(alert, staged.map(|s| &s.map), stats);
         let yaml = meta::to_yaml(&document).map_err(Failure::Invalid)?;
-        staging.write("meta.yaml", yaml.as_bytes()).map_err(Failure::io("cannot write meta.yaml"))?;
+        staging
+            .write("meta.yaml", yaml.as_bytes())
+            .map_err(Failure::io("cannot write meta.yaml"))?;
         if let (Some(staged), Some(stats), true) = (staged, stats, lvk.aitoff.convert) {
             render::write_skymap_png(alert, &staged.map, stats, &lvk.aitoff, staging)
                 .map_err(Failure::io("cannot write skymap.png"))?;
         }
         if lvk.json {
-            let name = format!("{}-{}.json", alert.superevent_id, alert.alert_type.to_lowercase());
+            let name = format!(
+                "{}-{}.json",
+                alert.superevent_id,
+                alert.alert_type.to_lowercase()
+            );
             // The message exactly as received: no rounding, nothing dropped.
-            staging.write(&name, &message.bytes).map_err(Failure::io("cannot write the alert JSON"))?;
+            staging
+                .write(&name, &message.bytes)
+                .map_err(Failure::io("cannot write the alert JSON"))?;
         }
         Ok(())
     }
 
-    fn publish(&self, alert: &Alert, message: &Message, staging: Staging) -> Result<Outcome, Failure> {
+    fn publish(
+        &self,
+        alert: &Alert,
+        message: &Message,
+        staging: Staging,
+    ) -> Result<Outcome, Failure> {
         let message_sha256 = sha256_hex(&message.bytes);
         let marker = Marker {
             superevent_id: alert.superevent_id.clone(),
@@ -204,11 +244,16 @@ impl Pipeline {
             message_sha256: message_sha256.clone(),
             files: staging.files().to_vec(),
         };
-        let staged = staging.complete(&marker).map_err(Failure::io("cannot write the marker"))?;
+        let staged = staging
+            .complete(&marker)
+            .map_err(Failure::io("cannot write the marker"))?;
         let target = self.tree.alert_dir(alert);
         let published = publish(&staged, &target, &message_sha256).map_err(|e| {
             let _ = std::fs::remove_dir_all(&staged);
-            Failure::Io(format!("cannot move the alert into {}", target.display()), e)
+            Failure::Io(
+                format!("cannot move the alert into {}", target.display()),
+                e,
+            )
         })?;
         Ok(match published {
             Published::Written(dir) => Outcome::Written(dir),
@@ -218,9 +263,19 @@ impl Pipeline {
     }
 
     fn reject(&self, message: &Message, reason: &str) -> Outcome {
-        match keep_rejected(&self.tree, &message.bytes, reason, &describe_source(&message.source)) {
-            Ok(kept) => Outcome::Rejected { reason: reason.to_string(), kept },
-            Err(e) => Outcome::Failed(format!("{reason}; and it could not be kept in .rejected: {e}")),
+        match keep_rejected(
+            &self.tree,
+            &message.bytes,
+            reason,
+            &describe_source(&message.source),
+        ) {
+            Ok(kept) => Outcome::Rejected {
+                reason: reason.to_string(),
+                kept,
+            },
+            Err(e) => Outcome::Failed(format!(
+                "{reason}; and it could not be kept in .rejected: {e}"
+            )),
         }
     }
 }
@@ -243,7 +298,11 @@ impl Failure {
 pub fn describe_source(source: &Source) -> String {
     match source {
         Source::File { file } => file.display().to_string(),
-        Source::Kafka { topic, partition, offset } => format!("{topic}[{partition}]@{offset}"),
+        Source::Kafka {
+            topic,
+            partition,
+            offset,
+        } => format!("{topic}[{partition}]@{offset}"),
         Source::Mock { mock } => format!("mock seed {mock}"),
     }
 }

@@ -34,18 +34,29 @@ pub fn summary(alert: &Alert) -> Vec<String> {
             format!(" ({minutes:+.2} mins)")
         })
         .unwrap_or_default();
-    lines.push(format!("ALERT: {alert_type} reported at {created} UTC{delay}"));
+    lines.push(format!(
+        "ALERT: {alert_type} reported at {created} UTC{delay}"
+    ));
     if let Some(significant) = event.significant {
-        lines.push(format!("SIGNIFICANT: {}", if significant { "True" } else { "False" }));
+        lines.push(format!(
+            "SIGNIFICANT: {}",
+            if significant { "True" } else { "False" }
+        ));
     }
     if let Some(far) = event.far {
         lines.push(format!("FAR: {}", far_text(far)));
     }
     if !event.classification.is_empty() {
-        lines.push(format!("CLASSIFICATION: {}", python_dict(&event.classification, true)));
+        lines.push(format!(
+            "CLASSIFICATION: {}",
+            python_dict(&event.classification, true)
+        ));
     }
     if !event.properties.is_empty() {
-        lines.push(format!("PROPERTIES: {}", python_dict(&event.properties, false)));
+        lines.push(format!(
+            "PROPERTIES: {}",
+            python_dict(&event.properties, false)
+        ));
     }
     lines
 }
@@ -69,7 +80,11 @@ fn python_dict(pairs: &[(String, f64)], two_decimals: bool) -> String {
     let items: Vec<String> = pairs
         .iter()
         .map(|(k, v)| {
-            let v = if two_decimals { (v * 100.0).round() / 100.0 } else { *v };
+            let v = if two_decimals {
+                (v * 100.0).round() / 100.0
+            } else {
+                *v
+            };
             format!("'{k}': {}", python_float(v))
         })
         .collect();

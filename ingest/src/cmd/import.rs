@@ -57,7 +57,9 @@ pub fn run(settings: Settings, paths: &[PathBuf]) -> anyhow::Result<Exit> {
     let pipeline = Pipeline::new(settings);
     let removed = clear_stale(pipeline.tree(), STALE_STAGING);
     if removed > 0 {
-        tracing::info!("removed {removed} unfinished directories left in .staging by an earlier crash");
+        tracing::info!(
+            "removed {removed} unfinished directories left in .staging by an earlier crash"
+        );
     }
     let mut tally = Tally::default();
     let stdout = std::io::stdout();
@@ -73,7 +75,11 @@ pub fn run(settings: Settings, paths: &[PathBuf]) -> anyhow::Result<Exit> {
         tally.add(&outcome);
     }
     println!("{}", tally.summary());
-    Ok(if tally.rejected + tally.failed > 0 { Exit::Rejected } else { Exit::Ok })
+    Ok(if tally.rejected + tally.failed > 0 {
+        Exit::Rejected
+    } else {
+        Exit::Ok
+    })
 }
 
 /// The inputs in order: files as given, directories as their `*.json` in name order.
@@ -106,10 +112,15 @@ fn read_input(path: &Path) -> std::io::Result<Message> {
     let limit = MAX_MESSAGE_BYTES as u64 + 1;
     let mut bytes = Vec::new();
     let source = if path.as_os_str() == "-" {
-        std::io::stdin().lock().take(limit).read_to_end(&mut bytes)?;
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)?;
         Source::File { file: "-".into() }
     } else {
-        std::fs::File::open(path)?.take(limit).read_to_end(&mut bytes)?;
+        std::fs::File::open(path)?
+            .take(limit)
+            .read_to_end(&mut bytes)?;
         let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         Source::File { file }
     };

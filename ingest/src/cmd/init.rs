@@ -15,7 +15,10 @@ pub fn run(path: &Path) -> anyhow::Result<Exit> {
     if created {
         println!("Wrote the default settings to {}", path.display());
     } else {
-        println!("Kept your settings file {} (init never overwrites it)", path.display());
+        println!(
+            "Kept your settings file {} (init never overwrites it)",
+            path.display()
+        );
     }
     let settings = match Settings::load(path) {
         Ok(s) => s,
@@ -25,7 +28,8 @@ pub fn run(path: &Path) -> anyhow::Result<Exit> {
         }
     };
     let plugins = &settings.trigger.plugins_dir;
-    std::fs::create_dir_all(plugins).with_context(|| format!("cannot create {}", plugins.display()))?;
+    std::fs::create_dir_all(plugins)
+        .with_context(|| format!("cannot create {}", plugins.display()))?;
     println!("Plugins folder: {}", plugins.display());
     println!("Alert tree:     {}", settings.lvk.download_dir.display());
     Ok(Exit::Ok)
@@ -34,12 +38,18 @@ pub fn run(path: &Path) -> anyhow::Result<Exit> {
 /// Creates `path` with `contents` and `mode` unless it exists; true if created.
 fn write_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<bool> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path);
     match file {
         Ok(mut file) => {
-            file.write_all(contents).with_context(|| format!("cannot write {}", path.display()))?;
+            file.write_all(contents)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             file.sync_all()?;
             Ok(true)
         }

@@ -5,8 +5,9 @@
 //! tiny-skia does the anti-aliased geometry; the picture is always opaque, so
 //! its premultiplied RGBA is plain RGBA and the per-pixel pass and the text can
 //! write bytes directly. The PNG is written as RGB (no alpha channel to
-//! compress) with the encoder's fast setting (fdeflate): the flat colours of a
-//! sky map compress well anyway, and encoding stays a small part of the time.
+//! compress) with the encoder's fast setting (fdeflate) and the Paeth filter:
+//! the flat colours of a sky map compress well anyway, and encoding stays a
+//! small part of the time.
 
 use std::io;
 
@@ -44,8 +45,9 @@ pub struct Canvas {
 
 impl Canvas {
     pub fn new(width: u32, height: u32, background: Rgb) -> io::Result<Canvas> {
-        let mut pixmap = Pixmap::new(width, height)
-            .ok_or_else(|| io::Error::other(format!("cannot allocate a {width}x{height} picture")))?;
+        let mut pixmap = Pixmap::new(width, height).ok_or_else(|| {
+            io::Error::other(format!("cannot allocate a {width}x{height} picture"))
+        })?;
         pixmap.fill(background.skia());
         Ok(Canvas { pixmap })
     }
@@ -93,7 +95,9 @@ impl Canvas {
 
     /// A filled box, optionally outlined.
     pub fn fill_box(&mut self, x: f32, y: f32, w: f32, h: f32, fill: Rgb, edge: Option<Pen>) {
-        let Some(rect) = Rect::from_xywh(x, y, w, h) else { return };
+        let Some(rect) = Rect::from_xywh(x, y, w, h) else {
+            return;
+        };
         self.pixmap
             .fill_rect(rect, &paint(fill.skia()), Transform::identity(), None);
         if let Some(pen) = edge {
@@ -103,7 +107,9 @@ impl Canvas {
 
     /// The ellipse outline (for the edge of the sky).
     pub fn stroke_oval(&mut self, cx: f32, cy: f32, rx: f32, ry: f32, pen: Pen) {
-        let Some(rect) = Rect::from_xywh(cx - rx, cy - ry, 2.0 * rx, 2.0 * ry) else { return };
+        let Some(rect) = Rect::from_xywh(cx - rx, cy - ry, 2.0 * rx, 2.0 * ry) else {
+            return;
+        };
         if let Some(path) = PathBuilder::from_oval(rect) {
             self.stroke_path(&path, pen);
         }
@@ -127,7 +133,9 @@ impl Canvas {
             width: pen.width,
             line_cap: LineCap::Round,
             line_join: LineJoin::Round,
-            dash: pen.dash.and_then(|(on, off)| StrokeDash::new(vec![on, off], 0.0)),
+            dash: pen
+                .dash
+                .and_then(|(on, off)| StrokeDash::new(vec![on, off], 0.0)),
             ..Stroke::default()
         };
         self.pixmap.stroke_path(
@@ -152,9 +160,9 @@ impl Canvas {
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         encoder.set_compression(png::Compression::Fast);
-        // Up turns the flat areas (most of the picture) into zeros, which
-        // fdeflate compresses best.
-        encoder.set_filter(png::FilterType::Up);
+        // Measured on real alerts: Paeth gives ~490 KB in ~9 ms, Up ~640 KB,
+        // adaptive ~470 KB in ~14 ms; zlib's default level ~300 KB in ~70 ms.
+        encoder.set_filter(png::FilterType::Paeth);
         let mut writer = encoder.write_header().map_err(io::Error::other)?;
         writer.write_image_data(&rgb).map_err(io::Error::other)?;
         writer.finish().map_err(io::Error::other)?;

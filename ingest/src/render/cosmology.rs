@@ -40,7 +40,9 @@ pub fn luminosity_distance(z: f64) -> f64 {
 /// The redshift at luminosity distance `distance_mpc`, or `None` for a
 /// distance that is not a positive finite number (or beyond z = 20).
 pub fn redshift(distance_mpc: f64) -> Option<f64> {
-    if !(distance_mpc.is_finite() && distance_mpc > 0.0) || luminosity_distance(Z_MAX) < distance_mpc {
+    if !(distance_mpc.is_finite() && distance_mpc > 0.0)
+        || luminosity_distance(Z_MAX) < distance_mpc
+    {
         return None;
     }
     let (mut low, mut high) = (0.0, Z_MAX);
@@ -71,7 +73,12 @@ mod tests {
     #[test]
     fn redshifts_match_astropy_planck15() {
         // astropy: z_at_value(Planck15.luminosity_distance, d * u.Mpc)
-        for (d, z) in [(100.0, 0.022219), (440.0, 0.092999), (1000.0, 0.197974), (5000.0, 0.779502)] {
+        for (d, z) in [
+            (100.0, 0.022219),
+            (440.0, 0.092999),
+            (1000.0, 0.197974),
+            (5000.0, 0.779502),
+        ] {
             let got = redshift(d).expect("a redshift");
             assert!((got - z).abs() < 2e-5 * (1.0 + z), "{d} Mpc: {got} vs {z}");
         }

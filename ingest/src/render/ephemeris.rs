@@ -112,7 +112,8 @@ pub fn moon(time: DateTime<Utc>) -> RaDec {
         terms
             .iter()
             .map(|&(kd, km, km1, kf, coeff)| {
-                let arg = f64::from(kd) * d + f64::from(km) * m + f64::from(km1) * m1 + f64::from(kf) * f;
+                let arg =
+                    f64::from(kd) * d + f64::from(km) * m + f64::from(km1) * m1 + f64::from(kf) * f;
                 coeff * e.powi(i32::from(km.abs())) * trig(arg.to_radians())
             })
             .sum()
@@ -164,8 +165,16 @@ fn unprecess(v: [f64; 3], t: f64) -> [f64; 3] {
     let (s_z, c_z) = z.sin_cos();
     let (st, ct) = theta.sin_cos();
     let p = [
-        [cz * ct * c_z - sz * s_z, -sz * ct * c_z - cz * s_z, -st * c_z],
-        [cz * ct * s_z + sz * c_z, -sz * ct * s_z + cz * c_z, -st * s_z],
+        [
+            cz * ct * c_z - sz * s_z,
+            -sz * ct * c_z - cz * s_z,
+            -st * c_z,
+        ],
+        [
+            cz * ct * s_z + sz * c_z,
+            -sz * ct * s_z + cz * c_z,
+            -st * s_z,
+        ],
         [cz * st, -sz * st, ct],
     ];
     // P maps J2000 to date, so its transpose maps date back to J2000.
@@ -217,8 +226,12 @@ mod tests {
 
     #[test]
     fn sun_and_moon_agree_with_astropy() {
-        let Some(reference) = reference_file() else { return };
-        let positions = reference["positions"].as_array().expect("a list of positions");
+        let Some(reference) = reference_file() else {
+            return;
+        };
+        let positions = reference["positions"]
+            .as_array()
+            .expect("a list of positions");
         assert!(!positions.is_empty());
         for entry in positions {
             let utc = entry["utc"].as_str().expect("utc");
@@ -231,7 +244,10 @@ mod tests {
             let moon_off = separation_deg(moon(time), at("moon_ra", "moon_dec"));
             println!("{utc}: Sun off by {sun_off:.4}°, Moon by {moon_off:.4}°");
             assert!(sun_off < 0.1, "{utc}: the Sun is {sun_off}° from astropy's");
-            assert!(moon_off < 0.3, "{utc}: the Moon is {moon_off}° from astropy's");
+            assert!(
+                moon_off < 0.3,
+                "{utc}: the Moon is {moon_off}° from astropy's"
+            );
         }
     }
 
@@ -248,7 +264,27 @@ mod tests {
     fn separation_of_known_points() {
         let a = RaDec { ra: 0.0, dec: 0.0 };
         assert!((separation_deg(a, RaDec { ra: 90.0, dec: 0.0 }) - 90.0).abs() < 1e-9);
-        assert!((separation_deg(a, RaDec { ra: 10.0, dec: 90.0 }) - 90.0).abs() < 1e-9);
-        assert!((separation_deg(a, RaDec { ra: 180.0, dec: 0.0 }) - 180.0).abs() < 1e-9);
+        assert!(
+            (separation_deg(
+                a,
+                RaDec {
+                    ra: 10.0,
+                    dec: 90.0
+                }
+            ) - 90.0)
+                .abs()
+                < 1e-9
+        );
+        assert!(
+            (separation_deg(
+                a,
+                RaDec {
+                    ra: 180.0,
+                    dec: 0.0
+                }
+            ) - 180.0)
+                .abs()
+                < 1e-9
+        );
     }
 }

@@ -51,7 +51,12 @@ pub fn write_skymap_png(
 }
 
 /// The picture as PNG bytes.
-pub fn render_png(alert: &Alert, map: &SkyMap, stats: &Stats, options: &Aitoff) -> std::io::Result<Vec<u8>> {
+pub fn render_png(
+    alert: &Alert,
+    map: &SkyMap,
+    stats: &Stats,
+    options: &Aitoff,
+) -> std::io::Result<Vec<u8>> {
     render(alert, map, stats, options)?.encode_png()
 }
 
@@ -72,27 +77,54 @@ impl Bodies {
 }
 
 /// The picture, before encoding.
-pub fn render(alert: &Alert, map: &SkyMap, stats: &Stats, options: &Aitoff) -> std::io::Result<Canvas> {
+pub fn render(
+    alert: &Alert,
+    map: &SkyMap,
+    stats: &Stats,
+    options: &Aitoff,
+) -> std::io::Result<Canvas> {
     let fonts = Fonts::load()?;
     let bodies = Bodies::at(observation_time(alert, map));
     let show_zones = options.sun_moon && options.sun_moon_contour;
     let mut canvas = Canvas::new(style::WIDTH, style::HEIGHT, style::BACKGROUND)?;
 
-    let zones = if show_zones { zones(&bodies) } else { Vec::new() };
+    let zones = if show_zones {
+        zones(&bodies)
+    } else {
+        Vec::new()
+    };
     raster::paint_sky(&mut canvas, &FRAME, &Regions::new(map), &zones);
     overlays::draw_graticule(&mut canvas, &FRAME);
     if options.galactic_plane {
         overlays::draw_galactic_plane(&mut canvas, &FRAME);
     }
     if show_zones {
-        overlays::draw_zone_outline(&mut canvas, &FRAME, bodies.sun, style::SUN_RADIUS_DEG, style::SUN_EDGE);
-        overlays::draw_zone_outline(&mut canvas, &FRAME, bodies.moon, style::MOON_RADIUS_DEG, style::MOON_EDGE);
+        overlays::draw_zone_outline(
+            &mut canvas,
+            &FRAME,
+            bodies.sun,
+            style::SUN_RADIUS_DEG,
+            style::SUN_EDGE,
+        );
+        overlays::draw_zone_outline(
+            &mut canvas,
+            &FRAME,
+            bodies.moon,
+            style::MOON_RADIUS_DEG,
+            style::MOON_EDGE,
+        );
     }
     overlays::draw_border(&mut canvas, &FRAME);
     overlays::draw_axis_labels(&mut canvas, &FRAME, &fonts);
     if options.sun_moon {
         overlays::draw_body(&mut canvas, &FRAME, bodies.sun, style::SUN, style::SUN_EDGE);
-        overlays::draw_body(&mut canvas, &FRAME, bodies.moon, style::MOON, style::MOON_EDGE);
+        overlays::draw_body(
+            &mut canvas,
+            &FRAME,
+            bodies.moon,
+            style::MOON,
+            style::MOON_EDGE,
+        );
     }
     let legend = panel::legend(stats, options);
     let lines = panel::info_lines(alert, map, stats);

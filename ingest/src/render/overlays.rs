@@ -25,12 +25,19 @@ const RA_MAX: f64 = 360.0 - 1e-6;
 pub fn draw_graticule(canvas: &mut Canvas, frame: &Frame) {
     let mut lines = Vec::new();
     for ra in (RA_STEP..360).step_by(RA_STEP as usize) {
-        let meridian: Vec<_> = (-90..=90).map(|dec| (f64::from(ra), f64::from(dec))).collect();
+        let meridian: Vec<_> = (-90..=90)
+            .map(|dec| (f64::from(ra), f64::from(dec)))
+            .collect();
         lines.extend(frame.project_path(&meridian));
     }
     for dec in (-90 + DEC_STEP..90).step_by(DEC_STEP as usize) {
         let parallel: Vec<_> = (0..=360)
-            .map(|i| (RA_MIN + (RA_MAX - RA_MIN) * f64::from(i) / 360.0, f64::from(dec)))
+            .map(|i| {
+                (
+                    RA_MIN + (RA_MAX - RA_MIN) * f64::from(i) / 360.0,
+                    f64::from(dec),
+                )
+            })
             .collect();
         lines.extend(frame.project_path(&parallel));
     }
@@ -63,12 +70,26 @@ pub fn draw_axis_labels(canvas: &mut Canvas, frame: &Frame, fonts: &Fonts) {
     for ra in (RA_STEP..360).step_by(RA_STEP as usize) {
         let (x, y) = frame.project(f64::from(ra), 0.0);
         let label = format!("{ra}°");
-        fonts.draw(canvas, &label, x as f32, y as f32 + cap + 10.0, Align::Centre, text);
+        fonts.draw(
+            canvas,
+            &label,
+            x as f32,
+            y as f32 + cap + 10.0,
+            Align::Centre,
+            text,
+        );
     }
     for dec in (-90 + DEC_STEP..90).step_by(DEC_STEP as usize) {
         let (x, y) = frame.project(RA_MAX, f64::from(dec));
         let label = format!("{}°", signed(dec));
-        fonts.draw(canvas, &label, x as f32 - 12.0, y as f32 + cap / 2.0, Align::Right, text);
+        fonts.draw(
+            canvas,
+            &label,
+            x as f32 - 12.0,
+            y as f32 + cap / 2.0,
+            Align::Right,
+            text,
+        );
     }
 }
 
@@ -83,8 +104,13 @@ fn signed(dec: i32) -> String {
 
 /// The galactic plane (b = 0).
 pub fn draw_galactic_plane(canvas: &mut Canvas, frame: &Frame) {
-    let plane: Vec<_> = (0..=720).map(|i| equatorial_deg(f64::from(i) * 0.5, 0.0)).collect();
-    canvas.stroke_lines(&frame.project_path(&plane), Pen::solid(style::GALACTIC_PLANE, 3.5));
+    let plane: Vec<_> = (0..=720)
+        .map(|i| equatorial_deg(f64::from(i) * 0.5, 0.0))
+        .collect();
+    canvas.stroke_lines(
+        &frame.project_path(&plane),
+        Pen::solid(style::GALACTIC_PLANE, 3.5),
+    );
 }
 
 /// The points of a small circle of `radius_deg` around `centre`, as RA/Dec.
@@ -99,7 +125,8 @@ pub fn small_circle(centre: RaDec, radius_deg: f64) -> Vec<(f64, f64)> {
     (0..=360)
         .map(|i| {
             let (st, ct) = f64::from(i).to_radians().sin_cos();
-            let v: [f64; 3] = std::array::from_fn(|j| k * c[j] + s * (ct * east[j] + st * north[j]));
+            let v: [f64; 3] =
+                std::array::from_fn(|j| k * c[j] + s * (ct * east[j] + st * north[j]));
             let ra = v[1].atan2(v[0]).to_degrees().rem_euclid(360.0);
             let dec = v[2].clamp(-1.0, 1.0).asin().to_degrees();
             (ra, dec)
@@ -108,7 +135,13 @@ pub fn small_circle(centre: RaDec, radius_deg: f64) -> Vec<(f64, f64)> {
 }
 
 /// The outline of an exclusion zone.
-pub fn draw_zone_outline(canvas: &mut Canvas, frame: &Frame, centre: RaDec, radius_deg: f64, color: Rgb) {
+pub fn draw_zone_outline(
+    canvas: &mut Canvas,
+    frame: &Frame,
+    centre: RaDec,
+    radius_deg: f64,
+    color: Rgb,
+) {
     let lines = frame.project_path(&small_circle(centre, radius_deg));
     let pen = Pen {
         alpha: 0.85,
@@ -121,7 +154,13 @@ pub fn draw_zone_outline(canvas: &mut Canvas, frame: &Frame, centre: RaDec, radi
 /// The Sun or the Moon as a disc with a dark rim.
 pub fn draw_body(canvas: &mut Canvas, frame: &Frame, at: RaDec, fill: Rgb, edge: Rgb) {
     let (x, y) = frame.project(at.ra, at.dec);
-    canvas.fill_disc(x as f32, y as f32, style::MARKER_RADIUS, fill, Pen::solid(edge, 2.5));
+    canvas.fill_disc(
+        x as f32,
+        y as f32,
+        style::MARKER_RADIUS,
+        fill,
+        Pen::solid(edge, 2.5),
+    );
 }
 
 #[cfg(test)]

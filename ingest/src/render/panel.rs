@@ -100,7 +100,10 @@ pub fn info_lines(alert: &Alert, map: &SkyMap, stats: &Stats) -> Vec<String> {
     }
     lines.push(String::new());
     if let Some(significant) = event.and_then(|e| e.significant) {
-        lines.push(format!("Significance: {}", if significant { "HIGH" } else { "LOW" }));
+        lines.push(format!(
+            "Significance: {}",
+            if significant { "HIGH" } else { "LOW" }
+        ));
     }
     lines.push(format!("Alert: {}", alert.alert_type.replace('_', " ")));
     lines.push(format!("Alert time: {}", utc(alert.time_created)));
@@ -121,7 +124,11 @@ pub fn info_lines(alert: &Alert, map: &SkyMap, stats: &Stats) -> Vec<String> {
         for pairs in [&e.classification, &e.properties] {
             if !pairs.is_empty() {
                 lines.push(String::new());
-                lines.extend(pairs.iter().map(|(name, value)| format!("{name}: {value:.2}")));
+                lines.extend(
+                    pairs
+                        .iter()
+                        .map(|(name, value)| format!("{name}: {value:.2}")),
+                );
             }
         }
     }
@@ -142,10 +149,11 @@ fn signed(x: f64) -> String {
 /// What made the sky map: its CREATOR, or the name the file was saved under
 /// when that says more (`bilby` for `ligo-skymap-from-samples`).
 fn localisation(map: &SkyMap, alert: &Alert) -> String {
-    let stem = alert
-        .event
-        .as_ref()
-        .map(|e| fits_name(map, e).trim_end_matches(".multiorder.fits").to_string());
+    let stem = alert.event.as_ref().map(|e| {
+        fits_name(map, e)
+            .trim_end_matches(".multiorder.fits")
+            .to_string()
+    });
     match (map.creator(), stem) {
         (Some(creator), Some(stem)) if !creator.eq_ignore_ascii_case(&stem) => stem,
         (Some(creator), _) => creator.to_string(),
@@ -156,7 +164,11 @@ fn localisation(map: &SkyMap, alert: &Alert) -> String {
 
 /// Distance ± its spread, and the redshift range they span (CBC maps only).
 fn distance_lines(map: &SkyMap) -> Vec<String> {
-    let card = |name| map.card(name).and_then(|v| v.as_f64()).filter(|x| x.is_finite());
+    let card = |name| {
+        map.card(name)
+            .and_then(|v| v.as_f64())
+            .filter(|x| x.is_finite())
+    };
     let Some(mean) = card("DISTMEAN").filter(|d| *d > 0.0) else {
         return Vec::new();
     };
@@ -164,7 +176,11 @@ fn distance_lines(map: &SkyMap) -> Vec<String> {
         return vec![format!("Distance: {mean:.2} Mpc")];
     };
     let mut lines = vec![format!("Distance: {mean:.2} ± {std:.2} Mpc")];
-    let near = if mean > std { redshift(mean - std) } else { Some(0.0) };
+    let near = if mean > std {
+        redshift(mean - std)
+    } else {
+        Some(0.0)
+    };
     if let (Some(near), Some(far)) = (near, redshift(mean + std)) {
         lines.push(format!("Redshift: {near:.3} < z < {far:.3}"));
     }
@@ -182,7 +198,14 @@ pub fn draw(canvas: &mut Canvas, fonts: &Fonts, entries: &[Entry], lines: &[Stri
     let x0 = style::PANEL_X;
     let legend_height = LEGEND_ROW * entries.len() as f32 + 2.0 * MARGIN - 10.0;
     let frame = Pen::solid(Rgb(200, 200, 200), 2.0);
-    canvas.fill_box(x0, LEGEND_TOP, style::PANEL_WIDTH - 10.0, legend_height, style::BACKGROUND, Some(frame));
+    canvas.fill_box(
+        x0,
+        LEGEND_TOP,
+        style::PANEL_WIDTH - 10.0,
+        legend_height,
+        style::BACKGROUND,
+        Some(frame),
+    );
     let text = TextStyle {
         bold: false,
         size: style::PANEL_FONT,
@@ -193,27 +216,50 @@ pub fn draw(canvas: &mut Canvas, fonts: &Fonts, entries: &[Entry], lines: &[Stri
         let y = LEGEND_TOP + MARGIN + LEGEND_ROW * (i as f32 + 0.5) - 5.0;
         draw_swatch(canvas, x0 + SWATCH_X, y, entry.swatch);
         let label = fonts.fit(&entry.label, style::PANEL_WIDTH - LABEL_X - 20.0, text);
-        fonts.draw(canvas, &label, x0 + LABEL_X, y + cap / 2.0, Align::Left, text);
+        fonts.draw(
+            canvas,
+            &label,
+            x0 + LABEL_X,
+            y + cap / 2.0,
+            Align::Left,
+            text,
+        );
     }
     let mut y = LEGEND_TOP + legend_height + 50.0;
     for (i, line) in lines.iter().enumerate() {
         if y > canvas.height() as f32 - 10.0 {
             break;
         }
-        let style = TextStyle { bold: i == 0, ..text };
+        let style = TextStyle {
+            bold: i == 0,
+            ..text
+        };
         let line = fonts.fit(line, style::PANEL_WIDTH - 10.0, style);
         fonts.draw(canvas, &line, x0, y, Align::Left, style);
-        y += if line.is_empty() { style::PANEL_LINE / 2.0 } else { style::PANEL_LINE };
+        y += if line.is_empty() {
+            style::PANEL_LINE / 2.0
+        } else {
+            style::PANEL_LINE
+        };
     }
 }
 
 fn draw_swatch(canvas: &mut Canvas, x: f32, y: f32, swatch: Swatch) {
     match swatch {
         Swatch::Disc { fill, edge } => {
-            canvas.fill_disc(x, y, style::MARKER_RADIUS - 2.0, fill, Pen::solid(edge, 2.0));
+            canvas.fill_disc(
+                x,
+                y,
+                style::MARKER_RADIUS - 2.0,
+                fill,
+                Pen::solid(edge, 2.0),
+            );
         }
         Swatch::Line(color) => {
-            canvas.stroke_lines(&[vec![(x - 16.0, y), (x + 16.0, y)]], Pen::solid(color, 3.5));
+            canvas.stroke_lines(
+                &[vec![(x - 16.0, y), (x + 16.0, y)]],
+                Pen::solid(color, 3.5),
+            );
         }
         Swatch::Box(color) => canvas.fill_box(x - 16.0, y - 11.0, 32.0, 22.0, color, None),
     }
@@ -275,7 +321,10 @@ mod tests {
             "Terrestrial: 0.00",
             "HasRemnant: 1.00",
         ] {
-            assert!(lines.iter().any(|l| l == expected), "{expected:?} not in {lines:#?}");
+            assert!(
+                lines.iter().any(|l| l == expected),
+                "{expected:?} not in {lines:#?}"
+            );
         }
     }
 
@@ -289,7 +338,9 @@ mod tests {
         assert_eq!(lines[0], "Event: S1");
         assert!(lines.iter().any(|l| l == "Alert: EARLY WARNING"));
         assert!(lines.iter().any(|l| l == "Localisation: skymap"));
-        assert!(!lines.iter().any(|l| l.starts_with("FAR") || l.starts_with("Distance")));
+        assert!(!lines
+            .iter()
+            .any(|l| l.starts_with("FAR") || l.starts_with("Distance")));
     }
 
     #[test]
@@ -297,7 +348,10 @@ mod tests {
         let json = r#"{"alert_type":"PRELIMINARY","time_created":"2023-05-28T11:40:43Z",
           "superevent_id":"S230528ay","event":{"group":"Burst","pipeline":"CWB"}}"#;
         let alert = Alert::parse(json.as_bytes()).expect("alert");
-        let map = map(vec![card("CREATOR", CardValue::Text("ligo-skymap-from-samples".into()))]);
+        let map = map(vec![card(
+            "CREATOR",
+            CardValue::Text("ligo-skymap-from-samples".into()),
+        )]);
         let lines = info_lines(&alert, &map, &Stats::compute(&map));
         assert!(lines.iter().any(|l| l == "Localisation: cwb"), "{lines:#?}");
     }

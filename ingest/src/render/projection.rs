@@ -150,9 +150,14 @@ pub fn inverse_hammer(x: f64, y: f64) -> Option<SkyPoint> {
         return None;
     }
     let z = (1.0 - x * x / 16.0 - y * y / 4.0).max(0.0).sqrt();
-    // lon / 2 = atan2(zx, 2(2z² - 1)).
+    // lon / 2 = atan2(zx, 2(2z² - 1)); inside the ellipse z² > 1/2, so the
+    // denominator is positive and a plain arctangent does.
     let (num, den) = (z * x, 2.0 * (2.0 * z * z - 1.0));
-    let lon = 2.0 * num.atan2(den);
+    let lon = if den > 0.0 {
+        2.0 * fast_atan(num / den)
+    } else {
+        2.0 * num.atan2(den)
+    };
     let sin_dec = (z * y).clamp(-1.0, 1.0);
     let dec = sin_dec.asin();
     let cos_dec = (1.0 - sin_dec * sin_dec).max(0.0).sqrt();
@@ -169,6 +174,41 @@ pub fn inverse_hammer(x: f64, y: f64) -> Option<SkyPoint> {
         dec,
         xyz: [-cos_dec * cos_lon, cos_dec * sin_lon, sin_dec],
     })
+}
+
+/// Arctangent to full double precision, several times faster than libm's
+/// `atan2`, which took a quarter of the picture's time (Cephes' `atan`: range
+/// reduction to |t| <= 0.66 and a rational approximation).
+pub fn fast_atan(t: f64) -> f64 {
+    const P: [f64; 5] = [
+        -8.750_608_600_031_904e-1,
+        -1.615_753_718_733_365e1,
+        -7.500_855_792_314_705e1,
+        -1.228_866_684_490_136e2,
+        -6.485_021_904_942_025e1,
+    ];
+    const Q: [f64; 5] = [
+        2.485_846_490_142_306e1,
+        1.650_270_098_316_988_5e2,
+        4.328_810_604_912_903e2,
+        4.853_903_996_359_137e2,
+        1.945_506_571_482_614e2,
+    ];
+    const TAN_3PI_8: f64 = 2.414_213_562_373_095;
+    const MORE_BITS: f64 = 6.123_233_995_736_766e-17;
+    let a = t.abs();
+    let (base, x, extra) = if a > TAN_3PI_8 {
+        (PI / 2.0, -1.0 / a, MORE_BITS)
+    } else if a > 0.66 {
+        (PI / 4.0, (a - 1.0) / (a + 1.0), 0.5 * MORE_BITS)
+    } else {
+        (0.0, a, 0.0)
+    };
+    let z = x * x;
+    let p = (((P[0] * z + P[1]) * z + P[2]) * z + P[3]) * z + P[4];
+    let q = ((((z + Q[0]) * z + Q[1]) * z + Q[2]) * z + Q[3]) * z + Q[4];
+    let result = base + (x * z * p / q + x + extra);
+    result.copysign(t)
 }
 
 /// The unit vector of RA/Dec in degrees.
@@ -195,9 +235,15 @@ mod tests {
         // RA grows to the left.
         assert!(FRAME.project(200.0, 0.0).0 < 1000.0);
         let right = FRAME.project(0.0, 0.0).0;
-        assert!((right - (1000.0 + FRAME.semi_major())).abs() < 1e-6, "{right}");
+        assert!(
+            (right - (1000.0 + FRAME.semi_major())).abs() < 1e-6,
+            "{right}"
+        );
         let left = FRAME.project(359.999_999, 0.0).0;
-        assert!((left - (1000.0 - FRAME.semi_major())).abs() < 1e-3, "{left}");
+        assert!(
+            (left - (1000.0 - FRAME.semi_major())).abs() < 1e-3,
+            "{left}"
+        );
         let top = FRAME.project(123.0, 90.0).1;
         assert!((top - (500.0 - FRAME.semi_minor())).abs() < 1e-6, "{top}");
     }
@@ -208,8 +254,14 @@ mod tests {
             for dec in (-89..=89).step_by(4) {
                 let (x, y) = FRAME.project(f64::from(ra), f64::from(dec));
                 let p = FRAME.unproject(x, y).expect("inside");
-                assert!((p.ra.to_degrees() - f64::from(ra)).abs() < 1e-7, "{ra} {dec} {p:?}");
-                assert!((p.dec.to_degrees() - f64::from(dec)).abs() < 1e-7, "{ra} {dec} {p:?}");
+                assert!(
+                    (p.ra.to_degrees() - f64::from(ra)).abs() < 1e-7,
+                    "{ra} {dec} {p:?}"
+                );
+                assert!(
+                    (p.dec.to_degrees() - f64::from(dec)).abs() < 1e-7,
+                    "{ra} {dec} {p:?}"
+                );
                 let v = unit_vector(f64::from(ra), f64::from(dec));
                 for k in 0..3 {
                     assert!((p.xyz[k] - v[k]).abs() < 1e-9, "{ra} {dec} {p:?} {v:?}");
@@ -219,9 +271,25 @@ mod tests {
     }
 
     #[test]
+    fn fast_atan_matches_libm() {
+        let mut t = -1e6;
+        while t < 1e6 {
+            for x in [t, 1.0 / t, t * 1e-3] {
+                let (ours, libm) = (fast_atan(x), x.atan());
+                assert!((ours - libm).abs() <= 4.0 * f64::EPSILON * libm.abs().max(1e-300), "{x}: {ours} {libm}");
+            }
+            t += 0.037 * t.abs().max(1.0);
+        }
+        assert_eq!(fast_atan(0.0), 0.0);
+        assert!((fast_atan(f64::INFINITY) - PI / 2.0).abs() < 1e-15);
+    }
+
+    #[test]
     fn outside_the_ellipse_is_no_sky() {
         assert!(FRAME.unproject(0.0, 0.0).is_none());
-        assert!(FRAME.unproject(1000.0, 500.0 - FRAME.semi_minor() - 1.0).is_none());
+        assert!(FRAME
+            .unproject(1000.0, 500.0 - FRAME.semi_minor() - 1.0)
+            .is_none());
         assert_eq!(FRAME.half_width_at(500.0 - FRAME.semi_minor() - 1.0), 0.0);
         assert!((FRAME.half_width_at(500.0) - FRAME.semi_major()).abs() < 1e-9);
     }
@@ -229,12 +297,17 @@ mod tests {
     #[test]
     fn paths_are_cut_at_the_edge_of_the_map() {
         // A parallel from RA 350 to RA 10 crosses the edge once.
-        let points: Vec<_> = (0..=20).map(|i| ((350.0 + f64::from(i)) % 360.0, 20.0)).collect();
+        let points: Vec<_> = (0..=20)
+            .map(|i| ((350.0 + f64::from(i)) % 360.0, 20.0))
+            .collect();
         let lines = FRAME.project_path(&points);
         assert_eq!(lines.len(), 2, "{lines:?}");
         let left_end = lines[0].last().expect("a point").0;
         let right_start = lines[1][0].0;
-        assert!(left_end < 1000.0 - 790.0 && right_start > 1000.0 + 790.0, "{lines:?}");
+        assert!(
+            left_end < 1000.0 - 790.0 && right_start > 1000.0 + 790.0,
+            "{lines:?}"
+        );
         // A parallel that stays on one side is one line.
         let points: Vec<_> = (10..=350).map(|ra| (f64::from(ra), -30.0)).collect();
         assert_eq!(FRAME.project_path(&points).len(), 1);

@@ -67,24 +67,33 @@ pub fn paint_sky(canvas: &mut Canvas, frame: &Frame, regions: &Regions, zones: &
 }
 
 /// The level and zones of every pixel centre (`NO_SKY` outside the ellipse).
-fn pixel_map(width: usize, height: usize, frame: &Frame, regions: &Regions, zones: &[Zone]) -> Vec<u8> {
+fn pixel_map(
+    width: usize,
+    height: usize,
+    frame: &Frame,
+    regions: &Regions,
+    zones: &[Zone],
+) -> Vec<u8> {
     let mut cells = vec![NO_SKY; width * height];
-    cells.par_chunks_mut(width).enumerate().for_each(|(row, out)| {
-        let py = row as f64 + 0.5;
-        let half = frame.half_width_at(py);
-        if half <= 0.0 {
-            return;
-        }
-        let first = (frame.cx - half - 0.5).ceil().max(0.0) as usize;
-        let last = ((frame.cx + half - 0.5).floor().max(0.0) as usize).min(width - 1);
-        let mut hint = 0;
-        for col in first..=last {
-            if let Some(p) = frame.unproject(col as f64 + 0.5, py) {
-                let level = regions.level_at(p.ra, p.dec, &mut hint) as u8;
-                out[col] = level | (zone_bits(zones, &p.xyz) << 2);
+    cells
+        .par_chunks_mut(width)
+        .enumerate()
+        .for_each(|(row, out)| {
+            let py = row as f64 + 0.5;
+            let half = frame.half_width_at(py);
+            if half <= 0.0 {
+                return;
             }
-        }
-    });
+            let first = (frame.cx - half - 0.5).ceil().max(0.0) as usize;
+            let last = ((frame.cx + half - 0.5).floor().max(0.0) as usize).min(width - 1);
+            let mut hint = 0;
+            for col in first..=last {
+                if let Some(p) = frame.unproject(col as f64 + 0.5, py) {
+                    let level = regions.level_at(p.ra, p.dec, &mut hint) as u8;
+                    out[col] = level | (zone_bits(zones, &p.xyz) << 2);
+                }
+            }
+        });
     cells
 }
 
@@ -108,7 +117,9 @@ fn zone_grounds(zones: &[Zone]) -> Vec<Rgb> {
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| bits & (1 << i) != 0)
-                .fold(style::BACKGROUND, |color, (_, zone)| zone.color.over(color, style::ZONE_ALPHA))
+                .fold(style::BACKGROUND, |color, (_, zone)| {
+                    zone.color.over(color, style::ZONE_ALPHA)
+                })
         })
         .collect()
 }

@@ -59,7 +59,10 @@ impl Regions {
         let shift = |depth: u8| 2 * u32::from(MAX_DEPTH - depth.min(MAX_DEPTH));
         Regions {
             starts: pixels.iter().map(|p| p.ipix << shift(p.depth)).collect(),
-            ends: pixels.iter().map(|p| (p.ipix + 1) << shift(p.depth)).collect(),
+            ends: pixels
+                .iter()
+                .map(|p| (p.ipix + 1) << shift(p.depth))
+                .collect(),
             levels,
         }
     }

@@ -63,8 +63,13 @@ pub const PANEL_LINE: f32 = 31.0;
 impl Rgb {
     /// This colour laid over `under` with opacity `alpha`.
     pub fn over(self, under: Rgb, alpha: f32) -> Rgb {
-        let mix = |a: u8, b: u8| (f32::from(a) * alpha + f32::from(b) * (1.0 - alpha)).round() as u8;
-        Rgb(mix(self.0, under.0), mix(self.1, under.1), mix(self.2, under.2))
+        let mix =
+            |a: u8, b: u8| (f32::from(a) * alpha + f32::from(b) * (1.0 - alpha)).round() as u8;
+        Rgb(
+            mix(self.0, under.0),
+            mix(self.1, under.1),
+            mix(self.2, under.2),
+        )
     }
 
     pub fn skia(self) -> tiny_skia::Color {

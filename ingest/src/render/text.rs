@@ -41,8 +41,9 @@ pub struct Fonts {
 impl Fonts {
     pub fn load() -> io::Result<Fonts> {
         let parse = |bytes: &'static [u8]| {
-            FontRef::try_from_slice(bytes)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("compiled-in font: {e}")))
+            FontRef::try_from_slice(bytes).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("compiled-in font: {e}"))
+            })
         };
         Ok(Fonts {
             regular: parse(REGULAR_TTF)?,
@@ -83,7 +84,15 @@ impl Fonts {
     }
 
     /// Draws one line with its baseline at `y`; returns its width.
-    pub fn draw(&self, canvas: &mut Canvas, text: &str, x: f32, y: f32, align: Align, style: TextStyle) -> f32 {
+    pub fn draw(
+        &self,
+        canvas: &mut Canvas,
+        text: &str,
+        x: f32,
+        y: f32,
+        align: Align,
+        style: TextStyle,
+    ) -> f32 {
         let width = self.width(text, style);
         let mut pen_x = match align {
             Align::Left => x,
@@ -102,7 +111,12 @@ impl Fonts {
                 let bounds = outline.px_bounds();
                 let (left, top) = (bounds.min.x as i64, bounds.min.y as i64);
                 outline.draw(|gx, gy, coverage| {
-                    canvas.blend(left + i64::from(gx), top + i64::from(gy), style.color, coverage);
+                    canvas.blend(
+                        left + i64::from(gx),
+                        top + i64::from(gy),
+                        style.color,
+                        coverage,
+                    );
                 });
             }
             pen_x += font.h_advance(id);
@@ -152,7 +166,10 @@ mod tests {
         let fonts = Fonts::load().expect("fonts");
         let long = "Instruments: H1,L1,V1,K1,G1,H1,L1,V1,K1,G1,H1,L1,V1,K1,G1";
         let cut = fonts.fit(long, 200.0, STYLE);
-        assert!(cut.ends_with('…') && fonts.width(&cut, STYLE) <= 200.0, "{cut}");
+        assert!(
+            cut.ends_with('…') && fonts.width(&cut, STYLE) <= 200.0,
+            "{cut}"
+        );
         assert_eq!(fonts.fit("short", 200.0, STYLE), "short");
     }
 

@@ -66,8 +66,10 @@ pub fn read_skymap(path: &Path) -> Result<SkyMap, SkyMapError> {
         .all(|c| names.iter().any(|n| n == c));
     let (distmu, distsigma) = if has_distance {
         (
-            hdu.read_col::<f64>(&mut file, "DISTMU").map_err(fits_error)?,
-            hdu.read_col::<f64>(&mut file, "DISTSIGMA").map_err(fits_error)?,
+            hdu.read_col::<f64>(&mut file, "DISTMU")
+                .map_err(fits_error)?,
+            hdu.read_col::<f64>(&mut file, "DISTSIGMA")
+                .map_err(fits_error)?,
         )
     } else {
         (Vec::new(), Vec::new())
@@ -108,7 +110,9 @@ fn read_cards(file: &mut FitsFile) -> Result<Vec<Card>, SkyMapError> {
         let (mut count, mut more, mut status): (c_int, c_int, c_int) = (0, 0, 0);
         fitsio_sys::ffghsp(fptr, &mut count, &mut more, &mut status);
         if status != 0 {
-            return Err(SkyMapError::Fits(format!("cannot read the header (status {status})")));
+            return Err(SkyMapError::Fits(format!(
+                "cannot read the header (status {status})"
+            )));
         }
         let mut cards = Vec::new();
         for n in 1..=count {

@@ -228,7 +228,12 @@ impl Positions {
             return None;
         }
         let mut cache = CACHE.get_or_init(Default::default).lock().ok()?;
-        Some(cache.entry(depth).or_insert_with(|| Arc::new(Positions::compute(depth))).clone())
+        Some(
+            cache
+                .entry(depth)
+                .or_insert_with(|| Arc::new(Positions::compute(depth)))
+                .clone(),
+        )
     }
 
     fn compute(depth: u8) -> Positions {

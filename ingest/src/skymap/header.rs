@@ -112,8 +112,14 @@ mod tests {
 
     #[test]
     fn values_are_typed() {
-        assert_eq!(CardValue::parse("'BAYESTAR'"), CardValue::Text("BAYESTAR".into()));
-        assert_eq!(CardValue::parse("'H1 L1   '"), CardValue::Text("H1 L1".into()));
+        assert_eq!(
+            CardValue::parse("'BAYESTAR'"),
+            CardValue::Text("BAYESTAR".into())
+        );
+        assert_eq!(
+            CardValue::parse("'H1 L1   '"),
+            CardValue::Text("H1 L1".into())
+        );
         assert_eq!(CardValue::parse("'it''s'"), CardValue::Text("it's".into()));
         assert_eq!(CardValue::parse("T"), CardValue::Logical(true));
         assert_eq!(CardValue::parse("11"), CardValue::Integer(11));
@@ -127,10 +133,14 @@ mod tests {
 
     #[test]
     fn structure_and_history_are_left_out() {
-        for name in ["XTENSION", "NAXIS1", "TTYPE3", "TFORM12", "TUNIT2", "HISTORY", "TFIELDS"] {
+        for name in [
+            "XTENSION", "NAXIS1", "TTYPE3", "TFORM12", "TUNIT2", "HISTORY", "TFIELDS",
+        ] {
             assert!(!is_meta_keyword(name), "{name}");
         }
-        for name in ["CREATOR", "DISTMEAN", "DATE-OBS", "MOCORDER", "TTYPEX", "MOC"] {
+        for name in [
+            "CREATOR", "DISTMEAN", "DATE-OBS", "MOCORDER", "TTYPEX", "MOC",
+        ] {
             assert!(is_meta_keyword(name), "{name}");
         }
     }

@@ -87,7 +87,9 @@ pub enum SkyMapError {
     BadUniq { row: usize, uniq: i64 },
     #[error("row {row}: PROBDENSITY {value} is not a finite, non-negative number")]
     BadDensity { row: usize, value: f64 },
-    #[error("pixels overlap (UNIQ {a} and UNIQ {b}): each part of the sky must be in one pixel only")]
+    #[error(
+        "pixels overlap (UNIQ {a} and UNIQ {b}): each part of the sky must be in one pixel only"
+    )]
     Overlap { a: u64, b: u64 },
     #[error("the total probability is {0}, not a probability map")]
     BadTotal(f64),
@@ -97,7 +99,7 @@ pub enum SkyMapError {
 /// values that would make cdshealpix's decoder overflow.
 pub fn decode_uniq(uniq: i64) -> Option<(u8, u64)> {
     let uniq = u64::try_from(uniq).ok()?;
-    if uniq < 4 || uniq >= 16u64 << (2 * MAX_DEPTH) {
+    if !(4..16u64 << (2 * MAX_DEPTH)).contains(&uniq) {
         return None;
     }
     Some(cdshealpix::nested::from_uniq_ivoa(uniq))
@@ -153,7 +155,10 @@ impl SkyMap {
 
     /// The value of a header card, if present.
     pub fn card(&self, name: &str) -> Option<&CardValue> {
-        self.header.iter().find(|c| c.name == name).map(|c| &c.value)
+        self.header
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &c.value)
     }
 
     /// `CREATOR` from the header, if it is a string.
@@ -203,7 +208,10 @@ mod tests {
 
     #[test]
     fn empty_and_unnormalised_maps_are_refused() {
-        assert_eq!(SkyMap::new(vec![], false, vec![]).unwrap_err(), SkyMapError::Empty);
+        assert_eq!(
+            SkyMap::new(vec![], false, vec![]).unwrap_err(),
+            SkyMapError::Empty
+        );
         let zero: Vec<_> = (0..12).map(|i| px(0, i, 0.0)).collect();
         assert!(matches!(
             SkyMap::new(zero, false, vec![]),

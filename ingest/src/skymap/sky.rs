@@ -47,9 +47,15 @@ mod tests {
     fn equatorial_undoes_galactic() {
         // The galactic centre, and a round trip through the other direction.
         let (ra, dec) = equatorial_deg(0.0, 0.0);
-        assert!((ra - 266.40499).abs() < 1e-3 && (dec + 28.93617).abs() < 1e-3, "{ra} {dec}");
+        assert!(
+            (ra - 266.40499).abs() < 1e-3 && (dec + 28.93617).abs() < 1e-3,
+            "{ra} {dec}"
+        );
         let (l, b) = galactic_deg(123.4, -56.7);
         let (ra, dec) = equatorial_deg(l, b);
-        assert!((ra - 123.4).abs() < 1e-7 && (dec + 56.7).abs() < 1e-7, "{ra} {dec}");
+        assert!(
+            (ra - 123.4).abs() < 1e-7 && (dec + 56.7).abs() < 1e-7,
+            "{ra} {dec}"
+        );
     }
 }

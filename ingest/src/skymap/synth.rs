@@ -144,7 +144,10 @@ pub fn write_fits(
     cards: &[(&str, CardText)],
 ) -> Result<(), fitsio::errors::Error> {
     let mut file = FitsFile::create(path).overwrite().open()?;
-    let mut columns = vec![("UNIQ", ColumnDataType::LongLong), ("PROBDENSITY", ColumnDataType::Double)];
+    let mut columns = vec![
+        ("UNIQ", ColumnDataType::LongLong),
+        ("PROBDENSITY", ColumnDataType::Double),
+    ];
     if with_distance {
         for name in ["DISTMU", "DISTSIGMA", "DISTNORM"] {
             columns.push((name, ColumnDataType::Double));
@@ -165,7 +168,11 @@ pub fn write_fits(
     if with_distance {
         hdu.write_col(&mut file, "DISTMU", &column(|p| p.distmu))?;
         hdu.write_col(&mut file, "DISTSIGMA", &column(|p| p.distsigma))?;
-        hdu.write_col(&mut file, "DISTNORM", &column(|p| distnorm(p.distmu, p.distsigma)))?;
+        hdu.write_col(
+            &mut file,
+            "DISTNORM",
+            &column(|p| distnorm(p.distmu, p.distsigma)),
+        )?;
     }
     for (name, value) in standard_cards(pixels).iter().chain(cards) {
         match value {
@@ -216,7 +223,11 @@ mod tests {
         let disc90 = -2.0 * std::f64::consts::PI * 9.0 * (0.1f64).ln();
         let mut errors = Vec::new();
         for (base, max) in [(3, 7), (4, 8), (5, 9)] {
-            let layout = Layout { base_depth: base, max_depth: max, refine_level: 0.99 };
+            let layout = Layout {
+                base_depth: base,
+                max_depth: max,
+                refine_level: 0.99,
+            };
             let pixels = build(gaussian(210.0, 35.0, 3.0), layout, None);
             let map = SkyMap::new(pixels, false, vec![]).unwrap();
             assert!((map.total_prob() - 1.0).abs() < 1e-12);
@@ -230,7 +241,11 @@ mod tests {
 
     #[test]
     fn fine_pixels_only_where_the_probability_is() {
-        let layout = Layout { base_depth: 4, max_depth: 8, refine_level: 0.99 };
+        let layout = Layout {
+            base_depth: 4,
+            max_depth: 8,
+            refine_level: 0.99,
+        };
         let pixels = build(gaussian(10.0, -60.0, 2.0), layout, None);
         for p in pixels.iter().filter(|p| p.depth == 8) {
             let (ra, dec) = pixel_center_deg(p.depth, p.ipix);

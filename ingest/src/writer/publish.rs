@@ -123,19 +123,36 @@ mod tests {
     #[test]
     fn new_same_and_changed_messages() {
         let root = tempfile::tempdir().unwrap();
-        let target = root.path().join("tree/mockevents/MS1/20230101T000000_initial");
+        let target = root
+            .path()
+            .join("tree/mockevents/MS1/20230101T000000_initial");
         let a = complete_dir(root.path(), "stage-a", "aaa", "first");
-        assert_eq!(publish(&a, &target, "aaa").unwrap(), Published::Written(target.clone()));
+        assert_eq!(
+            publish(&a, &target, "aaa").unwrap(),
+            Published::Written(target.clone())
+        );
         assert!(!a.exists());
 
         let again = complete_dir(root.path(), "stage-b", "aaa", "second");
-        assert_eq!(publish(&again, &target, "aaa").unwrap(), Published::Unchanged(target.clone()));
-        assert_eq!(std::fs::read_to_string(target.join("meta.yaml")).unwrap(), "first");
+        assert_eq!(
+            publish(&again, &target, "aaa").unwrap(),
+            Published::Unchanged(target.clone())
+        );
+        assert_eq!(
+            std::fs::read_to_string(target.join("meta.yaml")).unwrap(),
+            "first"
+        );
         assert!(!again.exists());
 
         let changed = complete_dir(root.path(), "stage-c", "ccc", "third");
-        assert_eq!(publish(&changed, &target, "ccc").unwrap(), Published::Replaced(target.clone()));
-        assert_eq!(std::fs::read_to_string(target.join("meta.yaml")).unwrap(), "third");
+        assert_eq!(
+            publish(&changed, &target, "ccc").unwrap(),
+            Published::Replaced(target.clone())
+        );
+        assert_eq!(
+            std::fs::read_to_string(target.join("meta.yaml")).unwrap(),
+            "third"
+        );
         assert!(!changed.exists());
     }
 }

@@ -9,7 +9,12 @@ use gocart_shared::Tree;
 /// Keeps `message` and `reason` in `.rejected/<sha256 prefix>/` (written in
 /// staging and renamed, like an alert). The same message rejected twice (a
 /// redelivery) is kept once.
-pub fn keep_rejected(tree: &Tree, message: &[u8], reason: &str, source: &str) -> std::io::Result<PathBuf> {
+pub fn keep_rejected(
+    tree: &Tree,
+    message: &[u8],
+    reason: &str,
+    source: &str,
+) -> std::io::Result<PathBuf> {
     let sha = sha256_hex(message);
     let target = tree.rejected_dir().join(&sha[..16]);
     if target.is_dir() {

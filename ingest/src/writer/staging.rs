@@ -39,7 +39,9 @@ impl Staging {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.as_deref().expect("a live staging directory has a path")
+        self.dir
+            .as_deref()
+            .expect("a live staging directory has a path")
     }
 
     /// Writes and fsyncs one file, recording it for the marker.
@@ -68,7 +70,12 @@ impl Staging {
         produce(&mut out)?;
         let file = out.inner.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        let sha = out.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let sha = out
+            .hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         self.record(name, out.size, sha);
         Ok(())
     }

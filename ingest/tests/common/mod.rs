@@ -21,7 +21,9 @@ impl Env {
     /// Settings with the tree in a temp dir, real alerts on, the picture off
     /// (its own tests cover it), plus `extra` YAML under `lvk:`.
     pub fn new(extra_lvk: &str) -> Env {
-        Env::with_settings(&format!("lvk:\n  parse_real_events: true\n  aitoff: {{convert: false}}\n{extra_lvk}"))
+        Env::with_settings(&format!(
+            "lvk:\n  parse_real_events: true\n  aitoff: {{convert: false}}\n{extra_lvk}"
+        ))
     }
 
     /// Settings text as given; `TREE` in it is replaced by the tree's path.
@@ -31,15 +33,25 @@ impl Env {
         let settings = dir.path().join("gocart.yaml");
         let mut text = text.replace("TREE", &tree.display().to_string());
         if !text.contains("download_dir") {
-            text = text.replacen("lvk:\n", &format!("lvk:\n  download_dir: {}\n", tree.display()), 1);
+            text = text.replacen(
+                "lvk:\n",
+                &format!("lvk:\n  download_dir: {}\n", tree.display()),
+                1,
+            );
         }
         std::fs::write(&settings, text).unwrap();
-        Env { dir, settings, tree }
+        Env {
+            dir,
+            settings,
+            tree,
+        }
     }
 
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gocart-ingest"));
-        cmd.arg("-s").arg(&self.settings).env_remove("GOCART_SETTINGS");
+        cmd.arg("-s")
+            .arg(&self.settings)
+            .env_remove("GOCART_SETTINGS");
         cmd
     }
 
@@ -74,14 +86,19 @@ impl Env {
     pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
         let mut files = Vec::new();
         walk(&self.tree, &mut files);
-        files.retain(|(p, _)| !p.components().any(|c| c.as_os_str() == ".staging" || c.as_os_str() == ".rejected"));
+        files.retain(|(p, _)| {
+            !p.components()
+                .any(|c| c.as_os_str() == ".staging" || c.as_os_str() == ".rejected")
+        });
         files.sort();
         files
     }
 }
 
 fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -93,8 +110,14 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
 }
 
 pub fn subdirs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut v: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     v.sort();
     v
 }
@@ -124,12 +147,21 @@ impl From<Output> for Run {
 
 impl Run {
     pub fn assert_status(&self, code: i32) -> &Run {
-        assert_eq!(self.status, code, "exit status\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.status, code,
+            "exit status\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     pub fn assert_says(&self, text: &str) -> &Run {
-        assert!(self.stdout.contains(text), "expected {text:?} in stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(text),
+            "expected {text:?} in stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -151,19 +183,36 @@ impl Default for MapSpec {
             ra: 120.0,
             dec: -30.0,
             sigma: 4.0,
-            distance: Some(Distance { mu: 250.0, sigma: 60.0 }),
+            distance: Some(Distance {
+                mu: 250.0,
+                sigma: 60.0,
+            }),
             creator: "BAYESTAR".into(),
-            layout: Layout { base_depth: 4, max_depth: 8, refine_level: 0.99 },
+            layout: Layout {
+                base_depth: 4,
+                max_depth: 8,
+                refine_level: 0.99,
+            },
         }
     }
 }
 
 /// FITS bytes of a synthetic map.
 pub fn fits_bytes(spec: &MapSpec) -> Vec<u8> {
-    let pixels = synth::build(synth::gaussian(spec.ra, spec.dec, spec.sigma), spec.layout, spec.distance);
+    let pixels = synth::build(
+        synth::gaussian(spec.ra, spec.dec, spec.sigma),
+        spec.layout,
+        spec.distance,
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("map.fits");
-    let mut cards = vec![("CREATOR", CardText::Text(spec.creator.clone())), ("DATE-OBS", CardText::Text("2023-04-24T00:01:00.500000".into()))];
+    let mut cards = vec![
+        ("CREATOR", CardText::Text(spec.creator.clone())),
+        (
+            "DATE-OBS",
+            CardText::Text("2023-04-24T00:01:00.500000".into()),
+        ),
+    ];
     if let Some(d) = spec.distance {
         cards.push(("DISTMEAN", CardText::Real(d.mu)));
         cards.push(("DISTSTD", CardText::Real(d.sigma)));
@@ -205,7 +254,12 @@ pub fn to_bytes(v: &Value) -> Vec<u8> {
 
 /// A synthetic CBC alert with a default map.
 pub fn synthetic_alert(id: &str, alert_type: &str, created: &str) -> Vec<u8> {
-    to_bytes(&alert_json(id, alert_type, created, Some(&fits_bytes(&MapSpec::default()))))
+    to_bytes(&alert_json(
+        id,
+        alert_type,
+        created,
+        Some(&fits_bytes(&MapSpec::default())),
+    ))
 }
 
 /// The CSV of an alert directory: header lines, column names, rows.
@@ -231,13 +285,28 @@ impl Csv {
         }
         let columns: Vec<String> = header.split(',').map(String::from).collect();
         let rows = lines
-            .map(|l| l.split(',').map(|x| x.parse::<f64>().unwrap_or_else(|_| panic!("bad number {x:?}"))).collect())
+            .map(|l| {
+                l.split(',')
+                    .map(|x| {
+                        x.parse::<f64>()
+                            .unwrap_or_else(|_| panic!("bad number {x:?}"))
+                    })
+                    .collect()
+            })
             .collect();
-        Csv { comments, columns, rows }
+        Csv {
+            comments,
+            columns,
+            rows,
+        }
     }
 
     pub fn column(&self, name: &str) -> Vec<f64> {
-        let i = self.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name}"));
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("no column {name}"));
         self.rows.iter().map(|r| r[i]).collect()
     }
 }
@@ -251,6 +320,10 @@ pub fn pyyaml_as_json(path: &Path) -> Value {
         .stderr(Stdio::inherit())
         .output()
         .expect("python3 with PyYAML is needed for this test");
-    assert!(out.status.success(), "PyYAML could not read {}", path.display());
+    assert!(
+        out.status.success(),
+        "PyYAML could not read {}",
+        path.display()
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
