@@ -26,7 +26,11 @@ fn init_writes_a_private_commented_settings_file_and_never_overwrites_it() {
     assert_eq!(mode, 0o600);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("# DOWNLOAD MOCK EVENT ALERTS?") && text.contains("client_secret: XXXX"));
-    assert!(home.path().join(".config/gocart/plugins").is_dir());
+    let template = home.path().join(".config/gocart/plugins/gp_template.py");
+    assert!(std::fs::read_to_string(&template)
+        .unwrap()
+        .contains("def plugin("));
+    std::fs::write(&template, "# my own edits\n").unwrap();
 
     std::fs::write(&path, "lvk: {json: true}\n").unwrap();
     let run: common::Run = ingest()

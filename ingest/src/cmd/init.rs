@@ -10,6 +10,10 @@ use gocart_shared::Settings;
 
 use super::Exit;
 
+/// The plugin template users copy, installed into `plugins_dir`.
+const TEMPLATE_NAME: &str = "gp_template.py";
+const TEMPLATE: &str = include_str!("../../../plugins/gp_template.py");
+
 pub fn run(path: &Path) -> anyhow::Result<Exit> {
     let created = write_new(path, DEFAULT_FILE.as_bytes(), 0o600)?;
     if created {
@@ -30,6 +34,10 @@ pub fn run(path: &Path) -> anyhow::Result<Exit> {
     let plugins = &settings.trigger.plugins_dir;
     std::fs::create_dir_all(plugins)
         .with_context(|| format!("cannot create {}", plugins.display()))?;
+    let template = plugins.join(TEMPLATE_NAME);
+    if write_new(&template, TEMPLATE.as_bytes(), 0o644)? {
+        println!("Installed the plugin template {}", template.display());
+    }
     println!("Plugins folder: {}", plugins.display());
     println!("Alert tree:     {}", settings.lvk.download_dir.display());
     Ok(Exit::Ok)
