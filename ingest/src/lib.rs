@@ -6,11 +6,16 @@
 //! - `skymap`: multi-order sky maps (FITS reading, statistics, flattening);
 //! - `render`: the all-sky picture;
 //! - `writer`: staging, the marker and the atomic publish;
+//! - `kafka`: listen, echo and the status file (the Kafka side);
+//! - `shutdown`: SIGINT/SIGTERM as a flag the loops check between alerts;
 //! - `cmd`: one module per command.
 
 pub mod alert;
 pub mod cli;
 pub mod cmd;
+pub mod kafka;
+pub mod mock;
 pub mod render;
+pub mod shutdown;
 pub mod skymap;
 pub mod writer;
