@@ -52,7 +52,9 @@ fn load(path: &Path, scratch: &Path) -> Result<(Alert, SkyMap, Stats, Duration),
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let alert = Alert::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let start = Instant::now();
-    let encoded = alert.skymap().ok_or_else(|| format!("{}: no sky map", path.display()))?;
+    let encoded = alert
+        .skymap()
+        .ok_or_else(|| format!("{}: no sky map", path.display()))?;
     let fits = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -92,7 +94,11 @@ fn time(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
     }
     times.sort();
     cpu.sort();
-    (percentile(&times, 0.5), percentile(&times, 0.9), percentile(&cpu, 0.5))
+    (
+        percentile(&times, 0.5),
+        percentile(&times, 0.9),
+        percentile(&cpu, 0.5),
+    )
 }
 
 fn main() -> Result<(), String> {
@@ -112,7 +118,9 @@ fn main() -> Result<(), String> {
         let (draw_med, draw_p90, _) = time(args.runs, || {
             let _ = render::render(&alert, &map, &stats, &options);
         });
-        let name = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let name = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
         println!(
             "{name:<28} {:>7} {:>20} {:>9} {:>20} {:>8.1} {:>7.0}",
             map.pixels().len(),

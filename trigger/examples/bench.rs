@@ -13,7 +13,7 @@
 //!
 //! ```text
 //! cargo build --release -p gocart-trigger && \
-//!   cargo run --release -p gocart-trigger --example bench -- [--concurrency N] [--dirs N] [--work DIR]
+//!   cargo run --release -p gocart-trigger --example bench -- [--concurrency N] [--dirs N] [--work DIR] [--part latency|startup|all]
 //! ```
 
 use std::collections::HashMap;
@@ -40,8 +40,12 @@ fn main() -> anyhow::Result<()> {
         work.path().display(),
         opts.work.display()
     );
-    latency(work.path(), opts.concurrency)?;
-    startup(work.path(), opts.dirs)?;
+    if opts.part != "startup" {
+        latency(work.path(), opts.concurrency)?;
+    }
+    if opts.part != "latency" {
+        startup(work.path(), opts.dirs)?;
+    }
     Ok(())
 }
 
@@ -61,6 +65,7 @@ struct Opts {
     concurrency: usize,
     dirs: usize,
     work: PathBuf,
+    part: String,
 }
 
 impl Opts {
@@ -69,6 +74,7 @@ impl Opts {
             concurrency: 2,
             dirs: 100_000,
             work: std::env::temp_dir(),
+            part: "all".into(),
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -77,6 +83,7 @@ impl Opts {
                 "--concurrency" => opts.concurrency = value.parse()?,
                 "--dirs" => opts.dirs = value.parse()?,
                 "--work" => opts.work = value.into(),
+                "--part" => opts.part = value,
                 _ => bail!("unknown option {arg}"),
             }
         }
@@ -142,7 +149,13 @@ fn trigger_binary() -> anyhow::Result<PathBuf> {
 
 fn start(s: &Setup, name: &str) -> anyhow::Result<(Child, PathBuf)> {
     let stderr = s.base.join(format!("{name}.stderr"));
+    let log = if name.starts_with("again") {
+        "gocart_trigger=debug"
+    } else {
+        "info"
+    };
     let child = Command::new(trigger_binary()?)
+        .env("RUST_LOG", log)
         .arg("-s")
         .arg(&s.settings)
         .env("GOCART_BENCH_LOG", &s.log)
@@ -360,6 +373,9 @@ fn startup(base: &Path, dirs: usize) -> anyhow::Result<()> {
         );
         if round == 1 {
             println!("  {}", line.split("INFO").last().unwrap_or(line).trim());
+        }
+        for l in message.lines().filter(|l| l.contains("DEBUG")) {
+            println!("    {}", l.split("DEBUG").last().unwrap_or(l).trim());
         }
         stop(child)?;
     }

@@ -35,6 +35,11 @@ pub struct Cli {
 pub enum Command {
     /// Watch the alert tree and run the plugins on each new complete directory (the default).
     ///
+    /// Each gp_* plugin runs as `<file> <alert_dir>` (`<python> <file> <alert_dir>`
+    /// for .py) in the plugin folder, in its own process group, stdin /dev/null,
+    /// with GOCART_ALERT_DIR, GOCART_SUPEREVENT_ID, GOCART_ALERT_TYPE and
+    /// GOCART_SETTINGS set; its output goes to <state_dir>/logs (1 MiB kept per run).
+    ///
     /// Directories completed while the trigger was down are run at start. On the
     /// very first start (an empty record) directories older than trigger.catch_up
     /// are recorded as skipped instead: run them with `replay`. SIGINT/SIGTERM stop
@@ -46,6 +51,7 @@ pub enum Command {
     ///
     /// Without PATH, every complete directory of the tree; the filters narrow it.
     /// Runs already `ok` are left alone unless --force. Exits 1 if a run failed.
+    /// Ctrl-C stops starting runs; a second Ctrl-C kills the running ones.
     Replay(ReplayArgs),
     /// Show the record: runs per state, the last runs, and failures with the end of their output.
     Status(StatusArgs),

@@ -173,3 +173,30 @@ fn an_invalid_marker_is_reported_and_not_run() {
     assert!(status.contains("invalid markers: 1"), "{status}");
     assert!(status.contains(&broken.display().to_string()), "{status}");
 }
+
+#[test]
+fn a_plugin_gets_argv_environment_null_stdin_and_its_own_process_group() {
+    let env = Env::new();
+    let out = env.tmp.path().join("env.txt");
+    env.plugin(
+        "gp_env",
+        &format!(
+            "{{ echo \"argv=$1\"; echo \"dir=$GOCART_ALERT_DIR\"; echo \"id=$GOCART_SUPEREVENT_ID\"; \
+             echo \"type=$GOCART_ALERT_TYPE\"; echo \"settings=$GOCART_SETTINGS\"; \
+             echo \"stdin=$(readlink /proc/self/fd/0)\"; \
+             echo \"leader=$(( $(ps -o pgid= -p $$) == $$ ))\"; }} > '{}'\n\
+             echo \"gp_env $1\" >> \"$LOG\"",
+            out.display()
+        ),
+    );
+    let trigger = env.start(&[]);
+    let dir = env.alert("MS230423x", "20230424T000204_initial");
+    assert!(env.wait_runs(1, WITHIN), "{}", trigger.log());
+    assert!(trigger.stop());
+    let d = dir.display();
+    let want = format!(
+        "argv={d}\ndir={d}\nid=MS230423x\ntype=INITIAL\nsettings={}\nstdin=/dev/null\nleader=1\n",
+        env.settings.display()
+    );
+    assert_eq!(std::fs::read_to_string(out).unwrap(), want);
+}

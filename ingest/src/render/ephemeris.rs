@@ -33,8 +33,8 @@ fn centuries_tt(time: DateTime<Utc>) -> f64 {
 /// The Sun at `time` (Meeus, Astronomical Algorithms ch. 25, low accuracy).
 pub fn sun(time: DateTime<Utc>) -> RaDec {
     let t = centuries_tt(time);
-    let l0 = 280.46646 + 36_000.76983 * t + 0.000_303_2 * t * t;
-    let m = (357.52911 + 35_999.05029 * t - 0.000_153_7 * t * t).to_radians();
+    let l0 = 280.466_46 + 36_000.769_83 * t + 0.000_303_2 * t * t;
+    let m = (357.529_11 + 35_999.050_29 * t - 0.000_153_7 * t * t).to_radians();
     let centre = (1.914_602 - 0.004_817 * t - 0.000_014 * t * t) * m.sin()
         + (0.019_993 - 0.000_101 * t) * (2.0 * m).sin()
         + 0.000_289 * (3.0 * m).sin();

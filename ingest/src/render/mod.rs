@@ -10,9 +10,10 @@
 //! bytes.
 //!
 //! Layers, bottom to top: the sky (regions and zone tints, `raster`), the grid,
-//! the galactic plane, the zone outlines, the edge, the labels, the Sun and
-//! Moon, the panel.
+//! the galactic plane, the zone outlines, the edge, the labels, a ring around
+//! the most probable position, the Sun and Moon, the panel.
 
+pub mod blocks;
 pub mod canvas;
 pub mod cosmology;
 pub mod ephemeris;
@@ -116,6 +117,7 @@ pub fn render(
     }
     overlays::draw_border(&mut canvas, &FRAME);
     overlays::draw_axis_labels(&mut canvas, &FRAME, &fonts);
+    overlays::draw_peak(&mut canvas, &FRAME, stats.ra, stats.dec);
     if options.sun_moon {
         overlays::draw_body(&mut canvas, &FRAME, bodies.sun, style::SUN, style::SUN_EDGE);
         overlays::draw_body(
@@ -133,7 +135,7 @@ pub fn render(
 }
 
 /// The exclusion zones, as the per-pixel pass tests them.
-fn zones(bodies: &Bodies) -> Vec<Zone> {
+pub fn zones(bodies: &Bodies) -> Vec<Zone> {
     let zone = |at: RaDec, radius: f64, color| Zone {
         centre: unit_vector(at.ra, at.dec),
         cos_radius: radius.to_radians().cos(),

@@ -48,15 +48,38 @@ pub fn draw_graticule(canvas: &mut Canvas, frame: &Frame) {
     canvas.stroke_lines(&lines, pen);
 }
 
-/// The edge of the sky.
+/// The edge of the sky, drawn just outside it so that it hides no region
+/// pixel along the edge.
 pub fn draw_border(canvas: &mut Canvas, frame: &Frame) {
+    let width = 4.0;
     canvas.stroke_oval(
         frame.cx as f32,
         frame.cy as f32,
-        frame.semi_major() as f32,
-        frame.semi_minor() as f32,
-        Pen::solid(style::BORDER, 4.0),
+        frame.semi_major() as f32 + width / 2.0,
+        frame.semi_minor() as f32 + width / 2.0,
+        Pen::solid(style::BORDER, width),
     );
+}
+
+/// A ring around the most probable position, so that a localisation of a few
+/// square degrees (a few pixels here) is found at a glance. The ring leaves
+/// the position itself uncovered.
+pub fn draw_peak(canvas: &mut Canvas, frame: &Frame, ra: f64, dec: f64) {
+    let (x, y) = frame.project(ra, dec);
+    let ring = |radius: f32| -> Vec<(f32, f32)> {
+        (0..=64)
+            .map(|i| {
+                let t = i as f32 / 64.0 * std::f32::consts::TAU;
+                (x as f32 + radius * t.cos(), y as f32 + radius * t.sin())
+            })
+            .collect()
+    };
+    let points = ring(style::PEAK_RADIUS);
+    canvas.stroke_lines(
+        std::slice::from_ref(&points),
+        Pen::solid(style::BACKGROUND, 5.0),
+    );
+    canvas.stroke_lines(&[points], Pen::solid(style::PEAK, 2.5));
 }
 
 /// RA along the equator, Dec left of the sky's edge.

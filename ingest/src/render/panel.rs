@@ -26,6 +26,7 @@ pub enum Swatch {
     Disc { fill: Rgb, edge: Rgb },
     Line(Rgb),
     Box(Rgb),
+    Ring(Rgb),
 }
 
 /// One legend entry.
@@ -79,6 +80,10 @@ pub fn legend(stats: &Stats, options: &Aitoff) -> Vec<Entry> {
             label: format!("{percent}%: {area:.3} deg²"),
         });
     }
+    entries.push(Entry {
+        swatch: Swatch::Ring(style::PEAK),
+        label: "Most probable position".into(),
+    });
     entries
 }
 
@@ -262,6 +267,15 @@ fn draw_swatch(canvas: &mut Canvas, x: f32, y: f32, swatch: Swatch) {
             );
         }
         Swatch::Box(color) => canvas.fill_box(x - 16.0, y - 11.0, 32.0, 22.0, color, None),
+        Swatch::Ring(color) => {
+            let ring: Vec<_> = (0..=32)
+                .map(|i| {
+                    let t = i as f32 / 32.0 * std::f32::consts::TAU;
+                    (x + 10.0 * t.cos(), y + 10.0 * t.sin())
+                })
+                .collect();
+            canvas.stroke_lines(&[ring], Pen::solid(color, 2.5));
+        }
     }
 }
 
@@ -361,7 +375,7 @@ mod tests {
         let map = map(vec![]);
         let stats = Stats::compute(&map);
         let all = legend(&stats, &Aitoff::default());
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 7);
         assert_eq!(all[0].label, "Sun (within 33°)");
         assert!(all[3].label.starts_with("90%: ") && all[3].label.ends_with(" deg²"));
         let none = Aitoff {
@@ -369,6 +383,6 @@ mod tests {
             galactic_plane: false,
             ..Aitoff::default()
         };
-        assert_eq!(legend(&stats, &none).len(), 3);
+        assert_eq!(legend(&stats, &none).len(), 4);
     }
 }

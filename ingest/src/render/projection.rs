@@ -276,7 +276,10 @@ mod tests {
         while t < 1e6 {
             for x in [t, 1.0 / t, t * 1e-3] {
                 let (ours, libm) = (fast_atan(x), x.atan());
-                assert!((ours - libm).abs() <= 4.0 * f64::EPSILON * libm.abs().max(1e-300), "{x}: {ours} {libm}");
+                assert!(
+                    (ours - libm).abs() <= 4.0 * f64::EPSILON * libm.abs().max(1e-300),
+                    "{x}: {ours} {libm}"
+                );
             }
             t += 0.037 * t.abs().max(1.0);
         }

@@ -6,13 +6,16 @@
 //! Working per output pixel is what makes small islands, regions across RA
 //! 0/360 and regions over a pole come out right, where contour tracing (the
 //! original's) tangles. Zones are tested the same way (angle to the Sun or
-//! Moon), so a zone over a pole or across the edge is exact too. Pixels on the
-//! border of a region are sampled four times more and averaged, which smooths
-//! the staircase without blurring anything else. Rows are independent, so
-//! rayon spreads them over the cores; the output does not depend on how.
+//! Moon), so a zone over a pole or across the edge is exact too. Pixels just
+//! outside the edge of a region are sampled four times more and averaged,
+//! which smooths the staircase without fading small islands. Blocks of the picture that
+//! are one colour are filled without the per-pixel work (`blocks`). Rows are
+//! independent, so rayon spreads them over the cores; the output does not
+//! depend on how.
 
 use rayon::prelude::*;
 
+use super::blocks::Blocks;
 use super::canvas::Canvas;
 use super::projection::Frame;
 use super::regions::{Level, Regions};
@@ -39,8 +42,9 @@ pub const MAX_ZONES: usize = 4;
 /// Paints the sky into `canvas`.
 pub fn paint_sky(canvas: &mut Canvas, frame: &Frame, regions: &Regions, zones: &[Zone]) {
     let zones = &zones[..zones.len().min(MAX_ZONES)];
-    let width = canvas.width() as usize;
-    let cells = pixel_map(width, canvas.height() as usize, frame, regions, zones);
+    let (width, height) = (canvas.width() as usize, canvas.height() as usize);
+    let blocks = Blocks::plan(width, height, frame, regions, zones);
+    let cells = pixel_map(width, height, frame, regions, zones, &blocks);
     let regions_colors = RegionColors::default();
     let grounds = zone_grounds(zones);
     canvas
@@ -66,13 +70,15 @@ pub fn paint_sky(canvas: &mut Canvas, frame: &Frame, regions: &Regions, zones: &
         });
 }
 
-/// The level and zones of every pixel centre (`NO_SKY` outside the ellipse).
-fn pixel_map(
+/// The level and zones of every pixel centre (`NO_SKY` outside the ellipse),
+/// worked out pixel by pixel only in the blocks that need it.
+pub fn pixel_map(
     width: usize,
     height: usize,
     frame: &Frame,
     regions: &Regions,
     zones: &[Zone],
+    blocks: &Blocks,
 ) -> Vec<u8> {
     let mut cells = vec![NO_SKY; width * height];
     cells
@@ -87,10 +93,12 @@ fn pixel_map(
             let first = (frame.cx - half - 0.5).ceil().max(0.0) as usize;
             let last = ((frame.cx + half - 0.5).floor().max(0.0) as usize).min(width - 1);
             let mut hint = 0;
-            for col in first..=last {
-                if let Some(p) = frame.unproject(col as f64 + 0.5, py) {
+            for (col, cell) in out.iter_mut().enumerate().take(last + 1).skip(first) {
+                if let Some(bits) = blocks.fast(row, col) {
+                    *cell = bits << 2;
+                } else if let Some(p) = frame.unproject(col as f64 + 0.5, py) {
                     let level = regions.level_at(p.ra, p.dec, &mut hint) as u8;
-                    out[col] = level | (zone_bits(zones, &p.xyz) << 2);
+                    *cell = level | (zone_bits(zones, &p.xyz) << 2);
                 }
             }
         });
@@ -124,18 +132,21 @@ fn zone_grounds(zones: &[Zone]) -> Vec<Rgb> {
         .collect()
 }
 
-/// Whether a neighbour (4-connected) of the pixel has another level.
+/// Whether a neighbour (4-connected) of the pixel is in a more probable
+/// region: the pixel is on the outer side of an edge. Only those are blended,
+/// so every pixel whose centre is in a region keeps the region's exact colour
+/// and a region as thin as one pixel never fades away.
 fn on_border(levels: &[u8], width: usize, row: usize, col: usize) -> bool {
     let here = levels[row * width + col] & LEVEL_BITS;
-    let differs = |r: usize, c: usize| {
+    let higher = |r: usize, c: usize| {
         levels
             .get(r * width + c)
-            .is_some_and(|&l| l != NO_SKY && l & LEVEL_BITS != here)
+            .is_some_and(|&l| l != NO_SKY && l & LEVEL_BITS > here)
     };
-    (col > 0 && differs(row, col - 1))
-        || (col + 1 < width && differs(row, col + 1))
-        || (row > 0 && differs(row - 1, col))
-        || differs(row + 1, col)
+    (col > 0 && higher(row, col - 1))
+        || (col + 1 < width && higher(row, col + 1))
+        || (row > 0 && higher(row - 1, col))
+        || higher(row + 1, col)
 }
 
 /// The mean colour of four points inside the pixel.

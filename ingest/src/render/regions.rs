@@ -92,6 +92,21 @@ impl Regions {
         }
     }
 
+    /// The pixels inside the 90% region, as (depth, nested index).
+    pub fn credible_pixels(&self) -> impl Iterator<Item = (u8, u64)> + '_ {
+        self.starts
+            .iter()
+            .zip(&self.ends)
+            .zip(&self.levels)
+            .filter(|(_, level)| **level != Level::Outside)
+            .map(|((&start, &end), _)| {
+                // A pixel of depth d spans 4^(29 - d) cells of depth 29.
+                let span_log4 = (end - start).trailing_zeros() / 2;
+                let depth = MAX_DEPTH - span_log4 as u8;
+                (depth, start >> (2 * span_log4))
+            })
+    }
+
     /// The level at RA/Dec in degrees (for checks and tests).
     pub fn level_at_deg(&self, ra: f64, dec: f64) -> Level {
         self.level_at(ra.to_radians(), dec.to_radians(), &mut 0)
@@ -157,6 +172,15 @@ mod tests {
             let index = map.pixels().iter().position(|q| q == p).expect("present");
             assert_eq!(regions.level_at(ra, dec, &mut hint), regions.levels[index]);
         }
+        let credible: Vec<_> = regions.credible_pixels().collect();
+        let expected: Vec<_> = map
+            .pixels()
+            .iter()
+            .zip(&regions.levels)
+            .filter(|(_, l)| **l != Level::Outside)
+            .map(|(p, _)| (p.depth, p.ipix))
+            .collect();
+        assert_eq!(credible, expected);
         // The densest pixel holds 400/794 of the probability: inside 90%, not 50%.
         assert_eq!(regions.levels[0], Level::P90);
         assert_eq!(regions.levels[47], Level::Outside);

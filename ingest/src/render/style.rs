@@ -49,6 +49,10 @@ pub const MOON_ZONE: Rgb = Rgb(80, 150, 215);
 /// Opacity of the exclusion-zone fills: light enough to see regions through.
 pub const ZONE_ALPHA: f32 = 0.2;
 
+/// The ring around the most probable position.
+pub const PEAK: Rgb = Rgb(20, 20, 20);
+pub const PEAK_RADIUS: f32 = 18.0;
+
 /// Exclusion radii observers use, degrees.
 pub const SUN_RADIUS_DEG: f64 = 33.0;
 pub const MOON_RADIUS_DEG: f64 = 20.0;

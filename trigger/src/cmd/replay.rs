@@ -186,9 +186,10 @@ fn parse_since(text: &str) -> anyhow::Result<DateTime<Utc>> {
         }
     }
     if let Some(age) = gocart_shared::settings::parse_duration(text) {
-        if let Ok(age) = chrono::Duration::from_std(age) {
-            return Ok(Utc::now() - age);
-        }
+        let since = chrono::Duration::from_std(age)
+            .ok()
+            .and_then(|age| Utc::now().checked_sub_signed(age));
+        return Ok(since.unwrap_or(DateTime::<Utc>::MIN_UTC));
     }
     bail!("--since {text:?}: not a date (2026-01-31, 2026-01-31T12:00:00Z) or an age (7d, 12h)")
 }
@@ -210,5 +211,9 @@ mod tests {
         let week = parse_since("7d").unwrap();
         assert!((Utc::now() - week).num_days() == 7);
         assert!(parse_since("yesterday").is_err());
+        assert_eq!(
+            parse_since("99999999999d").unwrap(),
+            DateTime::<Utc>::MIN_UTC
+        );
     }
 }

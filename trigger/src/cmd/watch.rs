@@ -37,7 +37,25 @@ const AUTO_POLL: Duration = Duration::from_secs(5);
 pub fn run(settings: &Settings, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::install()?;
     let tree = Tree::new(super::tree_root(&settings.lvk.download_dir)?);
-    let state_dir = &settings.trigger.state_dir;
+    let t = &settings.trigger;
+    let (record, recovered) = open_record(&t.state_dir)?;
+    let ctx = Arc::new(Context::new(settings, args.kill_grace, shutdown.clone()));
+    let pool = Pool::start(ctx.clone(), &t.state_dir, t.concurrency, Mode::Watch)?;
+    let settled = record.settled_dirs()?;
+    let mut dispatcher = Dispatcher::new(tree, pool, shutdown, args, settled);
+    let found = dispatcher.start_up(&record, &ctx, t.catch_up)?;
+    let recovered = match recovered {
+        0 => String::new(),
+        n => format!("; {n} interrupted runs to run again"),
+    };
+    tracing::info!("{}; {found}{recovered}", dispatcher.describe_source());
+    dispatcher.run();
+    dispatcher.stop(args.stop_wait);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the record and makes the runs a crash or kill interrupted due again.
+fn open_record(state_dir: &Path) -> anyhow::Result<(Record, usize)> {
     let record = Record::open(state_dir)?;
     let recovered = record.recover_interrupted()?;
     for (dir, plugin) in &recovered {
@@ -47,28 +65,7 @@ pub fn run(settings: &Settings, args: &WatchArgs) -> anyhow::Result<ExitCode> {
             "interrupted by a stop or crash of the trigger; it runs again"
         );
     }
-    let ctx = Arc::new(Context::new(settings, args.kill_grace, shutdown.clone()));
-    let pool = Pool::start(
-        ctx.clone(),
-        state_dir,
-        settings.trigger.concurrency,
-        Mode::Watch,
-    )?;
-    let mut dispatcher = Dispatcher::new(tree, pool, shutdown, args, record.settled_dirs()?);
-    let first = dispatcher.start_up(&record, &ctx, settings.trigger.catch_up)?;
-    tracing::info!(
-        "{}; {}{}",
-        dispatcher.describe_source(),
-        first,
-        if recovered.is_empty() {
-            String::new()
-        } else {
-            format!("; {} interrupted runs to run again", recovered.len())
-        }
-    );
-    dispatcher.run();
-    dispatcher.stop(args.stop_wait);
-    Ok(ExitCode::SUCCESS)
+    Ok((record, recovered.len()))
 }
 
 /// How changes are noticed.
@@ -146,14 +143,17 @@ impl Dispatcher {
         ctx: &Context,
         catch_up: Duration,
     ) -> anyhow::Result<String> {
+        let t0 = Instant::now();
         let root = self.tree.root().to_owned();
         self.watch_down(&root, false);
-        let found = scan::complete_in(&self.tree, self.tree.root());
-        let total = found.len();
-        let new: Vec<_> = found
-            .into_iter()
-            .filter(|(dir, id)| self.settled.get(dir) != Some(id))
-            .collect();
+        tracing::debug!("watches set up in {:?}", t0.elapsed());
+        let total = std::sync::atomic::AtomicUsize::new(0);
+        let new = scan::complete_in(&self.tree, self.tree.root(), |dir, id| {
+            total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.settled.get(dir) != Some(&id)
+        });
+        let total = total.into_inner();
+        tracing::debug!("tree scanned in {:?}", t0.elapsed());
         let mut message = format!(
             "{total} complete directories, {} already handled",
             total - new.len()
@@ -291,7 +291,9 @@ impl Dispatcher {
             return;
         }
         self.watch_down(path, appeared);
-        for (dir, id) in scan::complete_in(&self.tree, path) {
+        let settled = &self.settled;
+        let found = scan::complete_in(&self.tree, path, |dir, id| settled.get(dir) != Some(&id));
+        for (dir, id) in found {
             self.consider(dir, id);
         }
         if appeared && self.follow_up_set.insert(path.to_path_buf()) {
@@ -376,9 +378,16 @@ fn catch_up_first_start(
     found: Found,
     catch_up: Duration,
 ) -> anyhow::Result<(Found, Found)> {
-    let cutoff =
-        Utc::now() - chrono::Duration::from_std(catch_up).unwrap_or(chrono::TimeDelta::MAX);
-    let plugins: Vec<String> = ctx.plugins().into_iter().map(|p| p.name).collect();
+    let cutoff = chrono::Duration::from_std(catch_up)
+        .ok()
+        .and_then(|d| Utc::now().checked_sub_signed(d))
+        .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+    let plugins: Vec<String> = ctx
+        .plugins()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     for name in &plugins {
         record.plugin_appeared_at(name, &record::time_text(cutoff))?;
     }

@@ -39,7 +39,8 @@ impl Context {
         Context {
             plugins_dir: t.plugins_dir.clone(),
             python: t.python.clone(),
-            timeout: Duration::from_secs(t.timeout),
+            // Bounded so that deadlines never overflow (100 years is no limit).
+            timeout: Duration::from_secs(t.timeout.min(100 * 365 * 86_400)),
             grace,
             logs_dir: t.state_dir.join("logs"),
             settings_path: std::path::absolute(&settings.path).unwrap_or(settings.path.clone()),
@@ -48,8 +49,9 @@ impl Context {
         }
     }
 
-    /// Lists the plugins, logging problems when they change.
-    pub fn plugins(&self) -> Vec<Plugin> {
+    /// Lists the plugins, logging problems when they change. `None` if the
+    /// folder cannot be used (refused, unreadable): the directories wait.
+    pub fn plugins(&self) -> Option<Vec<Plugin>> {
         let found = discover(&self.plugins_dir, &self.python);
         if let Ok(mut last) = self.reported.lock() {
             if *last != found.problems {
@@ -59,7 +61,7 @@ impl Context {
                 *last = found.problems.clone();
             }
         }
-        found.plugins
+        (!found.folder_unusable).then_some(found.plugins)
     }
 }
 
@@ -115,7 +117,10 @@ pub fn handle_dir(
         note(record, &key, identity, &marker)?;
     }
     let written_at = written_at(&marker, identity);
-    for plugin in ctx.plugins() {
+    let Some(plugins) = ctx.plugins() else {
+        return Ok(result); // not settled: looked at again at the next scan
+    };
+    for plugin in plugins {
         if ctx.shutdown.is_stopping() {
             return Ok(result);
         }

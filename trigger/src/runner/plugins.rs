@@ -32,6 +32,9 @@ pub struct Discovery {
     pub plugins: Vec<Plugin>,
     /// Why some `gp_*` files were not taken, one clear sentence each.
     pub problems: Vec<String>,
+    /// The folder exists but cannot be used (refused as unsafe, unreadable):
+    /// which plugins should run is unknown, so nothing may be settled now.
+    pub folder_unusable: bool,
 }
 
 /// Lists the plugins in `dir`. `python` is the interpreter setting (a name found
@@ -39,12 +42,15 @@ pub struct Discovery {
 pub fn discover(dir: &Path, python: &str) -> Discovery {
     let mut found = Discovery::default();
     if let Err(problem) = check_folder(dir) {
+        // A folder that does not exist just means no plugins.
+        found.folder_unusable = dir.exists();
         found.problems.push(problem);
         return found;
     }
     let mut names = match list_candidates(dir) {
         Ok(names) => names,
         Err(problem) => {
+            found.folder_unusable = true;
             found.problems.push(problem);
             return found;
         }

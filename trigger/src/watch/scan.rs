@@ -1,32 +1,79 @@
 //! Scanning the tree: the truth that kernel events only hint at.
 //!
 //! Which directories are complete comes from `gocart_shared::Tree`; this adds
-//! the marker's identity (one `stat`), which lets a scan of 100,000 directories
-//! skip every one already settled without reading a single marker.
+//! the marker's identity (from the same `stat`), which lets a scan of 100,000
+//! directories skip every one already settled without reading a single marker.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use gocart_shared::{Tree, MARKER_NAME};
+use gocart_shared::{Level, Tree, MARKER_NAME};
 
 use crate::record::Identity;
 
 /// The identity of a directory's marker, if it has one.
 pub fn identity_of(dir: &Path) -> Option<Identity> {
-    let meta = std::fs::metadata(dir.join(MARKER_NAME)).ok()?;
-    Some(Identity {
+    std::fs::metadata(dir.join(MARKER_NAME))
+        .ok()
+        .map(|meta| identity(&meta))
+}
+
+fn identity(meta: &std::fs::Metadata) -> Identity {
+    Identity {
         ino: meta.ino(),
         size: meta.size(),
         mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+    }
+}
+
+/// The complete alert directories at or below `path` whose marker identity
+/// passes `keep` (the dispatcher leaves out the settled ones), in path order.
+/// The whole tree is scanned by two threads: a scan is mostly `stat`s.
+pub fn complete_in(
+    tree: &Tree,
+    path: &Path,
+    keep: impl Fn(&Path, Identity) -> bool + Sync,
+) -> Vec<(PathBuf, Identity)> {
+    if tree.level_of(path) != Some(Level::Root) {
+        return scan_one(tree, path, &keep);
+    }
+    let events: Vec<PathBuf> = ["mockevents", "superevents"]
+        .iter()
+        .flat_map(|kind| {
+            let mut events = visible_subdirs(&tree.root().join(kind));
+            events.sort();
+            events
+        })
+        .collect();
+    let (first, second) = events.split_at(events.len() / 2);
+    let scan_all = |events: &[PathBuf]| -> Vec<(PathBuf, Identity)> {
+        events
+            .iter()
+            .flat_map(|e| scan_one(tree, e, &keep))
+            .collect()
+    };
+    std::thread::scope(|s| {
+        let helper = s.spawn(|| scan_all(first));
+        let rest = scan_all(second);
+        let mut found = helper.join().unwrap_or_else(|_| scan_all(first));
+        found.extend(rest);
+        found
     })
 }
 
-/// The complete alert directories at or below `path`, with their marker identity.
-pub fn complete_in(tree: &Tree, path: &Path) -> Vec<(PathBuf, Identity)> {
-    tree.complete_alert_dirs_in(path)
-        .into_iter()
-        .filter_map(|dir| identity_of(&dir).map(|id| (dir, id)))
-        .collect()
+fn scan_one(
+    tree: &Tree,
+    path: &Path,
+    keep: &(impl Fn(&Path, Identity) -> bool + Sync),
+) -> Vec<(PathBuf, Identity)> {
+    let mut found = Vec::new();
+    tree.for_each_complete_alert_in(path, |dir, meta| {
+        let id = identity(meta);
+        if keep(&dir, id) {
+            found.push((dir, id));
+        }
+    });
+    found
 }
 
 /// The visible subdirectories of `dir` (names not starting with `.`).
