@@ -177,7 +177,8 @@ pub fn is_hidden(name: &str) -> bool {
     name.starts_with('.')
 }
 
-fn visible_subdirs(dir: &Path) -> Vec<PathBuf> {
+/// The subdirectories of `dir` whose names are not hidden (unsorted).
+pub fn visible_subdirs(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };

@@ -116,17 +116,9 @@ impl Regions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::skymap::{pixel_area_sr, Pixel, Stats, DEG2_PER_SR};
+    use crate::skymap::{pixel_area_sr, Stats, DEG2_PER_SR};
 
-    fn pixel(depth: u8, ipix: u64, probdensity: f64) -> Pixel {
-        Pixel {
-            depth,
-            ipix,
-            probdensity,
-            distmu: f64::INFINITY,
-            distsigma: 1.0,
-        }
-    }
+    use crate::skymap::tests::px as pixel;
 
     /// All 48 pixels of depth 2: four dense ones in a corner, the rest flat.
     fn map() -> SkyMap {

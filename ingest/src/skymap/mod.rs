@@ -171,7 +171,7 @@ impl SkyMap {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn px(depth: u8, ipix: u64, probdensity: f64) -> Pixel {

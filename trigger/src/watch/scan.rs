@@ -4,6 +4,7 @@
 //! the marker's identity (from the same `stat`), which lets a scan of 100,000
 //! directories skip every one already settled without reading a single marker.
 
+pub use gocart_shared::tree::visible_subdirs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -74,19 +75,6 @@ fn scan_one(
         }
     });
     found
-}
-
-/// The visible subdirectories of `dir` (names not starting with `.`).
-pub fn visible_subdirs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter(|e| !gocart_shared::tree::is_hidden(&e.file_name().to_string_lossy()))
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect()
 }
 
 #[cfg(test)]
