@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing gocart needs on a fresh Debian machine:
-# cfitsio (FITS), cmake and pkg-config (for -sys crates), Python 3 with PyYAML
-# (plugins and the tests that read meta.yaml as a plugin does).
+# cfitsio (FITS), cmake and pkg-config (for -sys crates), OpenSSL headers and CA
+# certificates (librdkafka with TLS and OIDC for GCN), Python 3 with PyYAML
+# (plugins and the tests that read meta.yaml as a plugin does), and the Tansu
+# Kafka broker the Kafka tests run against.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -9,6 +11,8 @@ need_apt=()
 dpkg -s libcfitsio-dev >/dev/null 2>&1 || need_apt+=(libcfitsio-dev)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
+dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-yaml)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]}"
@@ -25,4 +29,10 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo (Rust) is needed: https://rustup.rs" >&2
     exit 1
+fi
+# Tansu: a Kafka-protocol broker for ingest/tests/kafka.rs (about 10 minutes to
+# build the first time; the tests skip themselves without it, except on CI).
+if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
+    echo "setup: installing tansu (Kafka broker for the tests; takes a while)"
+    cargo install tansu --locked --features dynostore,libsql
 fi

@@ -45,4 +45,36 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+
+    /// Write every new alert from GCN Kafka as it arrives; runs until stopped.
+    ///
+    /// Joins the consumer group `gcn-kafka.group_id` (generated on the first run
+    /// and saved into the settings file). The first run starts at the end of the
+    /// topic and says how many older alerts it skipped (`echo DAYS` fetches
+    /// them); later runs resume exactly where the last one stopped, so alerts
+    /// sent while it was down are written too. An alert's offset is committed
+    /// only once its directory is complete, skipped or rejected. Lost
+    /// connections are retried forever. SIGINT/SIGTERM finish the alert in
+    /// hand and exit 0. `status` reports on a running listener; for running
+    /// it as a service see contrib/systemd/README.md.
+    Listen,
+
+    /// Write the alerts of the last DAYS days, then exit.
+    ///
+    /// Reads every partition of every topic in `gcn-kafka.topics` from DAYS
+    /// days ago up to the end as it was when echo started. Alerts already on
+    /// disk are left unchanged. It does not touch the consumer group, so
+    /// `listen` later resumes where it was. Exit status as for `import`.
+    Echo {
+        /// How far back, in days; fractions allowed (0.5 = the last 12 hours).
+        #[arg(value_name = "DAYS")]
+        days: f64,
+    },
+
+    /// Say whether `listen` is running and keeping up.
+    ///
+    /// Reads the status file `listen` keeps in `trigger.state_dir`: process,
+    /// connection, last heartbeat, last alert, per-partition lag, counts and
+    /// the last error. Exit status 0 when running and keeping up, 1 otherwise.
+    Status,
 }

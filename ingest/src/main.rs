@@ -13,19 +13,30 @@ fn main() -> ExitCode {
     let path = Settings::locate(cli.settings.as_deref());
     let result = match &cli.command {
         Command::Init => cmd::init::run(&path),
-        Command::Import { paths } => match Settings::load(&path) {
-            Ok(settings) => cmd::import::run(settings, paths),
-            Err(e) => {
-                eprintln!("gocart-ingest: {e}");
-                Ok(Exit::Usage)
-            }
-        },
+        Command::Import { paths } => with_settings(&path, |s| cmd::import::run(s, paths)),
+        Command::Listen => with_settings(&path, cmd::listen::run),
+        Command::Echo { days } => with_settings(&path, |s| cmd::echo::run(s, *days)),
+        Command::Status => with_settings(&path, |s| cmd::status::run(&s)),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
             eprintln!("gocart-ingest: {e:#}");
             ExitCode::from(Exit::Rejected as u8)
+        }
+    }
+}
+
+/// Runs a command that needs the settings; a settings error is a usage error.
+fn with_settings(
+    path: &std::path::Path,
+    command: impl FnOnce(Settings) -> anyhow::Result<Exit>,
+) -> anyhow::Result<Exit> {
+    match Settings::load(path) {
+        Ok(settings) => command(settings),
+        Err(e) => {
+            eprintln!("gocart-ingest: {e}");
+            Ok(Exit::Usage)
         }
     }
 }

@@ -1,7 +1,10 @@
 //! One module per `gocart-ingest` command.
 
+pub mod echo;
 pub mod import;
 pub mod init;
+pub mod listen;
+pub mod status;
 
 /// How a command ended, as the process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

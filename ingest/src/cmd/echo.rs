@@ -1,0 +1,35 @@
+//! `gocart-ingest echo DAYS`: writes the alerts of the last DAYS days (from
+//! every partition) and exits, without moving `listen`'s committed offsets.
+
+use gocart_shared::Settings;
+
+use super::Exit;
+use crate::alert::Pipeline;
+use crate::kafka::echo::{echo, EchoError};
+use crate::shutdown::Shutdown;
+
+pub fn run(settings: Settings, days: f64) -> anyhow::Result<Exit> {
+    let kafka = match super::listen::prepare(&settings) {
+        Ok(kafka) => kafka,
+        Err(message) => {
+            eprintln!("gocart-ingest echo: {message}");
+            return Ok(Exit::Usage);
+        }
+    };
+    let shutdown = Shutdown::install()?;
+    let pipeline = Pipeline::new(settings);
+    let tally = match echo(&pipeline, &kafka, days, &shutdown) {
+        Ok(tally) => tally,
+        Err(e @ EchoError::Days(_)) => {
+            eprintln!("gocart-ingest echo: {e}");
+            return Ok(Exit::Usage);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("{}", tally.summary());
+    Ok(if tally.rejected + tally.failed > 0 {
+        Exit::Rejected
+    } else {
+        Exit::Ok
+    })
+}

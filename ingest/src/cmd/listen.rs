@@ -1,0 +1,74 @@
+//! `gocart-ingest listen`: checks the settings, makes sure the consumer group
+//! has a persistent id (generated once and written back into the settings
+//! file), then runs the listen loop until SIGINT/SIGTERM.
+
+use gocart_shared::settings::write_group_id;
+use gocart_shared::Settings;
+
+use super::Exit;
+use crate::alert::Pipeline;
+use crate::kafka::config::{needs_group_id, new_group_id, warn_if_readable};
+use crate::kafka::consumer::{listen, ListenSetup};
+use crate::kafka::KafkaSettings;
+use crate::shutdown::Shutdown;
+use crate::writer::staging::clear_stale;
+
+/// Staging leftovers older than this are from crashed runs, not a live writer.
+const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
+
+pub fn run(settings: Settings) -> anyhow::Result<Exit> {
+    let kafka = match prepare(&settings) {
+        Ok(kafka) => kafka,
+        Err(message) => {
+            eprintln!("gocart-ingest listen: {message}");
+            return Ok(Exit::Usage);
+        }
+    };
+    let group_id = match group_id(&settings) {
+        Ok(id) => id,
+        Err(message) => {
+            eprintln!("gocart-ingest listen: {message}");
+            return Ok(Exit::Usage);
+        }
+    };
+    let shutdown = Shutdown::install()?;
+    let state_dir = settings.trigger.state_dir.clone();
+    let pipeline = Pipeline::new(settings);
+    let removed = clear_stale(pipeline.tree(), STALE_STAGING);
+    if removed > 0 {
+        tracing::info!("removed {removed} unfinished directories left in .staging by a crash");
+    }
+    let setup = ListenSetup {
+        kafka,
+        group_id,
+        state_dir,
+        shutdown,
+    };
+    listen(pipeline, setup)?;
+    Ok(Exit::Ok)
+}
+
+/// The Kafka settings, checked; an error is a message for the user.
+pub fn prepare(settings: &Settings) -> Result<KafkaSettings, String> {
+    let kafka = KafkaSettings::from_settings(settings).map_err(|e| e.to_string())?;
+    kafka.check_client().map_err(|e| e.to_string())?;
+    warn_if_readable(&settings.path, &settings.gcn_kafka.client_secret);
+    Ok(kafka)
+}
+
+/// The group id from the settings, or a new one written back into the file.
+fn group_id(settings: &Settings) -> Result<String, String> {
+    let current = settings.gcn_kafka.group_id.trim();
+    if !needs_group_id(current) {
+        return Ok(current.to_string());
+    }
+    let id = new_group_id();
+    write_group_id(&settings.path, &id).map_err(|e| {
+        format!("{e}; a persistent consumer group is needed to resume where listen stopped")
+    })?;
+    tracing::info!(
+        "new consumer group {id}, saved as gcn-kafka.group_id in {}",
+        settings.path.display()
+    );
+    Ok(id)
+}

@@ -1,0 +1,362 @@
+//! librdkafka client settings from `gocart.yaml`: GCN (an OIDC client-credentials
+//! login, DESIGN.md "Kafka") or any other broker named by `bootstrap_servers`,
+//! then the user's `config` passed through. Also the checks that make a wrong
+//! set-up a clear message instead of an endless reconnect loop: placeholder
+//! credentials, a librdkafka without OIDC, a secret in a file others can read.
+//! The secret is kept here and scrubbed from every text we pass on.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use gocart_shared::settings::PLACEHOLDER;
+use gocart_shared::Settings;
+use rdkafka::ClientConfig;
+
+/// GCN's heartbeat topic: about one message a second, never an alert.
+pub const HEARTBEAT_TOPIC: &str = "gcn.heartbeat";
+
+/// Bytes fetched per partition and request: a few large alerts at once.
+const FETCH_BYTES: &str = "16777216";
+
+/// Why a Kafka client cannot be set up. The messages never hold the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "GCN Kafka credentials are not set: `gcn-kafka.client_id` and `gcn-kafka.client_secret` \
+         in {path} are still {PLACEHOLDER}. Get a client id and secret at \
+         https://gcn.nasa.gov/quickstart (topic igwn.gwalert) and write them into {path}, \
+         or set GCN_KAFKA_CLIENT_ID and GCN_KAFKA_CLIENT_SECRET; to use another broker, \
+         set `gcn-kafka.bootstrap_servers`"
+    )]
+    Credentials { path: PathBuf },
+    #[error("no topics to read: `gcn-kafka.topics` in {path} is empty")]
+    NoTopics { path: PathBuf },
+    #[error(
+        "this build of librdkafka cannot log in to GCN: it has no OIDC support \
+         (builtin.features: {features}); it must be built with OpenSSL and libcurl \
+         (rdkafka features cmake-build, ssl, curl)"
+    )]
+    NoOidc { features: String },
+    #[error("Kafka client: {0}")]
+    Client(String),
+}
+
+/// Replaces the secret in any text that might reach a log or an error.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secret: Option<String>,
+}
+
+impl Redactor {
+    pub fn new(secret: &str) -> Redactor {
+        // A very short "secret" would blank out ordinary words; it is no secret.
+        let secret = (secret.len() >= 4 && secret != PLACEHOLDER).then(|| secret.to_string());
+        Redactor { secret }
+    }
+
+    pub fn clean(&self, text: &str) -> String {
+        match &self.secret {
+            Some(secret) => text.replace(secret.as_str(), "<hidden>"),
+            None => text.to_string(),
+        }
+    }
+}
+
+/// The Kafka part of the settings, checked and ready to build clients from.
+#[derive(Clone)]
+pub struct KafkaSettings {
+    base: ClientConfig,
+    pub topics: Vec<String>,
+    /// Whether `listen` also follows `gcn.heartbeat`.
+    pub heartbeat: bool,
+    /// GCN (true) or a `bootstrap_servers` broker.
+    pub is_gcn: bool,
+    /// Where we connect, for messages ("kafka.gcn.nasa.gov", "127.0.0.1:9092").
+    pub servers: String,
+    pub redactor: Redactor,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("servers", &self.servers)
+            .field("topics", &self.topics)
+            .field("heartbeat", &self.heartbeat)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaSettings {
+    /// Checks the settings and builds the common client configuration.
+    pub fn from_settings(settings: &Settings) -> Result<KafkaSettings, ConfigError> {
+        let gk = &settings.gcn_kafka;
+        let topics: Vec<String> = gk
+            .topics
+            .iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if topics.is_empty() {
+            return Err(ConfigError::NoTopics {
+                path: settings.path.clone(),
+            });
+        }
+        let is_gcn = gk.bootstrap_servers.trim().is_empty();
+        let mut base = ClientConfig::new();
+        let servers = if is_gcn {
+            if !has_value(&gk.client_id) || !has_value(&gk.client_secret) {
+                return Err(ConfigError::Credentials {
+                    path: settings.path.clone(),
+                });
+            }
+            gcn_config(
+                &mut base,
+                gk.domain.trim(),
+                &gk.client_id,
+                &gk.client_secret,
+            )
+        } else {
+            let servers = gk.bootstrap_servers.trim().to_string();
+            base.set("bootstrap.servers", &servers);
+            servers
+        };
+        // Connection closes are normal (idle brokers hang up); outages are
+        // reported through error events instead, once each.
+        base.set("log.connection.close", "false");
+        // Alerts are 1-2 MB; the default (1 MiB per partition and fetch)
+        // would fetch them one round trip each.
+        base.set("max.partition.fetch.bytes", FETCH_BYTES);
+        for (key, value) in &gk.config {
+            base.set(key, value);
+        }
+        Ok(KafkaSettings {
+            base,
+            topics,
+            heartbeat: gk.follows_heartbeat(),
+            is_gcn,
+            servers,
+            redactor: Redactor::new(&gk.client_secret),
+        })
+    }
+
+    /// The configuration every client starts from (user's `config` included).
+    pub fn client_config(&self) -> ClientConfig {
+        self.base.clone()
+    }
+
+    /// A `listen` consumer: the group, manual commits, statistics for lag.
+    /// Values the user set in `config` win, except the ones our correctness
+    /// rests on (manual commits).
+    pub fn listen_config(&self, group_id: &str) -> ClientConfig {
+        let mut c = self.client_config();
+        set_default(&mut c, "auto.offset.reset", "earliest");
+        set_default(&mut c, "statistics.interval.ms", "2000");
+        set_default(&mut c, "max.poll.interval.ms", "600000");
+        c.set("group.id", group_id);
+        c.set("enable.auto.commit", "false");
+        c.set("enable.auto.offset.store", "false");
+        c
+    }
+
+    /// An `echo` consumer: assigned partitions, nothing committed. librdkafka
+    /// wants a group id even for assign(); a throwaway one keeps `listen`'s
+    /// group untouched (never joined, never committed to).
+    pub fn echo_config(&self) -> ClientConfig {
+        let mut c = self.client_config();
+        c.set("group.id", format!("{}-echo", new_group_id()));
+        c.set("enable.auto.commit", "false");
+        c.set("enable.auto.offset.store", "false");
+        c.set("enable.partition.eof", "true");
+        // A start offset deleted by retention meanwhile: read what is left.
+        set_default(&mut c, "auto.offset.reset", "earliest");
+        c
+    }
+
+    /// Every topic `listen` subscribes to.
+    pub fn listen_topics(&self) -> Vec<String> {
+        let mut topics = self.topics.clone();
+        if self.heartbeat && !topics.iter().any(|t| t == HEARTBEAT_TOPIC) {
+            topics.push(HEARTBEAT_TOPIC.to_string());
+        }
+        topics
+    }
+
+    /// The startup checks that need no network: OIDC support for GCN.
+    pub fn check_client(&self) -> Result<(), ConfigError> {
+        if self.is_gcn {
+            check_oidc()?;
+        }
+        Ok(())
+    }
+}
+
+/// GCN's keys (as NASA's gcn-kafka client sets them); returns the server.
+fn gcn_config(c: &mut ClientConfig, domain: &str, id: &str, secret: &str) -> String {
+    let domain = if domain.is_empty() {
+        "gcn.nasa.gov"
+    } else {
+        domain
+    };
+    let servers = format!("kafka.{domain}");
+    c.set("bootstrap.servers", &servers)
+        .set("security.protocol", "sasl_ssl")
+        .set("sasl.mechanisms", "OAUTHBEARER")
+        .set("sasl.oauthbearer.method", "oidc")
+        .set("sasl.oauthbearer.client.id", id)
+        .set("sasl.oauthbearer.client.secret", secret)
+        .set(
+            "sasl.oauthbearer.token.endpoint.url",
+            format!("https://auth.{domain}/oauth2/token"),
+        );
+    servers
+}
+
+fn set_default(c: &mut ClientConfig, key: &str, value: &str) {
+    if c.get(key).is_none() {
+        c.set(key, value);
+    }
+}
+
+fn has_value(credential: &str) -> bool {
+    let c = credential.trim();
+    !c.is_empty() && c != PLACEHOLDER
+}
+
+/// librdkafka's compiled-in features, e.g. "gzip,snappy,ssl,sasl,...,oidc".
+pub fn builtin_features() -> Result<String, ConfigError> {
+    ClientConfig::new()
+        .create_native_config()
+        .and_then(|c| c.get("builtin.features"))
+        .map_err(|e| ConfigError::Client(e.to_string()))
+}
+
+/// GCN's login is OIDC, which librdkafka only has with libcurl and OpenSSL.
+pub fn check_oidc() -> Result<(), ConfigError> {
+    let features = builtin_features()?;
+    if features.split(',').any(|f| f.trim() == "oidc") {
+        Ok(())
+    } else {
+        Err(ConfigError::NoOidc { features })
+    }
+}
+
+/// A secret in a file that group or others can read is worth a warning: the
+/// original shipped its settings world-readable, and `init` writes 0600.
+pub fn warn_if_readable(path: &Path, secret: &str) {
+    if !has_value(secret) {
+        return;
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    if mode & 0o044 != 0 {
+        tracing::warn!(
+            "settings file {} holds the GCN client secret and can be read by other users \
+             (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+}
+
+/// A new consumer group id, unique to this installation: GCN keeps a group's
+/// offsets, so two installations must never share one.
+pub fn new_group_id() -> String {
+    let mut bytes = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if random.is_err() {
+        // No /dev/urandom: time and pid are unique enough for one machine.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let mixed = nanos ^ (u128::from(std::process::id()) << 64);
+        bytes.copy_from_slice(&mixed.to_le_bytes()[..8]);
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("gocart-{hex}")
+}
+
+/// Whether a group id still needs generating.
+pub fn needs_group_id(group_id: &str) -> bool {
+    !has_value(group_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> Settings {
+        Settings::parse(text, Path::new("/home/u/.config/gocart/gocart.yaml")).unwrap()
+    }
+
+    #[test]
+    fn gcn_gets_the_oidc_login() {
+        let s = settings(
+            "gcn-kafka: {client_id: abc, client_secret: s3cr3t-value, domain: test.gcn.nasa.gov}",
+        );
+        let k = KafkaSettings::from_settings(&s).unwrap();
+        let c = k.client_config();
+        assert_eq!(c.get("bootstrap.servers"), Some("kafka.test.gcn.nasa.gov"));
+        assert_eq!(c.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(c.get("sasl.mechanisms"), Some("OAUTHBEARER"));
+        assert_eq!(c.get("sasl.oauthbearer.method"), Some("oidc"));
+        assert_eq!(c.get("sasl.oauthbearer.client.id"), Some("abc"));
+        assert_eq!(
+            c.get("sasl.oauthbearer.token.endpoint.url"),
+            Some("https://auth.test.gcn.nasa.gov/oauth2/token")
+        );
+        assert!(k.heartbeat);
+        assert_eq!(k.listen_topics(), vec!["igwn.gwalert", HEARTBEAT_TOPIC]);
+        assert!(!format!("{k:?}").contains("s3cr3t"));
+        assert_eq!(k.redactor.clean("bad s3cr3t-value!"), "bad <hidden>!");
+    }
+
+    #[test]
+    fn placeholder_credentials_point_at_the_file() {
+        let err = KafkaSettings::from_settings(&settings("")).unwrap_err();
+        assert!(matches!(err, ConfigError::Credentials { .. }));
+        let text = err.to_string();
+        assert!(
+            text.contains("/home/u/.config/gocart/gocart.yaml"),
+            "{text}"
+        );
+        assert!(text.contains("GCN_KAFKA_CLIENT_ID"), "{text}");
+    }
+
+    #[test]
+    fn another_broker_needs_no_credentials_and_takes_passthrough() {
+        let s = settings(
+            "gcn-kafka:\n  bootstrap_servers: 127.0.0.1:9092\n  topics: [a, b]\n  config: {session.timeout.ms: 6000, auto.offset.reset: latest, enable.auto.commit: true}\n",
+        );
+        let k = KafkaSettings::from_settings(&s).unwrap();
+        assert!(!k.is_gcn && !k.heartbeat);
+        let c = k.listen_config("g1");
+        assert_eq!(c.get("bootstrap.servers"), Some("127.0.0.1:9092"));
+        assert_eq!(c.get("security.protocol"), None);
+        assert_eq!(c.get("session.timeout.ms"), Some("6000"));
+        assert_eq!(c.get("auto.offset.reset"), Some("latest"));
+        // Our correctness rests on manual commits: that one is not overridable.
+        assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("group.id"), Some("g1"));
+        assert_eq!(k.listen_topics(), vec!["a", "b"]);
+        let echo_group = k.echo_config().get("group.id").unwrap().to_string();
+        assert!(echo_group.ends_with("-echo") && echo_group != "g1");
+    }
+
+    #[test]
+    fn this_build_has_oidc() {
+        check_oidc().unwrap();
+    }
+
+    #[test]
+    fn group_ids_are_new_each_time() {
+        let (a, b) = (new_group_id(), new_group_id());
+        assert!(a.starts_with("gocart-") && a.len() == 23, "{a}");
+        assert_ne!(a, b);
+        assert!(needs_group_id("XXXX") && needs_group_id(" ") && !needs_group_id(&a));
+    }
+}

@@ -1,0 +1,717 @@
+//! `listen`: the consumer-group loop. Each alert is run through the pipeline
+//! and its offset (offset + 1) committed only once the pipeline has settled
+//! it; we wait for the broker to confirm that commit before the next alert
+//! (serving the consumer meanwhile, so a commit during an outage delays us but
+//! never blocks a stop request). A failure of ours (disk full) pauses that
+//! partition at that very offset and retries after a backoff while the
+//! consumer keeps polling, so the group never throws us out and nothing later
+//! in the partition is committed past it.
+//!
+//! Where to start: a partition with a committed offset resumes there. One
+//! without (the very first run of a new group) starts at its end, and the old
+//! alerts skipped are counted and reported; we commit that end at once, so a
+//! later run resumes from it even if no alert came in between.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use gocart_shared::marker::Source;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Message as _, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::commit::{CommitQueue, CommitResult};
+use super::config::KafkaSettings;
+use super::context::{Context, PartitionKey};
+use super::status::{Counts, LastAlert, LastError, Status, REFRESH_SECS};
+use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
+use super::{Backoff, HEARTBEAT_TOPIC};
+use crate::alert::{Message, Outcome, Pipeline};
+use crate::shutdown::Shutdown;
+
+/// Longest wait between retries of an alert we failed to write.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// How long one `poll` waits: short, so a stop request is seen quickly.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long one wait for a commit result lasts before the consumer is served.
+const COMMIT_POLL: Duration = Duration::from_millis(10);
+
+/// Rounds of failed commits before pending ones are left to redelivery.
+const COMMIT_TRIES: u32 = 5;
+
+/// How long we wait for the broker to confirm an alert's commit before going
+/// on (the commit stays pending and is confirmed or re-sent later).
+const COMMIT_WAIT: Duration = Duration::from_secs(10);
+
+/// After a stop request, how long we still wait for the last confirmations.
+const STOP_WAIT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("cannot create the Kafka consumer: {0}")]
+    Create(String),
+    #[error("cannot subscribe to {topics}: {message}")]
+    Subscribe { topics: String, message: String },
+}
+
+/// What `listen` needs besides the pipeline.
+pub struct ListenSetup {
+    pub kafka: KafkaSettings,
+    pub group_id: String,
+    pub state_dir: PathBuf,
+    pub shutdown: Shutdown,
+}
+
+/// An alert we could not write: its partition is paused at `offset` until `due`.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    offset: i64,
+    due: Instant,
+    resumed: bool,
+}
+
+struct Listener {
+    /// Declared before the consumer: it must be dropped first.
+    commits: CommitQueue,
+    consumer: BaseConsumer<Context>,
+    pipeline: Pipeline,
+    setup: ListenSetup,
+    status: Status,
+    /// The next offset to read per partition, as committed by us or found.
+    committed: BTreeMap<PartitionKey, i64>,
+    /// Settled offsets not yet confirmed as committed (heartbeats: lazily).
+    pending: BTreeMap<PartitionKey, i64>,
+    /// Rounds of commits that failed since the last confirmation.
+    commit_failures: u32,
+    /// Offsets the broker confirmed as committed.
+    confirmed: BTreeMap<PartitionKey, i64>,
+    /// Messages polled while waiting for a commit confirmation.
+    buffer: VecDeque<OwnedMessage>,
+    held: BTreeMap<PartitionKey, Held>,
+    backoff: Backoff,
+    last_saved: Instant,
+    last_consumer_error: Option<String>,
+    status_write_failed: bool,
+}
+
+/// Runs until SIGINT/SIGTERM; returns after the alert in hand is committed.
+pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError> {
+    let context = Context::new(setup.kafka.redactor.clone());
+    let consumer: BaseConsumer<Context> = setup
+        .kafka
+        .listen_config(&setup.group_id)
+        .create_with_context(context)
+        .map_err(|e| ListenError::Create(setup.kafka.redactor.clean(&e.to_string())))?;
+    let previous = Status::load(&setup.state_dir).ok();
+    let status = Status {
+        pid: std::process::id(),
+        group_id: setup.group_id.clone(),
+        servers: setup.kafka.servers.clone(),
+        started: Some(Utc::now()),
+        heartbeat_followed: setup.kafka.heartbeat,
+        ..Status::default()
+    };
+    let mut listener = Listener {
+        commits: CommitQueue::new(&consumer),
+        consumer,
+        pipeline,
+        setup,
+        status,
+        committed: BTreeMap::new(),
+        pending: BTreeMap::new(),
+        commit_failures: 0,
+        confirmed: BTreeMap::new(),
+        buffer: VecDeque::new(),
+        held: BTreeMap::new(),
+        backoff: Backoff::new(MAX_RETRY_WAIT),
+        last_saved: Instant::now(),
+        last_consumer_error: None,
+        status_write_failed: false,
+    };
+    listener.save_status();
+    if !listener.start_positions(previous.as_ref()) {
+        listener.finish();
+        return Ok(());
+    }
+    listener.subscribe()?;
+    tracing::info!(
+        "listening to {} on {} as group {}",
+        listener.setup.kafka.listen_topics().join(", "),
+        listener.setup.kafka.servers,
+        listener.setup.group_id
+    );
+    listener.run();
+    listener.finish();
+    Ok(())
+}
+
+impl Listener {
+    fn context(&self) -> &Context {
+        self.consumer.context()
+    }
+
+    /// Sets each partition's starting offset (see the module comment); retried
+    /// until the broker answers. False if a stop was requested meanwhile.
+    fn start_positions(&mut self, previous: Option<&Status>) -> bool {
+        let mut backoff = Backoff::new(Duration::from_secs(30));
+        let started = Instant::now();
+        let mut skipped = 0;
+        let mut first_run = Vec::new();
+        for topic in self.setup.kafka.listen_topics() {
+            loop {
+                match self.start_topic(&topic, previous) {
+                    Ok(Some(n)) => {
+                        skipped += n;
+                        first_run.push(topic.clone());
+                        break;
+                    }
+                    Ok(None) => break,
+                    Err(TopicError::Missing { topic }) => {
+                        tracing::warn!(
+                            "topic {topic} does not exist on {}; reading it from its start once it does",
+                            self.setup.kafka.servers
+                        );
+                        break;
+                    }
+                    Err(e) => {
+                        if started.elapsed() > PATIENCE {
+                            self.context().trouble(&e.to_string());
+                        } else {
+                            tracing::debug!("start-up: {e}");
+                        }
+                        if self.setup.shutdown.sleep(backoff.next_delay()) {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        self.context().healthy();
+        if !first_run.is_empty() {
+            tracing::info!(
+                "first run of group {}: starting at the end of {}; skipped {skipped} older alerts \
+                 (`gocart-ingest echo DAYS` writes recent ones)",
+                self.setup.group_id,
+                first_run.join(", ")
+            );
+        }
+        self.status.skipped_at_start = skipped;
+        self.save_status();
+        true
+    }
+
+    /// One topic's starting offsets; Some(skipped) if any partition started
+    /// at the end for lack of a committed offset (heartbeats do not count).
+    fn start_topic(
+        &mut self,
+        topic: &str,
+        previous: Option<&Status>,
+    ) -> Result<Option<i64>, TopicError> {
+        let is_heartbeat = self.is_heartbeat(topic);
+        let parts = topics::partitions(&self.consumer, topic)?;
+        let found = self.committed_offsets(topic, &parts)?;
+        let mut to_commit = Vec::new();
+        let mut skipped = None;
+        for (partition, committed) in parts.iter().zip(found) {
+            let start = match committed {
+                Some(offset) if !is_heartbeat => offset,
+                _ => match previous_offset(previous, &self.setup.group_id, topic, *partition) {
+                    Some(offset) if !is_heartbeat => {
+                        tracing::warn!(
+                            "the broker has no committed offset for {topic}/{partition}; \
+                             resuming from our own record ({offset})"
+                        );
+                        to_commit.push(((topic.to_string(), *partition), offset));
+                        offset
+                    }
+                    _ => {
+                        let (low, high) = topics::watermarks(&self.consumer, topic, *partition)?;
+                        if !is_heartbeat {
+                            *skipped.get_or_insert(0) += (high - low).max(0);
+                        }
+                        to_commit.push(((topic.to_string(), *partition), high));
+                        high
+                    }
+                },
+            };
+            self.committed
+                .insert((topic.to_string(), *partition), start);
+        }
+        if !to_commit.is_empty() {
+            self.pending.extend(to_commit);
+            if !self.commit_pending(REQUEST_TIMEOUT) {
+                return Err(TopicError::Request {
+                    topic: topic.to_string(),
+                    message: "cannot commit the starting offsets".into(),
+                });
+            }
+        }
+        Ok(skipped)
+    }
+
+    /// The group's committed offset for each partition (None: none yet).
+    fn committed_offsets(
+        &self,
+        topic: &str,
+        parts: &[i32],
+    ) -> Result<Vec<Option<i64>>, TopicError> {
+        let mut tpl = TopicPartitionList::new();
+        for p in parts {
+            tpl.add_partition(topic, *p);
+        }
+        let found = self
+            .consumer
+            .committed_offsets(tpl, REQUEST_TIMEOUT)
+            .map_err(|e| TopicError::Request {
+                topic: topic.to_string(),
+                message: e.to_string(),
+            })?;
+        let offsets = parts
+            .iter()
+            .map(
+                |p| match found.find_partition(topic, *p).map(|e| e.offset()) {
+                    Some(Offset::Offset(n)) if n >= 0 => Some(n),
+                    _ => None,
+                },
+            )
+            .collect();
+        Ok(offsets)
+    }
+
+    fn subscribe(&self) -> Result<(), ListenError> {
+        let topics = self.setup.kafka.listen_topics();
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        self.consumer
+            .subscribe(&names)
+            .map_err(|e| ListenError::Subscribe {
+                topics: topics.join(", "),
+                message: e.to_string(),
+            })
+    }
+
+    fn run(&mut self) {
+        while !self.setup.shutdown.requested() {
+            if let Some(message) = self.next_message() {
+                self.handle(message);
+            }
+            self.housekeeping();
+        }
+    }
+
+    /// A message polled earlier (while waiting for a commit), else one poll.
+    fn next_message(&mut self) -> Option<OwnedMessage> {
+        if let Some(message) = self.buffer.pop_front() {
+            return Some(message);
+        }
+        self.poll_once(POLL)
+    }
+
+    /// One poll: serves callbacks, logs error events, returns a message.
+    fn poll_once(&mut self, timeout: Duration) -> Option<OwnedMessage> {
+        match self.consumer.poll(timeout) {
+            None => None,
+            Some(Ok(message)) => {
+                self.context().healthy();
+                self.last_consumer_error = None;
+                Some(message.detach())
+            }
+            Some(Err(e)) => {
+                self.consumer_error(&e);
+                None
+            }
+        }
+    }
+
+    /// Kafka error events ("Unknown topic or partition" and the like) are
+    /// logged once per kind, never taken for alerts.
+    fn consumer_error(&mut self, e: &KafkaError) {
+        let text = self.setup.kafka.redactor.clean(&e.to_string());
+        if is_connection_error(e) {
+            // Part of an outage: one line for all of it (see Context).
+            self.context().trouble(&text);
+            return;
+        }
+        self.context().note_error(&text);
+        if self.context().is_down() {
+            tracing::debug!("Kafka (while down): {text}");
+        } else if self.last_consumer_error.as_deref() != Some(text.as_str()) {
+            tracing::warn!("Kafka: {text}");
+            self.last_consumer_error = Some(text);
+        } else {
+            tracing::debug!("Kafka (again): {text}");
+        }
+    }
+
+    fn is_heartbeat(&self, topic: &str) -> bool {
+        topic == HEARTBEAT_TOPIC && !self.setup.kafka.topics.iter().any(|t| t == topic)
+    }
+
+    fn handle(&mut self, m: OwnedMessage) {
+        let key = (m.topic().to_string(), m.partition());
+        let now = Utc::now();
+        self.status.last_message = Some(now);
+        if self.is_heartbeat(m.topic()) {
+            // Proof of a live connection; never an alert, never in the tree.
+            self.status.last_heartbeat = Some(now);
+            self.pending.insert(key, m.offset() + 1);
+            return;
+        }
+        if let Some(held) = self.held.get(&key).copied() {
+            if m.offset() != held.offset {
+                // Fetched before the pause took hold: go back, never past it.
+                self.rewind(&key, held.offset);
+                return;
+            }
+        }
+        let message = Message {
+            bytes: m.payload().unwrap_or_default().to_vec(),
+            source: Source::Kafka {
+                topic: key.0.clone(),
+                partition: key.1,
+                offset: m.offset(),
+            },
+        };
+        let received = Instant::now();
+        if let Some(ts) = m.timestamp().to_millis() {
+            let age = Utc::now().timestamp_millis() - ts;
+            tracing::debug!(
+                "{}/{}@{}: received {age} ms after its timestamp",
+                key.0,
+                key.1,
+                m.offset()
+            );
+        }
+        let outcome = self
+            .pipeline
+            .ingest(&message, &mut std::io::stdout().lock());
+        tracing::debug!("settled in {} ms", received.elapsed().as_millis());
+        self.record(&message.bytes, &outcome);
+        if outcome.is_settled() {
+            self.held.remove(&key);
+            self.backoff.reset();
+            self.pending.insert(key, m.offset() + 1);
+            self.commit_pending(COMMIT_WAIT);
+        } else {
+            self.hold(&key, m.offset());
+        }
+        self.save_status();
+    }
+
+    /// Sends every pending commit and waits up to `limit` (less after a stop
+    /// request) for the broker to confirm them all; true if it did. Messages
+    /// polled meanwhile are kept for later, in order.
+    fn commit_pending(&mut self, limit: Duration) -> bool {
+        if !self.send_pending() {
+            return false;
+        }
+        let start = Instant::now();
+        let mut stop_seen: Option<Instant> = None;
+        loop {
+            let failure = self.take_commit_results(COMMIT_POLL);
+            self.drop_confirmed();
+            if self.pending.is_empty() {
+                return true;
+            }
+            if let Some(why) = failure {
+                self.commit_failed(&why);
+                return false;
+            }
+            if self.setup.shutdown.requested() {
+                let seen = *stop_seen.get_or_insert_with(Instant::now);
+                if seen.elapsed() >= STOP_WAIT {
+                    return false;
+                }
+            }
+            if start.elapsed() >= limit {
+                tracing::debug!("commit not confirmed within {limit:?}; kept pending");
+                return false;
+            }
+            // Keep the consumer served (events, the group's heartbeats).
+            if let Some(message) = self.poll_once(Duration::ZERO) {
+                self.buffer.push_back(message);
+            }
+        }
+    }
+
+    /// Sends the pending offsets asynchronously; the results arrive on our
+    /// commit queue (see `commit.rs`).
+    fn send_pending(&mut self) -> bool {
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), next) in &self.pending {
+            add(&mut tpl, topic, *partition, *next);
+        }
+        match self.commits.send(&self.consumer, &tpl) {
+            Ok(()) => true,
+            Err(why) => {
+                self.commit_failed(&why);
+                false
+            }
+        }
+    }
+
+    /// Reads the commit results that arrive within `wait` (and any queued
+    /// behind them); the last failure, if any.
+    fn take_commit_results(&mut self, wait: Duration) -> Option<String> {
+        let mut failure = None;
+        let mut wait = wait;
+        while let Some(result) = self.commits.poll(wait) {
+            wait = Duration::ZERO;
+            match result {
+                CommitResult::Done(offsets) => {
+                    for (key, next) in offsets {
+                        let slot = self.confirmed.entry(key).or_insert(next);
+                        *slot = (*slot).max(next);
+                    }
+                }
+                CommitResult::Failed(why) => failure = Some(why),
+            }
+        }
+        failure
+    }
+
+    /// Pending offsets the broker has confirmed are committed now.
+    fn drop_confirmed(&mut self) {
+        let confirmed = &self.confirmed;
+        let before = self.pending.len();
+        self.pending
+            .retain(|key, next| confirmed.get(key).is_none_or(|done| done < next));
+        if self.pending.len() < before {
+            self.commit_failures = 0;
+        }
+        for (key, slot) in self.committed.iter_mut() {
+            if let Some(done) = confirmed.get(key) {
+                *slot = (*slot).max(*done);
+            }
+        }
+    }
+
+    /// A commit failed: logged once per run of failures; after a few rounds
+    /// the pending offsets are left to redelivery (the alerts are on disk and
+    /// will be found unchanged).
+    fn commit_failed(&mut self, why: &str) {
+        self.commit_failures += 1;
+        self.context().note_error(&format!("commit failed: {why}"));
+        if self.commit_failures == 1 {
+            tracing::warn!("cannot commit yet ({why}); the alerts are safe on disk, retrying");
+        }
+        if self.commit_failures > COMMIT_TRIES {
+            tracing::info!(
+                "giving up committing {} partition(s); their last alerts will be delivered \
+                 again and found unchanged",
+                self.pending.len()
+            );
+            self.pending.clear();
+            self.commit_failures = 0;
+        }
+    }
+
+    /// Pauses the partition at the failed alert and schedules a retry.
+    fn hold(&mut self, key: &PartitionKey, offset: i64) {
+        let delay = self.backoff.next_delay();
+        tracing::warn!(
+            "alert at {}/{} offset {offset} not written; trying again in {} s",
+            key.0,
+            key.1,
+            delay.as_secs()
+        );
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&key.0, key.1);
+        if let Err(e) = self.consumer.pause(&tpl) {
+            tracing::debug!("pause {}/{}: {e}", key.0, key.1);
+        }
+        self.held.insert(
+            key.clone(),
+            Held {
+                offset,
+                due: Instant::now() + delay,
+                resumed: false,
+            },
+        );
+        self.rewind(key, offset);
+    }
+
+    fn rewind(&self, key: &PartitionKey, offset: i64) {
+        if let Err(e) = self.consumer.seek(
+            &key.0,
+            key.1,
+            Offset::Offset(offset),
+            Duration::from_secs(5),
+        ) {
+            tracing::debug!("seek {}/{} to {offset}: {e}", key.0, key.1);
+        }
+    }
+
+    fn record(&mut self, bytes: &[u8], outcome: &Outcome) {
+        let counts: &mut Counts = &mut self.status.counts;
+        let label = match outcome {
+            Outcome::Written(_) | Outcome::Replaced(_) => {
+                counts.written += 1;
+                "written"
+            }
+            Outcome::Unchanged(_) => {
+                counts.unchanged += 1;
+                "unchanged"
+            }
+            Outcome::Skipped(_) => {
+                counts.skipped += 1;
+                "skipped"
+            }
+            Outcome::Rejected { .. } => {
+                counts.rejected += 1;
+                "rejected"
+            }
+            Outcome::Failed(_) => {
+                counts.failed += 1;
+                "failed"
+            }
+        };
+        let (id, kind) = alert_names(bytes);
+        self.status.last_alert = Some(LastAlert {
+            superevent_id: id,
+            alert_type: kind,
+            outcome: label.to_string(),
+            at: Some(Utc::now()),
+        });
+        if let Outcome::Failed(why) | Outcome::Rejected { reason: why, .. } = outcome {
+            self.context().note_error(why);
+        }
+    }
+
+    /// Retries, lazy commits and the status file, every few seconds.
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PartitionKey> = self
+            .held
+            .iter()
+            .filter(|(_, h)| !h.resumed && h.due <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(&key.0, key.1);
+            if let Err(e) = self.consumer.resume(&tpl) {
+                tracing::debug!("resume {}/{}: {e}", key.0, key.1);
+            }
+            if let Some(h) = self.held.get_mut(&key) {
+                h.resumed = true;
+            }
+        }
+        if self.last_saved.elapsed() >= Duration::from_secs(REFRESH_SECS as u64) {
+            if let Some(why) = self.take_commit_results(Duration::ZERO) {
+                self.commit_failed(&why);
+            }
+            self.drop_confirmed();
+            if !self.pending.is_empty() && !self.context().is_down() {
+                self.send_pending();
+            }
+            self.save_status();
+        }
+    }
+
+    fn save_status(&mut self) {
+        self.drop_confirmed();
+        let ends = self.context().ends();
+        let mut keys: Vec<PartitionKey> = self.committed.keys().cloned().collect();
+        keys.extend(ends.keys().cloned());
+        keys.sort();
+        keys.dedup();
+        self.status.partitions = keys
+            .into_iter()
+            .map(|key| super::status::PartitionStatus {
+                committed: self.committed.get(&key).copied(),
+                end: ends.get(&key).copied(),
+                topic: key.0,
+                partition: key.1,
+            })
+            .collect();
+        self.status.connected = !self.context().is_down();
+        self.status.last_error = self.context().last_error().map(|(at, message)| LastError {
+            at: Some(at),
+            message,
+        });
+        self.status.updated = Some(Utc::now());
+        self.last_saved = Instant::now();
+        match self.status.save(&self.setup.state_dir) {
+            Ok(()) => self.status_write_failed = false,
+            Err(e) if !self.status_write_failed => {
+                tracing::warn!("{e}");
+                self.status_write_failed = true;
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// The alert in hand is done: commit what is pending, record the stop.
+    fn finish(&mut self) {
+        if !self.pending.is_empty() {
+            self.commit_pending(STOP_WAIT);
+        }
+        self.status.stopped = Some(Utc::now());
+        self.save_status();
+        self.context().closing();
+        self.consumer.unsubscribe();
+        tracing::info!("stopped");
+    }
+}
+
+/// Errors that mean "the broker is not reachable (yet)", not "this is wrong".
+fn is_connection_error(e: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            C::BrokerTransportFailure
+                | C::AllBrokersDown
+                | C::Resolve
+                | C::NetworkException
+                | C::RequestTimedOut
+                | C::OperationTimedOut
+                | C::Authentication
+                | C::SaslAuthenticationFailed
+                | C::CoordinatorNotAvailable
+                | C::NotCoordinator
+                | C::LeaderNotAvailable
+                | C::NotLeaderForPartition
+        )
+    )
+}
+
+fn add(tpl: &mut TopicPartitionList, topic: &str, partition: i32, offset: i64) {
+    if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset)) {
+        tracing::debug!("offset list {topic}/{partition}: {e}");
+    }
+}
+
+/// Our own record of where the same group stood, if the broker forgot it
+/// (a group's offsets expire after days without a member).
+fn previous_offset(
+    previous: Option<&Status>,
+    group_id: &str,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    previous
+        .filter(|s| s.group_id == group_id)
+        .and_then(|s| s.committed(topic, partition))
+}
+
+/// The superevent id and alert type, for the status file; "?" if unreadable.
+fn alert_names(bytes: &[u8]) -> (String, String) {
+    #[derive(serde::Deserialize)]
+    struct Names {
+        superevent_id: Option<String>,
+        alert_type: Option<String>,
+    }
+    match serde_json::from_slice::<Names>(bytes) {
+        Ok(n) => (
+            n.superevent_id.unwrap_or_else(|| "?".into()),
+            n.alert_type.unwrap_or_else(|| "?".into()),
+        ),
+        Err(_) => ("?".into(), "?".into()),
+    }
+}

@@ -1,0 +1,280 @@
+//! `echo DAYS`: replays every partition of every alert topic from `now - DAYS`
+//! to the end as it was when echo started, then stops. It reads by assigned
+//! partitions with no consumer group, so it never commits and cannot move the
+//! offsets `listen` resumes from; the pipeline's idempotence makes replaying
+//! alerts already on disk harmless ("unchanged").
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gocart_shared::marker::Source;
+use indicatif::{ProgressBar, ProgressStyle};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Message as _, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::config::KafkaSettings;
+use super::context::{Context, PartitionKey};
+use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
+use super::Backoff;
+use crate::alert::{Message, Outcome, Pipeline};
+use crate::cmd::import::Tally;
+use crate::shutdown::Shutdown;
+
+/// An alert we fail to write (our disk) is tried this many times, then counted.
+const TRIES: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EchoError {
+    #[error("DAYS must be a positive number, not {0}")]
+    Days(f64),
+    #[error("cannot create the Kafka consumer: {0}")]
+    Create(String),
+    #[error("{0}")]
+    Topic(#[from] TopicError),
+    #[error("cannot find the offsets of {days} days ago: {message}")]
+    Times { days: f64, message: String },
+    #[error("cannot assign the partitions: {0}")]
+    Assign(String),
+}
+
+/// Where each partition's replay starts and stops.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    next: i64,
+    end: i64,
+}
+
+/// Replays the last `days` days; returns the outcomes' tally.
+pub fn echo(
+    pipeline: &Pipeline,
+    kafka: &KafkaSettings,
+    days: f64,
+    shutdown: &Shutdown,
+) -> Result<Tally, EchoError> {
+    if !(days.is_finite() && days > 0.0) {
+        return Err(EchoError::Days(days));
+    }
+    let consumer: BaseConsumer<Context> = kafka
+        .echo_config()
+        .create_with_context(Context::new(kafka.redactor.clone()))
+        .map_err(|e| EchoError::Create(kafka.redactor.clean(&e.to_string())))?;
+    let since_ms = chrono::Utc::now().timestamp_millis() - (days * 86_400_000.0) as i64;
+    let Some(mut ranges) = plan_with_retries(&consumer, kafka, since_ms, days, shutdown)? else {
+        return Ok(Tally::default());
+    };
+    let total: i64 = ranges.values().map(|r| r.end - r.next).sum();
+    tracing::info!(
+        "echo: {total} messages from the last {days} days in {} partitions of {}",
+        ranges.len(),
+        kafka.topics.join(", ")
+    );
+    let mut assignment = TopicPartitionList::new();
+    for ((topic, partition), r) in ranges.iter().filter(|(_, r)| r.next < r.end) {
+        assignment
+            .add_partition_offset(topic, *partition, Offset::Offset(r.next))
+            .map_err(|e| EchoError::Assign(e.to_string()))?;
+    }
+    ranges.retain(|_, r| r.next < r.end);
+    let mut tally = Tally::default();
+    if ranges.is_empty() {
+        return Ok(tally);
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(|e| EchoError::Assign(e.to_string()))?;
+    let bar = progress_bar(total);
+    let mut replay = Replay {
+        consumer: &consumer,
+        pipeline,
+        shutdown,
+        bar: &bar,
+        tally: &mut tally,
+        since_ms,
+    };
+    replay.run(&mut ranges);
+    bar.finish_and_clear();
+    Ok(tally)
+}
+
+/// `plan`, retried while the broker is unreachable; None if stopped meanwhile.
+fn plan_with_retries(
+    consumer: &BaseConsumer<Context>,
+    kafka: &KafkaSettings,
+    since_ms: i64,
+    days: f64,
+    shutdown: &Shutdown,
+) -> Result<Option<BTreeMap<PartitionKey, Range>>, EchoError> {
+    let mut backoff = Backoff::new(Duration::from_secs(30));
+    let started = std::time::Instant::now();
+    loop {
+        match plan(consumer, kafka, since_ms, days) {
+            Ok(ranges) => return Ok(Some(ranges)),
+            Err(e @ EchoError::Topic(TopicError::Missing { .. })) => return Err(e),
+            Err(e) if started.elapsed() > PATIENCE => consumer.context().trouble(&e.to_string()),
+            Err(e) => tracing::debug!("start-up: {e}"),
+        }
+        if shutdown.sleep(backoff.next_delay()) {
+            return Ok(None);
+        }
+    }
+}
+
+/// For every partition: the first offset at or after `now - days` and the end now.
+fn plan(
+    consumer: &BaseConsumer<Context>,
+    kafka: &KafkaSettings,
+    since_ms: i64,
+    days: f64,
+) -> Result<BTreeMap<PartitionKey, Range>, EchoError> {
+    let mut ends = BTreeMap::new();
+    let mut query = TopicPartitionList::new();
+    for topic in &kafka.topics {
+        for partition in topics::partitions(consumer, topic)? {
+            let (_, high) = topics::watermarks(consumer, topic, partition)?;
+            ends.insert((topic.clone(), partition), high);
+            query
+                .add_partition_offset(topic, partition, Offset::Offset(since_ms))
+                .map_err(|e| times_error(days, &e))?;
+        }
+    }
+    let found = consumer
+        .offsets_for_times(query, REQUEST_TIMEOUT)
+        .map_err(|e| times_error(days, &e))?;
+    let mut ranges = BTreeMap::new();
+    for ((topic, partition), end) in ends {
+        // No message at or after the time: the offset is the end (or "End").
+        let next = match found.find_partition(&topic, partition).map(|e| e.offset()) {
+            Some(Offset::Offset(n)) if n >= 0 => n.min(end),
+            _ => end,
+        };
+        ranges.insert((topic, partition), Range { next, end });
+    }
+    Ok(ranges)
+}
+
+fn times_error(days: f64, e: &KafkaError) -> EchoError {
+    EchoError::Times {
+        days,
+        message: e.to_string(),
+    }
+}
+
+/// A bar on a terminal only: indicatif draws nothing when stderr is not one.
+fn progress_bar(total: i64) -> ProgressBar {
+    let bar = ProgressBar::new(total.max(0) as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} alerts ({per_sec}, {eta} left)")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+struct Replay<'a> {
+    consumer: &'a BaseConsumer<Context>,
+    pipeline: &'a Pipeline,
+    shutdown: &'a Shutdown,
+    bar: &'a ProgressBar,
+    tally: &'a mut Tally,
+    /// Messages stamped before this are out of the window.
+    since_ms: i64,
+}
+
+impl Replay<'_> {
+    /// Reads until every partition reached its end (or a stop is requested).
+    fn run(&mut self, ranges: &mut BTreeMap<PartitionKey, Range>) {
+        let mut last_error = None;
+        while !ranges.is_empty() && !self.shutdown.requested() {
+            match self.consumer.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Ok(m)) => {
+                    let m = m.detach();
+                    self.consumer.context().healthy();
+                    let key = (m.topic().to_string(), m.partition());
+                    let Some(range) = ranges.get_mut(&key) else {
+                        continue;
+                    };
+                    if m.offset() < range.end {
+                        if self.in_window(&m) {
+                            self.ingest(&m);
+                        } else {
+                            self.bar.inc(1);
+                        }
+                    }
+                    range.next = m.offset() + 1;
+                    if range.next >= range.end {
+                        ranges.remove(&key);
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => {
+                    // At the end as it is now. Ends only grow, so normally our
+                    // fixed end was met first; this catches a range whose last
+                    // messages were deleted (retention) before we read them.
+                    self.drop_finished(ranges);
+                }
+                Some(Err(e)) => {
+                    let text = e.to_string();
+                    if last_error.as_ref() != Some(&text) {
+                        tracing::warn!("Kafka: {text}");
+                        last_error = Some(text);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Some brokers answer offsets_for_times coarsely (Tansu gives the start
+    /// of the partition); the message's own timestamp has the last word.
+    fn in_window(&self, m: &OwnedMessage) -> bool {
+        m.timestamp()
+            .to_millis()
+            .is_none_or(|ts| ts >= self.since_ms)
+    }
+
+    fn drop_finished(&self, ranges: &mut BTreeMap<PartitionKey, Range>) {
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        ranges.retain(|(topic, partition), r| {
+            match positions
+                .find_partition(topic, *partition)
+                .map(|e| e.offset())
+            {
+                Some(Offset::Offset(n)) => n < r.end,
+                _ => true,
+            }
+        });
+    }
+
+    /// One alert, retried a few times if the failure is ours.
+    fn ingest(&mut self, m: &OwnedMessage) {
+        let message = Message {
+            bytes: m.payload().unwrap_or_default().to_vec(),
+            source: Source::Kafka {
+                topic: m.topic().to_string(),
+                partition: m.partition(),
+                offset: m.offset(),
+            },
+        };
+        let mut backoff = Backoff::new(Duration::from_secs(10));
+        for attempt in 1..=TRIES {
+            let outcome = self.bar.suspend(|| {
+                self.pipeline
+                    .ingest(&message, &mut std::io::stdout().lock())
+            });
+            if outcome.is_settled() || attempt == TRIES || self.shutdown.requested() {
+                self.tally.add(&outcome);
+                self.bar.inc(1);
+                return;
+            }
+            if let Outcome::Failed(_) = outcome {
+                if self.shutdown.sleep(backoff.next_delay()) {
+                    self.tally.add(&outcome);
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The status file `listen` keeps in the state dir, and how `status` reads it.
+//! Alerts can be days apart, so "no alert for a day" says nothing; what tells a
+//! healthy listener from a stuck one is: is the process alive, is the file
+//! fresh, is the connection up (the last heartbeat), and is the lag zero.
+//! Written atomically (temp file + rename), so a reader never sees half of it.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The file name inside `trigger.state_dir`.
+pub const STATUS_FILE: &str = "ingest-listen.json";
+
+/// How often `listen` rewrites the file when nothing happens.
+pub const REFRESH_SECS: i64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("cannot write status file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read status file {path}: {message}")]
+    Read { path: PathBuf, message: String },
+}
+
+/// Everything `status` shows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    pub group_id: String,
+    pub servers: String,
+    pub started: Option<DateTime<Utc>>,
+    /// When the file was last written (listen refreshes it every few seconds).
+    pub updated: Option<DateTime<Utc>>,
+    /// Set when listen exits cleanly.
+    pub stopped: Option<DateTime<Utc>>,
+    pub connected: bool,
+    /// Old alerts skipped on the very first run (the backlog).
+    pub skipped_at_start: i64,
+    pub last_message: Option<DateTime<Utc>>,
+    pub last_alert: Option<LastAlert>,
+    /// None when the heartbeat topic is not followed.
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    pub heartbeat_followed: bool,
+    pub last_error: Option<LastError>,
+    pub counts: Counts,
+    pub partitions: Vec<PartitionStatus>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LastAlert {
+    pub superevent_id: String,
+    pub alert_type: String,
+    pub outcome: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LastError {
+    pub at: Option<DateTime<Utc>>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counts {
+    pub written: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PartitionStatus {
+    pub topic: String,
+    pub partition: i32,
+    /// The next offset to read, as committed (None: nothing committed yet).
+    pub committed: Option<i64>,
+    /// The partition's end (high watermark) as last seen.
+    pub end: Option<i64>,
+}
+
+impl PartitionStatus {
+    /// Messages not yet settled; unknown until both ends are known.
+    pub fn lag(&self) -> Option<i64> {
+        Some((self.end? - self.committed?).max(0))
+    }
+}
+
+impl Status {
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join(STATUS_FILE)
+    }
+
+    /// Writes the file atomically, creating the state dir if needed.
+    pub fn save(&self, state_dir: &Path) -> Result<(), StatusError> {
+        let path = Status::path(state_dir);
+        let fail = |source| StatusError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(state_dir).map_err(fail)?;
+        let tmp = state_dir.join(format!(".{STATUS_FILE}.tmp"));
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| fail(e.into()))?;
+        std::fs::write(&tmp, bytes).map_err(fail)?;
+        std::fs::rename(&tmp, &path).map_err(fail)
+    }
+
+    pub fn load(state_dir: &Path) -> Result<Status, StatusError> {
+        let path = Status::path(state_dir);
+        let fail = |message: String| StatusError::Read {
+            path: path.clone(),
+            message,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))
+    }
+
+    /// Total lag over the alert topics' partitions (heartbeats excluded).
+    pub fn alert_lag(&self, heartbeat_topic: &str) -> Option<i64> {
+        self.partitions
+            .iter()
+            .filter(|p| p.topic != heartbeat_topic)
+            .map(PartitionStatus::lag)
+            .sum()
+    }
+
+    /// The committed offset recorded for a partition, if any.
+    pub fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.partitions
+            .iter()
+            .find(|p| p.topic == topic && p.partition == partition)
+            .and_then(|p| p.committed)
+    }
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending anything).
+pub fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_and_loads_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let mut s = Status {
+            pid: 42,
+            group_id: "g".into(),
+            ..Status::default()
+        };
+        s.partitions.push(PartitionStatus {
+            topic: "t".into(),
+            partition: 0,
+            committed: Some(3),
+            end: Some(5),
+        });
+        s.partitions.push(PartitionStatus {
+            topic: "gcn.heartbeat".into(),
+            partition: 0,
+            committed: Some(3),
+            end: Some(9),
+        });
+        s.save(&state).unwrap();
+        let back = Status::load(&state).unwrap();
+        assert_eq!(back.pid, 42);
+        assert_eq!(back.alert_lag("gcn.heartbeat"), Some(2));
+        assert_eq!(back.committed("t", 0), Some(3));
+        assert_eq!(std::fs::read_dir(&state).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn our_own_pid_is_alive() {
+        assert!(pid_alive(std::process::id()));
+        assert!(!pid_alive(0));
+    }
+}
