@@ -71,10 +71,40 @@ pub enum Command {
         days: f64,
     },
 
+    /// Generate realistic mock alerts (MS... ids, current times, sky maps).
+    ///
+    /// Each mock event lives a real event's life (PRELIMINARY, INITIAL or a
+    /// RETRACTION, sometimes an UPDATE) with a multi-order sky map: a compact
+    /// blob for three detectors, a long arc for two, distances for CBC. They
+    /// are written into the alert tree like `import` does, or with --publish
+    /// sent to the topic of the `gcn-kafka.bootstrap_servers` broker (never to
+    /// GCN) for `listen` to receive. Exit status as for `import`.
+    Mock {
+        /// How many alerts.
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        count: usize,
+        /// Only CBC or only burst events (both when absent).
+        #[arg(long, value_enum)]
+        group: Option<MockGroup>,
+        /// The same seed gives the same events and sky maps.
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// Send to the local broker's topic instead of writing the tree.
+        #[arg(long)]
+        publish: bool,
+    },
+
     /// Say whether `listen` is running and keeping up.
     ///
     /// Reads the status file `listen` keeps in `trigger.state_dir`: process,
     /// connection, last heartbeat, last alert, per-partition lag, counts and
     /// the last error. Exit status 0 when running and keeping up, 1 otherwise.
     Status,
+}
+
+/// `--group` of `mock`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum MockGroup {
+    Cbc,
+    Burst,
 }

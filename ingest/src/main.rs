@@ -3,11 +3,15 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gocart_ingest::cli::{Cli, Command};
+use gocart_ingest::cli::{Cli, Command, MockGroup};
 use gocart_ingest::cmd::{self, Exit};
 use gocart_shared::Settings;
 
 fn main() -> ExitCode {
+    // `gocart-... status | head` must end quietly, as any Unix tool does,
+    // not panic on the closed pipe: Rust ignores SIGPIPE by default.
+    // SAFETY: called first, before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     init_logging();
     let cli = Cli::parse();
     let path = Settings::locate(cli.settings.as_deref());
@@ -17,6 +21,23 @@ fn main() -> ExitCode {
         Command::Listen => with_settings(&path, cmd::listen::run),
         Command::Echo { days } => with_settings(&path, |s| cmd::echo::run(s, *days)),
         Command::Status => with_settings(&path, |s| cmd::status::run(&s)),
+        Command::Mock {
+            count,
+            group,
+            seed,
+            publish,
+        } => {
+            let request = cmd::mock::Request {
+                count: *count,
+                group: group.map(|g| match g {
+                    MockGroup::Cbc => gocart_ingest::mock::Group::Cbc,
+                    MockGroup::Burst => gocart_ingest::mock::Group::Burst,
+                }),
+                seed: *seed,
+                publish: *publish,
+            };
+            with_settings(&path, |s| cmd::mock::run(s, &request))
+        }
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
@@ -48,6 +69,8 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal, never in files or the journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -52,6 +52,7 @@ pub struct Intended {
 pub struct MockAlert {
     pub superevent_id: String,
     pub alert_type: String,
+    pub created: DateTime<Utc>,
     pub message: Vec<u8>,
     /// The map's shape; `None` for a retraction (it has no map).
     shape: Option<Shape>,
@@ -81,15 +82,8 @@ pub fn generate(options: &Options, scratch: &Path) -> std::io::Result<Vec<MockAl
         }
         index += 1;
     }
-    alerts.sort_by(|a, b| created_of(&a.message).cmp(&created_of(&b.message)));
+    alerts.sort_by_key(|a| a.created);
     Ok(alerts)
-}
-
-fn created_of(message: &[u8]) -> String {
-    serde_json::from_slice::<Value>(message)
-        .ok()
-        .and_then(|v| v["time_created"].as_str().map(String::from))
-        .unwrap_or_default()
 }
 
 /// The fixed parts of one mock event.
@@ -237,6 +231,7 @@ impl Event {
         Ok(MockAlert {
             superevent_id: self.id.clone(),
             alert_type: alert_type.to_string(),
+            created,
             message: serde_json::to_vec_pretty(&message).map_err(std::io::Error::other)?,
             shape,
         })

@@ -95,3 +95,55 @@ fn help_explains_the_commands() {
     let run: common::Run = ingest().args(["import", "--help"]).output().unwrap().into();
     run.assert_status(0).assert_says("Exit status");
 }
+
+#[test]
+fn mock_writes_realistic_alerts_reproducibly() {
+    let ids = |seed: &str| {
+        let env = common::Env::new("");
+        let run: common::Run = env
+            .command()
+            .args(["mock", "--count", "5", "--seed", seed])
+            .output()
+            .unwrap()
+            .into();
+        run.assert_status(0).assert_says("5 alerts: 5 written");
+        let dirs = env.alert_dirs();
+        assert_eq!(dirs.len(), 5);
+        let marker = gocart_shared::Marker::read_checked(&dirs[0]).unwrap();
+        assert_eq!(
+            marker.source,
+            gocart_shared::Source::Mock {
+                mock: seed.parse().unwrap()
+            }
+        );
+        dirs.iter()
+            .map(|d| {
+                d.strip_prefix(&env.tree)
+                    .unwrap()
+                    .parent()
+                    .unwrap()
+                    .to_path_buf()
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = ids("3");
+    assert!(first.iter().all(|p| p.starts_with("mockevents")));
+    assert_eq!(ids("3"), first, "the same seed gives the same events");
+}
+
+#[test]
+fn mock_never_publishes_to_gcn() {
+    let env = common::Env::new("");
+    let run: common::Run = env
+        .command()
+        .args(["mock", "--publish"])
+        .output()
+        .unwrap()
+        .into();
+    run.assert_status(2);
+    assert!(
+        run.stderr.contains("refusing to publish to GCN"),
+        "{}",
+        run.stderr
+    );
+}

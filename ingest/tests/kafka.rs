@@ -488,3 +488,24 @@ fn an_alert_we_fail_to_write_is_retried_in_place_and_nothing_passes_it() {
     assert!(wait_for(LONG, || broker.committed(&group, TOPIC, 1) == vec![2]));
     assert!(listen.stop().success());
 }
+
+/// `mock --publish` sends realistic alerts to the local broker and `listen`
+/// writes them: the whole pipeline with no GCN account.
+#[test]
+fn mock_alerts_published_to_the_local_broker_are_written_by_listen() {
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic(TOPIC, 1);
+    let s = Scratch::new(&broker, &[TOPIC], "");
+    let mut listen = Ingest::listen(&s.settings);
+    let mut publish = Ingest::spawn(
+        &s.settings,
+        &["mock", "--count", "3", "--seed", "5", "--publish"],
+    );
+    let status = publish.wait_exit(LONG).expect("mock --publish finishes");
+    assert!(status.success(), "{}", publish.stderr_text());
+    assert_eq!(publish.stdout_text().matches("PUBLISHED: ").count(), 3);
+    wait_for_dirs(&s.tree(), 3, LONG, &context(&listen));
+    assert!(listen.stop().success());
+}

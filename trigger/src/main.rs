@@ -14,6 +14,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `gocart-... status | head` must end quietly, as any Unix tool does,
+    // not panic on the closed pipe: Rust ignores SIGPIPE by default.
+    // SAFETY: called first, before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = cli::Cli::parse();
     init_logging(cli.verbose);
     match cmd::run(&cli) {

@@ -4,6 +4,7 @@ pub mod echo;
 pub mod import;
 pub mod init;
 pub mod listen;
+pub mod mock;
 pub mod status;
 
 /// How a command ended, as the process exit status.
