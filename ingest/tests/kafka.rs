@@ -201,24 +201,10 @@ fn kill_9_in_the_middle_of_an_alert_then_restart_writes_it_once() {
 
 #[test]
 fn a_broker_restart_while_listening_loses_nothing() {
-    let Some(mut broker) = Broker::start(Storage::Sqlite) else {
+    let Some((mut broker, s, mut listen)) = listening_then_outage(Storage::Sqlite, "S240505a")
+    else {
         return;
     };
-    broker.create_topic(TOPIC, 1);
-    let s = Scratch::new(&broker, &[TOPIC], "");
-    let mut listen = Ingest::listen(&s.settings);
-    broker.producer().send(TOPIC, 0, &alert("S240505a"), None);
-    wait_for_dirs(&s.tree(), 1, LONG, &context(&listen));
-
-    broker.kill();
-    // Down long enough for the listener to notice.
-    assert!(
-        wait_for(LONG, || listen
-            .stderr_text()
-            .contains("retrying until the broker is back")),
-        "{}",
-        context(&listen)()
-    );
     broker.restart();
     broker.producer().send(TOPIC, 0, &alert("S240505b"), None);
     wait_for_dirs(&s.tree(), 2, Duration::from_secs(90), &context(&listen));
@@ -413,22 +399,9 @@ fn gcn_credentials_still_xxxx_are_a_clear_message() {
 
 #[test]
 fn sigterm_while_the_broker_is_down_still_exits_0_within_5_s() {
-    let Some(mut broker) = Broker::start(Storage::Memory) else {
+    let Some((_broker, s, mut listen)) = listening_then_outage(Storage::Memory, "S240509a") else {
         return;
     };
-    broker.create_topic(TOPIC, 1);
-    let s = Scratch::new(&broker, &[TOPIC], "");
-    let mut listen = Ingest::listen(&s.settings);
-    broker.producer().send(TOPIC, 0, &alert("S240509a"), None);
-    wait_for_dirs(&s.tree(), 1, LONG, &context(&listen));
-    broker.kill();
-    assert!(
-        wait_for(LONG, || listen
-            .stderr_text()
-            .contains("retrying until the broker is back")),
-        "{}",
-        context(&listen)()
-    );
     let started = std::time::Instant::now();
     assert!(listen.stop().success());
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -508,4 +481,25 @@ fn mock_alerts_published_to_the_local_broker_are_written_by_listen() {
     assert_eq!(publish.stdout_text().matches("PUBLISHED: ").count(), 3);
     wait_for_dirs(&s.tree(), 3, LONG, &context(&listen));
     assert!(listen.stop().success());
+}
+
+/// A listener that has written one alert (`id`), then a broker killed and the
+/// listener seen noticing it. `None` when tansu is not installed.
+fn listening_then_outage(storage: Storage, id: &str) -> Option<(Broker, Scratch, Ingest)> {
+    let mut broker = Broker::start(storage)?;
+    broker.create_topic(TOPIC, 1);
+    let s = Scratch::new(&broker, &[TOPIC], "");
+    let listen = Ingest::listen(&s.settings);
+    broker.producer().send(TOPIC, 0, &alert(id), None);
+    wait_for_dirs(&s.tree(), 1, LONG, &context(&listen));
+    broker.kill();
+    // Down long enough for the listener to notice.
+    assert!(
+        wait_for(LONG, || listen
+            .stderr_text()
+            .contains("retrying until the broker is back")),
+        "{}",
+        context(&listen)()
+    );
+    Some((broker, s, listen))
 }
