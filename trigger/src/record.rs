@@ -91,6 +91,24 @@ pub struct DirNote<'a> {
     pub message_sha256: &'a str,
 }
 
+impl DirNote<'_> {
+    /// The values of the `dirs` columns ?1..?9 (dir, marker identity, the
+    /// marker's fields, when seen), in the order both inserts list them.
+    fn params<'p>(&'p self, dir: &'p str, seen_at: &'p str) -> impl rusqlite::Params + 'p {
+        (
+            dir,
+            self.identity.ino as i64,
+            self.identity.size as i64,
+            self.identity.mtime_ns,
+            self.superevent_id,
+            self.alert_type,
+            self.written_at,
+            self.message_sha256,
+            seen_at,
+        )
+    }
+}
+
 /// The end of a run.
 #[derive(Debug, Clone)]
 pub struct Finish<'a> {
@@ -384,17 +402,7 @@ impl Record {
                 superevent_id = excluded.superevent_id, alert_type = excluded.alert_type,
                 written_at = excluded.written_at, message_sha256 = excluded.message_sha256,
                 problem = NULL, settled = 0",
-            params![
-                dir,
-                note.identity.ino as i64,
-                note.identity.size as i64,
-                note.identity.mtime_ns,
-                note.superevent_id,
-                note.alert_type,
-                note.written_at,
-                note.message_sha256,
-                now_text()
-            ],
+            note.params(dir, &now_text()),
         )
         .map_err(|e| self.err(e))?;
         if replaced {
@@ -545,17 +553,7 @@ impl Record {
                     superevent_id, alert_type, written_at, message_sha256, seen_at, settled,
                     catch_up_skipped)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, 1)",
-                params![
-                    dir,
-                    note.identity.ino as i64,
-                    note.identity.size as i64,
-                    note.identity.mtime_ns,
-                    note.superevent_id,
-                    note.alert_type,
-                    note.written_at,
-                    note.message_sha256,
-                    now_text()
-                ],
+                note.params(dir, &now_text()),
             )
             .map_err(|e| self.err(e))?;
             for plugin in plugins {
