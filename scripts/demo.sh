@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on an embedded default, with no credentials and no network:
 # starts gocart-trigger on a fresh alert tree (./demo) with the plugins of
-# plugins/, feeds it realistic mock alerts through gocart-ingest, shows each
-# plugin's output as it runs, stops cleanly and leaves the tree to look at.
+# plugins/, feeds it realistic mock alerts through gocart-ingest (through a
+# local Kafka broker and `gocart-ingest listen` when Tansu is installed, as
+# `scripts/setup.sh` does; else through the import path), shows each plugin's
+# output as it runs, stops cleanly and leaves the tree to look at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,16 +22,53 @@ trigger:
     plugins_dir: $PWD/plugins
     state_dir: $root/state
 YAML
+
+# A local broker when Tansu is installed: alerts then take the path of live ones.
+tansu_bin=$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")
+broker=""
+if [ -x "$tansu_bin" ]; then
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -p "$root/broker"
+    (cd "$root/broker" && exec "$tansu_bin" broker --listener-url "tcp://127.0.0.1:$port" \
+        --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ \
+        > broker.log 2>&1) &
+    broker=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    "$tansu_bin" topic create igwn.gwalert --partitions 1 --broker "tcp://127.0.0.1:$port" >/dev/null
+    cat >> "$root/gocart.yaml" <<YAML
+gcn-kafka:
+    bootstrap_servers: 127.0.0.1:$port
+YAML
+fi
 chmod 600 "$root/gocart.yaml"
 
 echo "== gocart-trigger watches $root/lvk_events and runs plugins/gp_* on each new alert"
 "$bin/gocart-trigger" -s "$root/gocart.yaml" watch &
 trigger=$!
-trap 'kill -TERM $trigger 2>/dev/null || true' EXIT
+listen=""
+trap 'kill -TERM $trigger $listen $broker 2>/dev/null || true' EXIT
 sleep 1
 
-echo "== gocart-ingest writes 6 mock alerts"
-"$bin/gocart-ingest" -s "$root/gocart.yaml" mock --count 6 --seed 42
+count=6
+if [ -n "$broker" ]; then
+    echo "== gocart-ingest listen on the local broker 127.0.0.1:$port"
+    "$bin/gocart-ingest" -s "$root/gocart.yaml" listen 2> >(tee "$root/listen.log" >&2) &
+    listen=$!
+    # Its start position (the end of the topic) is fixed once it says so.
+    for _ in $(seq 150); do grep -q "listening to" "$root/listen.log" 2>/dev/null && break; sleep 0.2; done
+    echo "== gocart-ingest mock publishes $count mock alerts to it"
+    "$bin/gocart-ingest" -s "$root/gocart.yaml" mock --count $count --seed 42 --publish
+    for _ in $(seq 300); do
+        [ "$(find "$root/lvk_events" -name .gocart-complete 2>/dev/null | wc -l)" -ge $count ] && break
+        sleep 0.2
+    done
+    kill -TERM $listen
+    wait $listen || true
+    listen=""
+else
+    echo "== gocart-ingest writes $count mock alerts (no local broker: tansu is not installed)"
+    "$bin/gocart-ingest" -s "$root/gocart.yaml" mock --count $count --seed 42
+fi
 
 # Wait until every plugin has run on every alert directory (or 60 s).
 dirs=$(find "$root/lvk_events" -name .gocart-complete | wc -l)
@@ -42,6 +81,7 @@ for _ in $(seq 120); do
 done
 kill -TERM $trigger
 wait $trigger || true
+if [ -n "$broker" ]; then kill -TERM $broker 2>/dev/null || true; wait $broker 2>/dev/null || true; fi
 trap - EXIT
 
 echo

@@ -40,7 +40,25 @@ pub fn run(path: &Path) -> anyhow::Result<Exit> {
     }
     println!("Plugins folder: {}", plugins.display());
     println!("Alert tree:     {}", settings.lvk.download_dir.display());
+    print_next_steps(path, &settings);
     Ok(Exit::Ok)
+}
+
+/// What a new user does next, from a first look to live alerts.
+fn print_next_steps(path: &Path, settings: &Settings) {
+    let plugins = settings.trigger.plugins_dir.display();
+    println!(
+        "\nNext steps:
+  1. Try it with no account: `gocart-ingest mock` writes realistic mock alerts
+     into the alert tree; `gocart-trigger` runs your plugins on each.
+  2. For real alerts, get a GCN client id and secret (https://gcn.nasa.gov/quickstart,
+     topic igwn.gwalert) and put them in {path} (gcn-kafka: client_id, client_secret),
+     then run `gocart-ingest echo 1` (the last day) and `gocart-ingest listen`.
+  3. Run `gocart-ingest listen` and `gocart-trigger` as services: contrib/systemd/README.md.
+  4. Write a plugin: copy {plugins}/gp_template.py to {plugins}/gp_<name>.py, edit its
+     plugin() function, and test it by hand: python3 {plugins}/gp_<name>.py <alert_dir>",
+        path = path.display()
+    );
 }
 
 /// Creates `path` with `contents` and `mode` unless it exists; true if created.
