@@ -6,9 +6,16 @@
 //! throughput of `gocart-ingest echo 1` replaying them all into a fresh tree.
 //! The picture is off (aitoff.convert false), as the targets assume.
 //!
+//! Tansu 0.6's fetch handler sleeps after every read, found data or not (half
+//! of the remaining `fetch.wait.max.ms` above 250 ms, else all of it), so with
+//! librdkafka's default of 500 ms a message waits ~375 ms on average before
+//! the consumer has it. Kafka itself answers a fetch as soon as data arrives.
+//! `--config fetch.wait.max.ms=10` takes that sleep out of the measurement.
+//!
 //! Usage (release build of the binary and the example, from the checkout):
 //!   cargo build --release -p gocart-ingest --bins --example bench_kafka
-//!   target/release/examples/bench_kafka [--alerts N] [--gap-ms MS] [--config K=V]... [--sqlite] [ALERT.json]
+//!   target/release/examples/bench_kafka [--alerts N] [--gap-ms MS] [--config K=V]...
+//!       [--sqlite] [ALERT.json]
 //! ALERT.json defaults to ../shared/alerts/lvk/MS181101ab-preliminary.json (1.04 MB);
 //! each copy gets its own superevent id so every one is a new directory.
 
@@ -99,9 +106,7 @@ fn main() -> anyhow::Result<()> {
     } else {
         Storage::Memory
     };
-    let Some(broker) = Broker::start(storage) else {
-        anyhow::bail!("tansu is not installed (scripts/setup.sh)");
-    };
+    let broker = Broker::start(storage).context("tansu is not installed (scripts/setup.sh)")?;
     broker.create_topic(TOPIC, 1);
     let messages = alerts(&args.alert, args.alerts)?;
     let size = messages.first().map_or(0, |m| m.1.len());
@@ -109,7 +114,12 @@ fn main() -> anyhow::Result<()> {
     let settings = scratch.path().join("gocart.yaml");
     std::fs::write(
         &settings,
-        settings_text(&broker, scratch.path(), &[TOPIC], ""),
+        settings_text(
+            &broker.addr(),
+            scratch.path(),
+            &[TOPIC],
+            &extra_config(&args.config)?,
+        ),
     )?;
     let tree = scratch.path().join("tree");
 
@@ -119,6 +129,12 @@ fn main() -> anyhow::Result<()> {
         std::env::set_var("GOCART_LOG", "info,gocart_ingest::kafka::consumer=debug");
     }
     let mut listen = Ingest::listen(&settings);
+    // Its start position (the end of the topic) is fixed once it says so;
+    // alerts sent before that would be skipped as the backlog.
+    let ready = wait_for(Duration::from_secs(60), || {
+        listen.stderr_text().contains("listening to")
+    });
+    anyhow::ensure!(ready, "listen did not start: {}", listen.stderr_text());
     let producer = broker.producer();
     let mut sent = HashMap::new();
     let mut produce_ms = Vec::new();
@@ -150,7 +166,12 @@ fn main() -> anyhow::Result<()> {
     let echo_settings = fresh.path().join("gocart.yaml");
     std::fs::write(
         &echo_settings,
-        settings_text(&broker, fresh.path(), &[TOPIC], ""),
+        settings_text(
+            &broker.addr(),
+            fresh.path(),
+            &[TOPIC],
+            &extra_config(&args.config)?,
+        ),
     )?;
     let start = Instant::now();
     let mut echo = Ingest::spawn(&echo_settings, &["echo", "1"]);
@@ -195,6 +216,19 @@ fn main() -> anyhow::Result<()> {
         echoed as f64 / echo_secs
     );
     Ok(())
+}
+
+/// `KEY=VALUE` options as lines of the settings' `gcn-kafka.config` block.
+fn extra_config(options: &[String]) -> anyhow::Result<String> {
+    options
+        .iter()
+        .map(|o| {
+            let (key, value) = o
+                .split_once('=')
+                .with_context(|| format!("--config {o}: KEY=VALUE"))?;
+            Ok(format!("    {key}: \"{value}\"\n"))
+        })
+        .collect()
 }
 
 /// The numbers that follow `marker` in each log line holding it.

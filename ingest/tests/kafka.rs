@@ -29,7 +29,7 @@ impl Scratch {
         let settings = dir.path().join("gocart.yaml");
         std::fs::write(
             &settings,
-            settings_text(broker, dir.path(), partitions_topics, extra_kafka),
+            settings_text(&broker.addr(), dir.path(), partitions_topics, extra_kafka),
         )
         .unwrap();
         Scratch { dir, settings }

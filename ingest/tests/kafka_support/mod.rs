@@ -127,13 +127,7 @@ impl Broker {
     }
 
     pub fn producer(&self) -> TestProducer {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", self.addr())
-            .set("message.max.bytes", "5000000")
-            .set("linger.ms", "0")
-            .create()
-            .unwrap();
-        TestProducer { producer }
+        TestProducer::new(&self.addr())
     }
 
     /// The group's committed offsets per partition of `topic` (-1: none).
@@ -177,6 +171,17 @@ pub struct TestProducer {
 }
 
 impl TestProducer {
+    /// A producer for any broker at `addr` (host:port).
+    pub fn new(addr: &str) -> TestProducer {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", addr)
+            .set("message.max.bytes", "5000000")
+            .set("linger.ms", "0")
+            .create()
+            .unwrap();
+        TestProducer { producer }
+    }
+
     /// Sends one message to a partition, with an optional timestamp (ms).
     pub fn send(&self, topic: &str, partition: i32, payload: &[u8], timestamp: Option<i64>) {
         let mut record: BaseRecord<'_, (), [u8]> =
@@ -212,8 +217,8 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Settings for a listener on `broker`, tree and state dir under `dir`.
-pub fn settings_text(broker: &Broker, dir: &Path, topics: &[&str], extra_kafka: &str) -> String {
+/// Settings for a listener on the broker at `addr`, tree and state dir under `dir`.
+pub fn settings_text(addr: &str, dir: &Path, topics: &[&str], extra_kafka: &str) -> String {
     format!(
         "# test settings\nlvk:\n  parse_real_events: true\n  download_dir: {tree}\n  aitoff: {{convert: false}}\n\
          gcn-kafka:\n  # the test broker\n  bootstrap_servers: {addr}\n  topics: [{topics}]\n  config:\n    \
@@ -222,7 +227,6 @@ pub fn settings_text(broker: &Broker, dir: &Path, topics: &[&str], extra_kafka: 
          trigger:\n  state_dir: {state}\n",
         tree = dir.join("tree").display(),
         state = dir.join("state").display(),
-        addr = broker.addr(),
         topics = topics.join(", "),
     )
 }
