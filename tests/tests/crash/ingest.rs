@@ -1,0 +1,294 @@
+//! `kill -9` of `gocart-ingest import` at pseudo-random moments while it writes
+//! a queue of realistic alerts (mock events' lives with their updates and
+//! retractions, plus changed versions of some alerts that replace them), each
+//! kill followed by a restart from the first alert the killed run had not
+//! reported: the at-least-once delivery of a consumer that commits after
+//! writing. When the queue is through, its tree is checked in full and a fresh
+//! tree (an "epoch") takes the next kills.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::TimeZone;
+use gocart_shared::marker::sha256_hex;
+use gocart_shared::{Alert, Tree};
+use gocart_tests::binaries;
+
+use super::tree::{alert_dirs, assert_leftovers_only_of, staging_leftovers, Verifier};
+use super::{run_and_kill, Config, Rng};
+
+/// Alerts in the queue before changed versions are added.
+const ALERTS: usize = 24;
+/// Kills come at most this long after a start: most land mid-alert.
+const MAX_DELAY_MS: u64 = 700;
+
+/// What a run did, for the report.
+pub struct Figures {
+    kills: usize,
+    runs: usize,
+    epochs: usize,
+    messages: usize,
+    dirs_checked: usize,
+    elapsed: Duration,
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} kills in {} runs of import, {} queues of {} messages, {} alert directories checked complete, {:.1} s",
+            self.kills,
+            self.runs,
+            self.epochs,
+            self.messages,
+            self.dirs_checked,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+pub fn run(config: &Config) -> Figures {
+    let started = Instant::now();
+    let mut rng = Rng::new(config.seed);
+    let scratch = tempfile::tempdir().unwrap();
+    let queue = Queue::build(scratch.path(), config.seed, &mut rng);
+    let mut figures = Figures {
+        kills: 0,
+        runs: 0,
+        epochs: 1,
+        messages: queue.files.len(),
+        dirs_checked: 0,
+        elapsed: Duration::ZERO,
+    };
+    let mut epoch = Epoch::new(scratch.path(), 0);
+    while figures.kills < config.ingest_kills {
+        if epoch.done == queue.files.len() {
+            figures.dirs_checked += epoch.finish(&queue);
+            epoch = Epoch::new(scratch.path(), figures.epochs);
+            figures.epochs += 1;
+        }
+        let context = format!("seed {}, run {}", config.seed, figures.runs);
+        figures.kills += epoch.killed_run(&queue, rng.millis(MAX_DELAY_MS), &context) as usize;
+        figures.runs += 1;
+    }
+    epoch.run_to_end(&queue);
+    figures.dirs_checked += epoch.finish(&queue);
+    figures.elapsed = started.elapsed();
+    figures
+}
+
+/// The messages, as files in import order, and what each directory must end as.
+struct Queue {
+    files: Vec<PathBuf>,
+    /// Relative alert directory of each message.
+    dirs: Vec<PathBuf>,
+    /// SHA-256 of each message.
+    shas: Vec<String>,
+}
+
+impl Queue {
+    fn build(scratch: &Path, seed: u64, rng: &mut Rng) -> Queue {
+        let mut messages = mock_messages(scratch, seed);
+        add_changed_versions(&mut messages, rng);
+        let inbox = scratch.join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let mut queue = Queue {
+            files: Vec::new(),
+            dirs: Vec::new(),
+            shas: Vec::new(),
+        };
+        for (i, bytes) in messages.iter().enumerate() {
+            let file = inbox.join(format!("{i:04}.json"));
+            std::fs::write(&file, bytes).unwrap();
+            let alert = Alert::parse(bytes).expect("mock alerts parse");
+            queue.files.push(file);
+            queue.dirs.push(Tree::new("").alert_dir(&alert));
+            queue.shas.push(sha256_hex(bytes));
+        }
+        queue
+    }
+
+    /// Each directory and the index of its last message in `..upto`.
+    fn last_versions(&self, upto: usize) -> BTreeMap<&Path, usize> {
+        let mut last = BTreeMap::new();
+        for (i, dir) in self.dirs[..upto].iter().enumerate() {
+            last.insert(dir.as_path(), i);
+        }
+        last
+    }
+}
+
+/// Realistic alerts from the `mock` generator; the seed fixes their clock too,
+/// so the same seed gives the same bytes.
+fn mock_messages(scratch: &Path, seed: u64) -> Vec<Vec<u8>> {
+    let now = chrono::Utc.timestamp_opt(1_767_225_600 + (seed % 1_000_000) as i64, 0);
+    let options = gocart_ingest::mock::Options {
+        count: ALERTS,
+        group: None,
+        seed,
+        now: now.unwrap(),
+    };
+    let alerts = gocart_ingest::mock::generate(&options, &scratch.join("fits")).unwrap();
+    alerts.into_iter().map(|a| a.message).collect()
+}
+
+/// A changed version (another FAR) of about one alert in six, a few places
+/// after it: the same directory name, so it replaces the first.
+fn add_changed_versions(messages: &mut Vec<Vec<u8>>, rng: &mut Rng) {
+    for i in (0..messages.len()).rev() {
+        if rng.below(6) != 0 {
+            continue;
+        }
+        let mut value: serde_json::Value = serde_json::from_slice(&messages[i]).unwrap();
+        let Some(far) = value["event"]["far"].as_f64() else {
+            continue;
+        };
+        value["event"]["far"] = serde_json::json!(far * 0.5);
+        let at = (i + 1 + rng.below(3) as usize).min(messages.len());
+        messages.insert(at, serde_json::to_vec_pretty(&value).unwrap());
+    }
+}
+
+/// One tree, fed the queue through kills and restarts.
+struct Epoch {
+    tree: PathBuf,
+    settings: PathBuf,
+    /// Messages reported written by a run: the next run starts after them.
+    done: usize,
+    verifier: Verifier,
+}
+
+impl Epoch {
+    fn new(scratch: &Path, n: usize) -> Epoch {
+        let tree = scratch.join(format!("tree-{n}"));
+        let settings = scratch.join(format!("gocart-{n}.yaml"));
+        std::fs::write(
+            &settings,
+            format!(
+                "lvk:\n  parse_mock_events: true\n  download_dir: {}\n  json: true\n  aitoff: {{convert: false}}\n",
+                tree.display()
+            ),
+        )
+        .unwrap();
+        Epoch {
+            tree,
+            settings,
+            done: 0,
+            verifier: Verifier::default(),
+        }
+    }
+
+    fn import(&self, queue: &Queue) -> Command {
+        let mut command = Command::new(&binaries().ingest);
+        command
+            .arg("-s")
+            .arg(&self.settings)
+            .env_remove("GOCART_SETTINGS")
+            .arg("import")
+            .args(&queue.files[self.done..]);
+        command
+    }
+
+    /// One run of import from `done`, killed after `delay`, then the checks.
+    /// Whether the run was still going when killed.
+    fn killed_run(&mut self, queue: &Queue, delay: Duration, context: &str) -> bool {
+        let outputs = self.tree.with_extension("out");
+        std::fs::create_dir_all(&outputs).unwrap();
+        let run = run_and_kill(self.import(queue), &outputs, delay);
+        self.done += reported(&run.stdout, context);
+        self.check_round(queue, context);
+        assert_leftovers_only_of(&self.tree, run.pid, context);
+        run.killed
+    }
+
+    fn run_to_end(&mut self, queue: &Queue) {
+        let out = self.import(queue).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.done += reported(&stdout, "the last run");
+    }
+
+    /// Every directory is complete and holds one of its messages, no older
+    /// than the last one reported written.
+    fn check_round(&mut self, queue: &Queue, context: &str) {
+        let index: HashMap<&str, usize> = queue
+            .shas
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        let found = self.verifier.check(&self.tree, context);
+        let in_tree: HashMap<PathBuf, usize> = found
+            .iter()
+            .map(|(dir, marker)| {
+                let i = *index.get(marker.message_sha256.as_str()).unwrap_or_else(|| {
+                    panic!("{context}: {} holds no message of the queue", dir.display())
+                });
+                let relative = dir.strip_prefix(&self.tree).unwrap();
+                assert_eq!(relative, queue.dirs[i], "{context}: a message in the wrong directory");
+                (relative.to_path_buf(), i)
+            })
+            .collect();
+        for (dir, reported) in queue.last_versions(self.done) {
+            let held = in_tree.get(dir).unwrap_or_else(|| {
+                panic!("{context}: {} was reported written and is gone", dir.display())
+            });
+            assert!(*held >= reported, "{context}: {} went back to an older version", dir.display());
+        }
+    }
+
+    /// The whole queue is through: one directory per alert, each holding the
+    /// last message for it byte for byte, nothing rejected, nothing left in
+    /// staging. Removes the tree; returns how many directories it had.
+    fn finish(&mut self, queue: &Queue) -> usize {
+        self.check_round(queue, "the end of a queue");
+        let last = queue.last_versions(queue.files.len());
+        let dirs = alert_dirs(&self.tree);
+        let relative: Vec<&Path> = dirs.iter().map(|d| d.strip_prefix(&self.tree).unwrap()).collect();
+        assert_eq!(relative, last.keys().copied().collect::<Vec<_>>(), "one directory per alert");
+        for (dir, i) in &last {
+            assert_holds_message(&self.tree.join(dir), &queue.files[*i]);
+        }
+        assert!(!self.tree.join(".rejected").exists(), "nothing was rejected");
+        assert_eq!(staging_leftovers(&self.tree), Vec::<String>::new());
+        std::fs::remove_dir_all(&self.tree).unwrap();
+        dirs.len()
+    }
+}
+
+/// The alert's own copy of its message (`lvk.json`) is the message, byte for byte.
+fn assert_holds_message(dir: &Path, message: &Path) {
+    let marker = gocart_shared::Marker::read(dir).unwrap();
+    let copy = marker
+        .files
+        .iter()
+        .find(|f| f.name.ends_with(".json"))
+        .unwrap_or_else(|| panic!("{} has no copy of its message", dir.display()));
+    assert!(
+        std::fs::read(dir.join(&copy.name)).unwrap() == std::fs::read(message).unwrap(),
+        "{} does not hold {}",
+        dir.display(),
+        message.display()
+    );
+}
+
+/// How many messages a run reported settled (written, replaced, or found
+/// unchanged); anything else is a failure of the suite.
+fn reported(stdout: &str, context: &str) -> usize {
+    let mut n = 0;
+    for line in stdout.lines() {
+        if ["WRITTEN: ", "REPLACED: ", "UNCHANGED: "].iter().any(|p| line.starts_with(p)) {
+            n += 1;
+        }
+        for bad in ["SKIPPED: ", "REJECTED: ", "FAILED: "] {
+            assert!(!line.starts_with(bad), "{context}: {line}\n{stdout}");
+        }
+    }
+    n
+}
