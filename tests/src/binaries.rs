@@ -49,5 +49,7 @@ fn build() -> Binaries {
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     let deps = exe.parent().expect("a test binary is in deps/");
-    deps.parent().map(Path::to_path_buf).expect("deps/ is in the profile dir")
+    deps.parent()
+        .map(Path::to_path_buf)
+        .expect("deps/ is in the profile dir")
 }

@@ -3,7 +3,7 @@
 //! kill followed by a restart, with the tree and the run record checked after
 //! every round.
 //!
-//! Bounded by default (about a minute on two cores). `scripts/crash-suite.sh`
+//! Bounded by default (50 and 15 kills, well under a minute on two cores). `scripts/crash-suite.sh`
 //! runs it at full size; `GOCART_CRASH_INGEST_KILLS`,
 //! `GOCART_CRASH_TRIGGER_KILLS` set the sizes and `GOCART_CRASH_SEED` replays
 //! a failure (every run prints its seed).
@@ -14,14 +14,12 @@ use crash::Config;
 
 #[test]
 fn ingest_killed_at_random_moments_leaves_every_alert_complete_exactly_once() {
-    let config = Config::from_env();
-    let figures = crash::ingest::run(&config);
+    let figures = crash::ingest::run(Config::get());
     eprintln!("crash suite, ingest: {figures}");
 }
 
 #[test]
 fn trigger_killed_while_plugins_run_repeats_no_finished_run_and_misses_none() {
-    let config = Config::from_env();
-    let figures = crash::trigger::run(&config);
+    let figures = crash::trigger::run(Config::get());
     eprintln!("crash suite, trigger: {figures}");
 }

@@ -227,19 +227,31 @@ impl Epoch {
         let in_tree: HashMap<PathBuf, usize> = found
             .iter()
             .map(|(dir, marker)| {
-                let i = *index.get(marker.message_sha256.as_str()).unwrap_or_else(|| {
-                    panic!("{context}: {} holds no message of the queue", dir.display())
-                });
+                let i = *index
+                    .get(marker.message_sha256.as_str())
+                    .unwrap_or_else(|| {
+                        panic!("{context}: {} holds no message of the queue", dir.display())
+                    });
                 let relative = dir.strip_prefix(&self.tree).unwrap();
-                assert_eq!(relative, queue.dirs[i], "{context}: a message in the wrong directory");
+                assert_eq!(
+                    relative, queue.dirs[i],
+                    "{context}: a message in the wrong directory"
+                );
                 (relative.to_path_buf(), i)
             })
             .collect();
         for (dir, reported) in queue.last_versions(self.done) {
             let held = in_tree.get(dir).unwrap_or_else(|| {
-                panic!("{context}: {} was reported written and is gone", dir.display())
+                panic!(
+                    "{context}: {} was reported written and is gone",
+                    dir.display()
+                )
             });
-            assert!(*held >= reported, "{context}: {} went back to an older version", dir.display());
+            assert!(
+                *held >= reported,
+                "{context}: {} went back to an older version",
+                dir.display()
+            );
         }
     }
 
@@ -250,12 +262,22 @@ impl Epoch {
         self.check_round(queue, "the end of a queue");
         let last = queue.last_versions(queue.files.len());
         let dirs = alert_dirs(&self.tree);
-        let relative: Vec<&Path> = dirs.iter().map(|d| d.strip_prefix(&self.tree).unwrap()).collect();
-        assert_eq!(relative, last.keys().copied().collect::<Vec<_>>(), "one directory per alert");
+        let relative: Vec<&Path> = dirs
+            .iter()
+            .map(|d| d.strip_prefix(&self.tree).unwrap())
+            .collect();
+        assert_eq!(
+            relative,
+            last.keys().copied().collect::<Vec<_>>(),
+            "one directory per alert"
+        );
         for (dir, i) in &last {
             assert_holds_message(&self.tree.join(dir), &queue.files[*i]);
         }
-        assert!(!self.tree.join(".rejected").exists(), "nothing was rejected");
+        assert!(
+            !self.tree.join(".rejected").exists(),
+            "nothing was rejected"
+        );
         assert_eq!(staging_leftovers(&self.tree), Vec::<String>::new());
         std::fs::remove_dir_all(&self.tree).unwrap();
         dirs.len()
@@ -283,7 +305,10 @@ fn assert_holds_message(dir: &Path, message: &Path) {
 fn reported(stdout: &str, context: &str) -> usize {
     let mut n = 0;
     for line in stdout.lines() {
-        if ["WRITTEN: ", "REPLACED: ", "UNCHANGED: "].iter().any(|p| line.starts_with(p)) {
+        if ["WRITTEN: ", "REPLACED: ", "UNCHANGED: "]
+            .iter()
+            .any(|p| line.starts_with(p))
+        {
             n += 1;
         }
         for bad in ["SKIPPED: ", "REJECTED: ", "FAILED: "] {

@@ -7,6 +7,7 @@ pub mod trigger;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How big a run is, and the seed that replays it.
@@ -18,15 +19,21 @@ pub struct Config {
 
 impl Config {
     /// Sizes from `GOCART_CRASH_*_KILLS` (bounded defaults); the seed from
-    /// `GOCART_CRASH_SEED`, else the clock. Printed, so a failure can be replayed.
-    pub fn from_env() -> Config {
+    /// `GOCART_CRASH_SEED`, else the clock. One seed for the whole process,
+    /// printed once, so a failure can be replayed.
+    pub fn get() -> &'static Config {
+        static CONFIG: OnceLock<Config> = OnceLock::new();
+        CONFIG.get_or_init(Config::from_env)
+    }
+
+    fn from_env() -> Config {
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1);
         let config = Config {
-            ingest_kills: env_number("GOCART_CRASH_INGEST_KILLS", 25) as usize,
-            trigger_kills: env_number("GOCART_CRASH_TRIGGER_KILLS", 8) as usize,
+            ingest_kills: env_number("GOCART_CRASH_INGEST_KILLS", 50) as usize,
+            trigger_kills: env_number("GOCART_CRASH_TRIGGER_KILLS", 15) as usize,
             seed: env_number("GOCART_CRASH_SEED", clock % 1_000_000),
         };
         eprintln!(

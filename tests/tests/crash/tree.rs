@@ -49,8 +49,8 @@ impl Verifier {
     }
 
     fn check_dir(&mut self, dir: &Path, context: &str) -> Marker {
-        let marker = Marker::read_checked(dir)
-            .unwrap_or_else(|e| panic!("{context}: torn directory: {e}"));
+        let marker =
+            Marker::read_checked(dir).unwrap_or_else(|e| panic!("{context}: torn directory: {e}"));
         let meta = std::fs::metadata(dir.join(MARKER_NAME)).unwrap();
         let version = (meta.ino(), meta.mtime(), meta.mtime_nsec());
         if self.hashed.get(dir) != Some(&version) {
@@ -71,7 +71,12 @@ fn check_contents(dir: &Path, marker: &Marker, context: &str) {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     present.sort();
-    assert_eq!(present, listed, "{context}: {} holds other files than its marker lists", dir.display());
+    assert_eq!(
+        present,
+        listed,
+        "{context}: {} holds other files than its marker lists",
+        dir.display()
+    );
     for file in &marker.files {
         let bytes = std::fs::read(dir.join(&file.name)).unwrap();
         assert_eq!(

@@ -172,7 +172,10 @@ impl Scene {
     fn wait_for_orphans(&self, context: &str) {
         let deadline = Instant::now() + WITHIN;
         while plugins_running(&self.plugins) > 0 {
-            assert!(Instant::now() < deadline, "{context}: plugins still running");
+            assert!(
+                Instant::now() < deadline,
+                "{context}: plugins still running"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -189,7 +192,12 @@ impl Scene {
         let trigger = self.start();
         let deadline = Instant::now() + WITHIN;
         while !self.status().contains(&want) {
-            assert!(Instant::now() < deadline, "{}\n{}", self.status(), trigger.log());
+            assert!(
+                Instant::now() < deadline,
+                "{}\n{}",
+                self.status(),
+                trigger.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         trigger.stop();
@@ -203,7 +211,11 @@ impl Scene {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text
     }
 }
@@ -267,7 +279,11 @@ impl Ledger {
         let record = record_rows(&status);
         for (pair, pids) in &log.starts {
             let ends = log.ends.get(pair).map_or(0, BTreeSet::len);
-            assert_eq!(ends, pids.len(), "{context}: {pair:?}: a plugin never ended");
+            assert_eq!(
+                ends,
+                pids.len(),
+                "{context}: {pair:?}: a plugin never ended"
+            );
             let (_, attempts) = record.get(pair).copied().unwrap_or(("none", 0));
             assert!(
                 pids.len() <= attempts,
@@ -309,7 +325,11 @@ impl Ledger {
                 assert_eq!(record.get(&pair).map(|r| r.0), Some("ok"), "{pair:?}");
             }
         }
-        assert_eq!(log.starts.len(), dirs.len() * PLUGINS.len(), "runs of unknown directories");
+        assert_eq!(
+            log.starts.len(),
+            dirs.len() * PLUGINS.len(),
+            "runs of unknown directories"
+        );
     }
 }
 
@@ -332,7 +352,11 @@ impl PluginLog {
             };
             let pair = (dir.to_string(), plugin.to_string());
             let pid: u32 = pid.parse().unwrap();
-            let side = if what == "start" { &mut log.starts } else { &mut log.ends };
+            let side = if what == "start" {
+                &mut log.starts
+            } else {
+                &mut log.ends
+            };
             side.entry(pair).or_default().insert(pid);
         }
         log
@@ -352,8 +376,16 @@ fn record_rows(status: &str) -> HashMap<Pair, (&str, usize)> {
     rows.lines()
         .map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let attempts = fields.last().unwrap().trim_end_matches(')').parse().unwrap();
-            ((fields[3].to_string(), fields[2].to_string()), (fields[1], attempts))
+            let attempts = fields
+                .last()
+                .unwrap()
+                .trim_end_matches(')')
+                .parse()
+                .unwrap();
+            (
+                (fields[3].to_string(), fields[2].to_string()),
+                (fields[1], attempts),
+            )
         })
         .collect()
 }
