@@ -21,8 +21,9 @@ use super::{run_and_kill, Config, Rng};
 
 /// Alerts in the queue before changed versions are added.
 const ALERTS: usize = 24;
-/// Kills come at most this long after a start: most land mid-alert.
-const MAX_DELAY_MS: u64 = 700;
+/// Kills come up to this long after a start at first; the bound then follows
+/// the speed of the machine and build (see `Pace`).
+const FIRST_MAX_DELAY_MS: u64 = 700;
 
 /// What a run did, for the report.
 pub struct Figures {
@@ -63,6 +64,9 @@ pub fn run(config: &Config) -> Figures {
         elapsed: Duration::ZERO,
     };
     let mut epoch = Epoch::new(scratch.path(), 0);
+    let mut pace = Pace {
+        max_delay_ms: FIRST_MAX_DELAY_MS,
+    };
     while figures.kills < config.ingest_kills {
         if epoch.done == queue.files.len() {
             figures.dirs_checked += epoch.finish(&queue);
@@ -70,13 +74,34 @@ pub fn run(config: &Config) -> Figures {
             figures.epochs += 1;
         }
         let context = format!("seed {}, run {}", config.seed, figures.runs);
-        figures.kills += epoch.killed_run(&queue, rng.millis(MAX_DELAY_MS), &context) as usize;
+        let delay = rng.millis(pace.max_delay_ms);
+        let (killed, reported) = epoch.killed_run(&queue, delay, &context);
+        pace.adjust(killed, reported);
+        figures.kills += killed as usize;
         figures.runs += 1;
     }
     epoch.run_to_end(&queue);
     figures.dirs_checked += epoch.finish(&queue);
     figures.elapsed = started.elapsed();
     figures
+}
+
+/// The bound of the kill delays, kept where a run gets through a few alerts:
+/// kills then land at every stage of an alert, not mostly between runs.
+struct Pace {
+    max_delay_ms: u64,
+}
+
+impl Pace {
+    fn adjust(&mut self, killed: bool, reported: usize) {
+        let scale = match (killed, reported) {
+            (false, _) => 0.7,
+            (true, 0) => 1.2,
+            (true, 1..=3) => 1.0,
+            (true, _) => 0.85,
+        };
+        self.max_delay_ms = ((self.max_delay_ms as f64 * scale) as u64).clamp(20, 5000);
+    }
 }
 
 /// The messages, as files in import order, and what each directory must end as.
@@ -157,6 +182,9 @@ struct Epoch {
     settings: PathBuf,
     /// Messages reported written by a run: the next run starts after them.
     done: usize,
+    /// Killed runs since the last one that reached an alert (and so had
+    /// cleared the leftovers of those before it).
+    uncleared: Vec<u32>,
     verifier: Verifier,
 }
 
@@ -176,6 +204,7 @@ impl Epoch {
             tree,
             settings,
             done: 0,
+            uncleared: Vec::new(),
             verifier: Verifier::default(),
         }
     }
@@ -192,15 +221,21 @@ impl Epoch {
     }
 
     /// One run of import from `done`, killed after `delay`, then the checks.
-    /// Whether the run was still going when killed.
-    fn killed_run(&mut self, queue: &Queue, delay: Duration, context: &str) -> bool {
+    /// Whether the run was still going when killed, and how many messages it
+    /// reported settled.
+    fn killed_run(&mut self, queue: &Queue, delay: Duration, context: &str) -> (bool, usize) {
         let outputs = self.tree.with_extension("out");
         std::fs::create_dir_all(&outputs).unwrap();
         let run = run_and_kill(self.import(queue), &outputs, delay);
-        self.done += reported(&run.stdout, context);
+        let reported = reported(&run.stdout, context);
+        self.done += reported;
         self.check_round(queue, context);
-        assert_leftovers_only_of(&self.tree, run.pid, context);
-        run.killed
+        if reported > 0 {
+            self.uncleared.clear();
+        }
+        self.uncleared.push(run.pid);
+        assert_leftovers_only_of(&self.tree, &self.uncleared, context);
+        (run.killed, reported)
     }
 
     fn run_to_end(&mut self, queue: &Queue) {

@@ -118,13 +118,13 @@ pub fn staging_leftovers(tree: &Path) -> Vec<String> {
     names
 }
 
-/// Leftovers in `.staging/` are only the killed writer's (`pid`): every
-/// restart clears those of writers that are gone.
-pub fn assert_leftovers_only_of(tree: &Path, pid: u32, context: &str) {
-    let mark = format!(".{pid}.");
+/// Leftovers in `.staging/` are only those of `writers` (the ones killed since
+/// the last run that got as far as its first alert): every start clears those
+/// of writers that are gone.
+pub fn assert_leftovers_only_of(tree: &Path, writers: &[u32], context: &str) {
     for name in staging_leftovers(tree) {
         assert!(
-            name.contains(&mark),
+            writers.iter().any(|pid| name.contains(&format!(".{pid}."))),
             "{context}: .staging/{name} was left by an earlier writer and never cleared"
         );
     }
