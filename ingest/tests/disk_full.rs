@@ -146,7 +146,7 @@ fn import_on_a_full_disk_commits_nothing_and_completes_once_space_is_freed() {
         std::fs::create_dir_all(&tree).unwrap();
         let filler = disk.fill(leave);
         let free = disk.free();
-        let run = env.import_messages(&[message.clone()]);
+        let run = env.import_messages(std::slice::from_ref(&message));
         run.assert_status(1).assert_says("FAILED: cannot write");
         assert!(run.stdout.contains(writing), "{writing}: {}", run.stdout);
         assert!(
@@ -163,7 +163,7 @@ fn import_on_a_full_disk_commits_nothing_and_completes_once_space_is_freed() {
         assert!(disk.free() + 64 * 1024 >= free, "space not given back");
 
         std::fs::remove_file(&filler).unwrap();
-        env.import_messages(&[message.clone()])
+        env.import_messages(std::slice::from_ref(&message))
             .assert_status(0)
             .assert_says("WRITTEN");
         let dirs = all_alert_dirs(&tree);
