@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gocart_shared::Marker;
+use gocart_tests::assert_holds_message;
 use kafka_support::{
-    all_alert_dirs, settings_text, wait_for, wait_for_dirs, Broker, Ingest, Storage,
+    all_alert_dirs, group_id, listen_status, settings_text, wait_for, wait_for_dirs, Broker,
+    Ingest, Storage,
 };
 
 const TOPIC: &str = "igwn.gwalert";
@@ -119,17 +121,6 @@ fn assert_nothing_left(tree: &Path) {
     );
 }
 
-/// The alert's directory is complete and holds the message byte for byte.
-fn assert_complete(dir: &Path, message: &[u8]) {
-    let marker = Marker::read_checked(dir).unwrap();
-    let copy = marker
-        .files
-        .iter()
-        .find(|f| f.name.ends_with(".json"))
-        .unwrap();
-    assert!(std::fs::read(dir.join(&copy.name)).unwrap() == message);
-}
-
 #[test]
 fn import_on_a_full_disk_commits_nothing_and_completes_once_space_is_freed() {
     let Some(disk) = Tmpfs::mount("import on a full disk") else {
@@ -168,7 +159,7 @@ fn import_on_a_full_disk_commits_nothing_and_completes_once_space_is_freed() {
             .assert_says("WRITTEN");
         let dirs = all_alert_dirs(&tree);
         assert_eq!(dirs.len(), 1);
-        assert_complete(&dirs[0], &message);
+        assert_holds_message(&dirs[0], &message);
         std::fs::remove_dir_all(&tree).unwrap();
     }
 }
@@ -201,13 +192,12 @@ fn listen_on_a_full_disk_commits_nothing_retries_and_writes_the_alert_once() {
     producer.send(TOPIC, 0, &second, None);
 
     // Several tries fail meanwhile; nothing is committed past the alert.
-    let status = scratch.path().join("state/ingest-listen.json");
-    let failed = || {
-        let bytes = std::fs::read(&status).unwrap_or_default();
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        value["counts"]["failed"].as_u64().unwrap_or(0)
-    };
-    assert!(wait_for(LONG, || failed() >= 3), "{}", listen.stderr_text());
+    let failed = || listen_status(&scratch.path().join("state"))["counts"]["failed"].as_u64();
+    assert!(
+        wait_for(LONG, || failed() >= Some(3)),
+        "{}",
+        listen.stderr_text()
+    );
     let group = group_id(&settings);
     assert_eq!(broker.committed(&group, TOPIC, 1), vec![0]);
     assert_nothing_left(&tree);
@@ -217,8 +207,8 @@ fn listen_on_a_full_disk_commits_nothing_retries_and_writes_the_alert_once() {
     assert!(wait_for(LONG, || broker.committed(&group, TOPIC, 1) == vec![2]));
     let dirs = all_alert_dirs(&tree);
     assert_eq!(dirs.len(), 2, "each alert once");
-    assert_complete(&dirs[0], &first);
-    assert_complete(&dirs[1], &second);
+    assert_holds_message(&dirs[0], &first);
+    assert_holds_message(&dirs[1], &second);
     assert!(listen.stop().success());
     let err = listen.stderr_text();
     assert_eq!(
@@ -237,14 +227,4 @@ fn listen_on_a_full_disk_commits_nothing_retries_and_writes_the_alert_once() {
         1,
         "one report per outage:\n{out}"
     );
-}
-
-/// The consumer group `listen` saved into the settings on its first run.
-fn group_id(settings: &Path) -> String {
-    let text = std::fs::read_to_string(settings).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("group_id:"))
-        .expect("group_id written back");
-    line.split(':').nth(1).unwrap().trim().to_string()
 }

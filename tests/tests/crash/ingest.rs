@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use chrono::TimeZone;
 use gocart_shared::marker::sha256_hex;
 use gocart_shared::{Alert, Tree};
-use gocart_tests::binaries;
+use gocart_tests::{alert_dirs, assert_holds_message, binaries};
 
-use super::tree::{alert_dirs, assert_leftovers_only_of, staging_leftovers, Verifier};
+use super::tree::{assert_leftovers_only_of, staging_leftovers, Verifier};
 use super::{run_and_kill, Config, Rng};
 
 /// Alerts in the queue before changed versions are added.
@@ -307,7 +307,10 @@ impl Epoch {
             "one directory per alert"
         );
         for (dir, i) in &last {
-            assert_holds_message(&self.tree.join(dir), &queue.files[*i]);
+            assert_holds_message(
+                &self.tree.join(dir),
+                &std::fs::read(&queue.files[*i]).unwrap(),
+            );
         }
         assert!(
             !self.tree.join(".rejected").exists(),
@@ -317,22 +320,6 @@ impl Epoch {
         std::fs::remove_dir_all(&self.tree).unwrap();
         dirs.len()
     }
-}
-
-/// The alert's own copy of its message (`lvk.json`) is the message, byte for byte.
-fn assert_holds_message(dir: &Path, message: &Path) {
-    let marker = gocart_shared::Marker::read(dir).unwrap();
-    let copy = marker
-        .files
-        .iter()
-        .find(|f| f.name.ends_with(".json"))
-        .unwrap_or_else(|| panic!("{} has no copy of its message", dir.display()));
-    assert!(
-        std::fs::read(dir.join(&copy.name)).unwrap() == std::fs::read(message).unwrap(),
-        "{} does not hold {}",
-        dir.display(),
-        message.display()
-    );
 }
 
 /// How many messages a run reported settled (written, replaced, or found

@@ -8,24 +8,7 @@ use std::path::{Path, PathBuf};
 
 use gocart_shared::marker::sha256_hex;
 use gocart_shared::{Marker, MARKER_NAME};
-
-/// Every directory two levels under `mockevents/` and `superevents/`, marker
-/// or not, sorted.
-pub fn alert_dirs(tree: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = ["mockevents", "superevents"]
-        .iter()
-        .flat_map(|kind| entries(&tree.join(kind)))
-        .flat_map(|event| entries(&event))
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-fn entries(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default()
-}
+use gocart_tests::{alert_dirs, entries};
 
 /// Checks directories against their markers, hashing each version of a
 /// directory once (a tree of large sky maps is checked after every round).

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gocart_tests::binaries;
+use gocart_tests::{alert_dirs, binaries};
 
-use super::tree::{alert_dirs, Verifier};
+use super::tree::Verifier;
 use super::{output_files, Config, Rng};
 
 const PLUGINS: [&str; 3] = ["gp_a", "gp_b", "gp_c"];
