@@ -30,7 +30,7 @@ pub struct Figures {
     kills: usize,
     runs: usize,
     epochs: usize,
-    messages: usize,
+    queue: String,
     dirs_checked: usize,
     elapsed: Duration,
 }
@@ -39,11 +39,11 @@ impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} kills in {} runs of import, {} queues of {} messages, {} alert directories checked complete, {:.1} s",
+            "{} kills in {} runs of import, {} queues of {}, {} alert directories checked complete, {:.1} s",
             self.kills,
             self.runs,
             self.epochs,
-            self.messages,
+            self.queue,
             self.dirs_checked,
             self.elapsed.as_secs_f64()
         )
@@ -59,7 +59,7 @@ pub fn run(config: &Config) -> Figures {
         kills: 0,
         runs: 0,
         epochs: 1,
-        messages: queue.files.len(),
+        queue: queue.describe(),
         dirs_checked: 0,
         elapsed: Duration::ZERO,
     };
@@ -111,18 +111,21 @@ struct Queue {
     dirs: Vec<PathBuf>,
     /// SHA-256 of each message.
     shas: Vec<String>,
+    retractions: usize,
 }
 
 impl Queue {
     fn build(scratch: &Path, seed: u64, rng: &mut Rng) -> Queue {
         let mut messages = mock_messages(scratch, seed);
         add_changed_versions(&mut messages, rng);
+        add_retraction(&mut messages);
         let inbox = scratch.join("inbox");
         std::fs::create_dir_all(&inbox).unwrap();
         let mut queue = Queue {
             files: Vec::new(),
             dirs: Vec::new(),
             shas: Vec::new(),
+            retractions: 0,
         };
         for (i, bytes) in messages.iter().enumerate() {
             let file = inbox.join(format!("{i:04}.json"));
@@ -131,8 +134,20 @@ impl Queue {
             queue.files.push(file);
             queue.dirs.push(Tree::new("").alert_dir(&alert));
             queue.shas.push(sha256_hex(bytes));
+            queue.retractions += alert.is_retraction() as usize;
         }
         queue
+    }
+
+    /// A summary for the figures.
+    fn describe(&self) -> String {
+        let dirs = self.last_versions(self.files.len()).len();
+        format!(
+            "{} messages: {dirs} alerts, {} changed versions, {} retractions",
+            self.files.len(),
+            self.files.len() - dirs,
+            self.retractions
+        )
     }
 
     /// Each directory and the index of its last message in `..upto`.
@@ -159,11 +174,12 @@ fn mock_messages(scratch: &Path, seed: u64) -> Vec<Vec<u8>> {
     alerts.into_iter().map(|a| a.message).collect()
 }
 
-/// A changed version (another FAR) of about one alert in six, a few places
-/// after it: the same directory name, so it replaces the first.
+/// A changed version (another FAR) of the first alert and of about one in
+/// six others, a few places after it: the same directory name, so it
+/// replaces the first version.
 fn add_changed_versions(messages: &mut Vec<Vec<u8>>, rng: &mut Rng) {
     for i in (0..messages.len()).rev() {
-        if rng.below(6) != 0 {
+        if i > 0 && rng.below(6) != 0 {
             continue;
         }
         let mut value: serde_json::Value = serde_json::from_slice(&messages[i]).unwrap();
@@ -174,6 +190,22 @@ fn add_changed_versions(messages: &mut Vec<Vec<u8>>, rng: &mut Rng) {
         let at = (i + 1 + rng.below(3) as usize).min(messages.len());
         messages.insert(at, serde_json::to_vec_pretty(&value).unwrap());
     }
+}
+
+/// A RETRACTION of the first event, an hour after its first alert, at the
+/// end of the queue, unless the mock lives brought one.
+fn add_retraction(messages: &mut Vec<Vec<u8>>) {
+    let retraction = |m: &Vec<u8>| Alert::parse(m).is_ok_and(|a| a.is_retraction());
+    if messages.iter().any(retraction) {
+        return;
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(&messages[0]).unwrap();
+    let first = value["time_created"].as_str().unwrap();
+    let created = chrono::DateTime::parse_from_rfc3339(first).unwrap() + chrono::Duration::hours(1);
+    value["time_created"] = created.format("%Y-%m-%dT%H:%M:%SZ").to_string().into();
+    value["alert_type"] = "RETRACTION".into();
+    value["event"] = serde_json::Value::Null;
+    messages.push(serde_json::to_vec_pretty(&value).unwrap());
 }
 
 /// One tree, fed the queue through kills and restarts.

@@ -268,12 +268,13 @@ type Pair = (String, String);
 #[derive(Default)]
 struct Ledger {
     ok_at: HashMap<Pair, usize>,
+    verifier: Verifier,
 }
 
 impl Ledger {
     /// Checks the log against the record; returns how many runs started.
     fn check(&mut self, scene: &Scene, context: &str) -> usize {
-        Verifier::default().check(&scene.tree, context);
+        self.verifier.check(&scene.tree, context);
         let log = PluginLog::read(&scene.log);
         let status = scene.status();
         let record = record_rows(&status);
