@@ -6,7 +6,8 @@
 //! Bounded by default (50 and 15 kills, well under a minute on two cores). `scripts/crash-suite.sh`
 //! runs it at full size; `GOCART_CRASH_INGEST_KILLS`,
 //! `GOCART_CRASH_TRIGGER_KILLS` set the sizes and `GOCART_CRASH_SEED` replays
-//! a failure (every run prints its seed).
+//! a failure (every run prints its seed): the same messages and the same
+//! random draws; where the kills land also depends on the machine's speed.
 
 mod crash;
 
