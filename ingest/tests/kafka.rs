@@ -44,17 +44,11 @@ impl Scratch {
     }
 
     fn group_id(&self) -> String {
-        let text = std::fs::read_to_string(&self.settings).unwrap();
-        let line = text
-            .lines()
-            .find(|l| l.trim_start().starts_with("group_id:"))
-            .expect("group_id written back");
-        line.split(':').nth(1).unwrap().trim().to_string()
+        kafka_support::group_id(&self.settings)
     }
 
     fn status(&self) -> serde_json::Value {
-        let bytes = std::fs::read(self.state().join("ingest-listen.json")).unwrap();
-        serde_json::from_slice(&bytes).unwrap()
+        kafka_support::listen_status(&self.state())
     }
 }
 

@@ -1,10 +1,17 @@
 //! Test data for every crate's tests: where the real LVK alerts are, and the
-//! rule for when they are absent.
+//! rule for when they are absent; the built binaries, for the end-to-end
+//! tests of this crate (`binaries`); and looking at an alert tree (`tree`).
 //!
 //! The real alerts live beside the checkout (`../shared/alerts`), never in the
 //! project. A user's clone may not have them: tests that need them say they
 //! were skipped. In CI (`CI=true`) their absence is a failure, so a green CI
 //! run always means they were checked.
+
+mod binaries;
+mod tree;
+
+pub use binaries::{binaries, Binaries};
+pub use tree::{alert_dirs, assert_holds_message, entries};
 
 use std::path::PathBuf;
 

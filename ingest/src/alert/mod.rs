@@ -88,8 +88,17 @@ impl Pipeline {
         &self.tree
     }
 
-    /// Processes one message, printing its report to `out`.
+    /// Processes one message, printing its report to `out` and logging a
+    /// rejection or failure.
     pub fn ingest(&self, message: &Message, out: &mut dyn Write) -> Outcome {
+        let outcome = self.ingest_unlogged(message, out);
+        self.log_outcome(message, &outcome);
+        outcome
+    }
+
+    /// As `ingest`, but logs nothing: for another try of an alert whose
+    /// failure was logged already (one line per outage, not per try).
+    pub fn ingest_unlogged(&self, message: &Message, out: &mut dyn Write) -> Outcome {
         let mut lines = Vec::new();
         let outcome = self.run(message, &mut lines);
         lines.push(outcome.describe());
@@ -98,7 +107,12 @@ impl Pipeline {
             let _ = writeln!(out, "{line}");
         }
         let _ = writeln!(out, "----------------------------------------\n");
-        match &outcome {
+        outcome
+    }
+
+    /// Logs a rejection or a failure.
+    pub fn log_outcome(&self, message: &Message, outcome: &Outcome) {
+        match outcome {
             Outcome::Rejected { reason, .. } => {
                 tracing::error!(source = %describe_source(&message.source), "rejected alert: {reason}")
             }
@@ -107,7 +121,6 @@ impl Pipeline {
             }
             _ => {}
         }
-        outcome
     }
 
     fn run(&self, message: &Message, lines: &mut Vec<String>) -> Outcome {
@@ -128,7 +141,11 @@ impl Pipeline {
             Err(Failure::Invalid(reason)) => {
                 self.reject(message, &format!("{}: {reason}", alert.superevent_id))
             }
-            Err(Failure::Io(what, e)) => Outcome::Failed(format!("{what}: {e}")),
+            // What failed, for which alert directory (so on which disk), and why.
+            Err(Failure::Io(what, e)) => Outcome::Failed(format!(
+                "{what} for {}: {e}",
+                self.tree.alert_dir(&alert).display()
+            )),
         }
     }
 
@@ -250,10 +267,7 @@ impl Pipeline {
         let target = self.tree.alert_dir(alert);
         let published = publish(&staged, &target, &message_sha256).map_err(|e| {
             let _ = std::fs::remove_dir_all(&staged);
-            Failure::Io(
-                format!("cannot move the alert into {}", target.display()),
-                e,
-            )
+            Failure::Io("cannot move the alert into place".into(), e)
         })?;
         Ok(match published {
             Published::Written(dir) => Outcome::Written(dir),

@@ -13,6 +13,7 @@
 //! later run resumes from it even if no alert came in between.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,8 @@ struct Held {
     offset: i64,
     due: Instant,
     resumed: bool,
+    /// Failed tries so far: only the first is logged (one line per outage).
+    tries: u32,
 }
 
 struct Listener {
@@ -386,18 +389,26 @@ impl Listener {
                 m.offset()
             );
         }
-        let outcome = self
-            .pipeline
-            .ingest(&message, &mut std::io::stdout().lock());
+        let tries = self.held.get(&key).map_or(0, |h| h.tries);
+        let outcome = self.ingest(&message, tries);
         tracing::debug!("settled in {} ms", received.elapsed().as_millis());
         self.record(&message.bytes, &outcome);
         if outcome.is_settled() {
+            if tries > 0 {
+                tracing::info!(
+                    "alert at {}/{} offset {}: {} (after {tries} failed tries)",
+                    key.0,
+                    key.1,
+                    m.offset(),
+                    outcome.describe()
+                );
+            }
             self.held.remove(&key);
             self.backoff.reset();
             self.pending.insert(key, m.offset() + 1);
             self.commit_pending(COMMIT_WAIT);
         } else {
-            self.hold(&key, m.offset());
+            self.hold(&key, m.offset(), tries + 1);
         }
         self.save_status();
     }
@@ -510,15 +521,40 @@ impl Listener {
         }
     }
 
+    /// Runs the pipeline; another try of a failed alert prints its report
+    /// and logs only once it is settled, so an outage (a full disk) is told
+    /// once, not once per try.
+    fn ingest(&self, message: &Message, tries: u32) -> Outcome {
+        let mut report = Vec::new();
+        let outcome = self.pipeline.ingest_unlogged(message, &mut report);
+        if tries == 0 || outcome.is_settled() {
+            let _ = std::io::stdout().lock().write_all(&report);
+        }
+        if tries == 0 || !matches!(outcome, Outcome::Failed(_)) {
+            self.pipeline.log_outcome(message, &outcome);
+        }
+        outcome
+    }
+
     /// Pauses the partition at the failed alert and schedules a retry.
-    fn hold(&mut self, key: &PartitionKey, offset: i64) {
+    fn hold(&mut self, key: &PartitionKey, offset: i64, tries: u32) {
         let delay = self.backoff.next_delay();
-        tracing::warn!(
-            "alert at {}/{} offset {offset} not written; trying again in {} s",
-            key.0,
-            key.1,
-            delay.as_secs()
-        );
+        if tries == 1 {
+            tracing::warn!(
+                "alert at {}/{} offset {offset} not written; trying again in {} s, then less \
+                 often, until it is written (the partition waits for it)",
+                key.0,
+                key.1,
+                delay.as_secs()
+            );
+        } else {
+            tracing::debug!(
+                "alert at {}/{} offset {offset} still not written (try {tries}); again in {} s",
+                key.0,
+                key.1,
+                delay.as_secs()
+            );
+        }
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition(&key.0, key.1);
         if let Err(e) = self.consumer.pause(&tpl) {
@@ -530,6 +566,7 @@ impl Listener {
                 offset,
                 due: Instant::now() + delay,
                 resumed: false,
+                tries,
             },
         );
         self.rewind(key, offset);

@@ -146,8 +146,10 @@ impl Drop for Staging {
     }
 }
 
-/// Removes what crashed runs left in `.staging/` (never alert directories).
-/// Only directories older than `min_age` go, so a concurrent writer is left alone.
+/// Removes what crashed runs left in `.staging/` (never alert directories):
+/// a directory whose writer (the pid in its name) no longer exists goes at
+/// once, so a crash loop cannot fill the disk with half-written maps; any other
+/// goes once older than `min_age`, so a concurrent writer is left alone.
 pub fn clear_stale(tree: &Tree, min_age: std::time::Duration) -> usize {
     let Ok(entries) = std::fs::read_dir(tree.staging_dir()) else {
         return 0;
@@ -160,9 +162,61 @@ pub fn clear_stale(tree: &Tree, min_age: std::time::Duration) -> usize {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age >= min_age);
-        if old && std::fs::remove_dir_all(entry.path()).is_ok() {
+        let orphaned = writer_pid(&entry.file_name().to_string_lossy()).is_some_and(is_gone);
+        if (old || orphaned) && std::fs::remove_dir_all(entry.path()).is_ok() {
             removed += 1;
         }
     }
     removed
+}
+
+/// The pid in a staging directory's name (`<label>.<pid>.<nanos>.<counter>`).
+fn writer_pid(name: &str) -> Option<i32> {
+    let mut parts = name.rsplitn(4, '.');
+    let (_counter, _nanos, pid) = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next()?;
+    pid.parse().ok().filter(|&pid| pid > 0)
+}
+
+/// Whether no process has this pid (a process we may not signal still exists).
+fn is_gone(pid: i32) -> bool {
+    if pid as u32 == std::process::id() {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_of_a_dead_writer_go_at_once_and_a_live_one_s_stay() {
+        let root = tempfile::tempdir().unwrap();
+        let tree = Tree::new(root.path());
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let staging = tree.staging_dir();
+        let dead_dir = staging.join(format!("MS1_x.{dead}.123.0"));
+        let live_dir = staging.join(format!("MS1_x.{}.123.1", std::process::id()));
+        let unknown = staging.join("not-ours");
+        for dir in [&dead_dir, &live_dir, &unknown] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(clear_stale(&tree, hour), 1);
+        assert!(!dead_dir.exists());
+        assert!(live_dir.exists() && unknown.exists());
+    }
+
+    #[test]
+    fn the_pid_is_read_from_the_right() {
+        assert_eq!(writer_pid("S1_2024.a.42.17.3"), Some(42));
+        assert_eq!(writer_pid("rejected.42.17.3"), Some(42));
+        assert_eq!(writer_pid("42.17.3"), None);
+        assert_eq!(writer_pid("x.y.17.3"), None);
+    }
 }

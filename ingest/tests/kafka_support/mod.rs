@@ -337,6 +337,24 @@ fn read_text(path: &Path) -> String {
     text
 }
 
+/// The consumer group `listen` saved into the settings file on its first run.
+pub fn group_id(settings: &Path) -> String {
+    let text = std::fs::read_to_string(settings).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("group_id:"))
+        .expect("group_id written back");
+    line.split(':').nth(1).unwrap().trim().to_string()
+}
+
+/// `listen`'s status file in `state_dir`; null until it is first written.
+pub fn listen_status(state_dir: &Path) -> serde_json::Value {
+    std::fs::read(state_dir.join("ingest-listen.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
 /// Every complete alert directory (with its marker) under `tree`.
 pub fn complete_dirs(tree: &Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
