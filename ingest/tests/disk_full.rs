@@ -176,7 +176,7 @@ fn listen_on_a_full_disk_commits_nothing_retries_and_writes_the_alert_once() {
     let scratch = tempfile::tempdir().unwrap();
     let tree = disk.path().join("tree");
     let settings = scratch.path().join("gocart.yaml");
-    let text = settings_text(&broker, scratch.path(), &[TOPIC], "").replace(
+    let text = settings_text(&broker.addr(), scratch.path(), &[TOPIC], "").replace(
         &scratch.path().join("tree").display().to_string(),
         &tree.display().to_string(),
     );
