@@ -179,6 +179,9 @@ fn main() -> anyhow::Result<()> {
         .wait_exit(Duration::from_secs(600))
         .context("echo did not finish")?;
     let echo_secs = start.elapsed().as_secs_f64();
+    if std::env::var_os("BENCH_SHOW_ECHO").is_some() {
+        eprintln!("{}", echo.stderr_text());
+    }
     anyhow::ensure!(status.success(), "echo failed: {}", echo.stderr_text());
     let echoed = complete_dirs(&fresh.path().join("tree")).len();
 

@@ -11,6 +11,7 @@
 pub mod filter;
 pub mod maps;
 pub mod meta;
+pub mod pool;
 pub mod report;
 
 use std::io::Write;

@@ -15,6 +15,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
 
 use super::config::Redactor;
 
@@ -141,6 +142,11 @@ impl ClientContext for Context {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        // The end of a partition is news, not trouble (echo asks to be told).
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::debug!("Kafka: {error} ({reason})");
+            return;
+        }
         self.trouble(&format!("{error} ({reason})"));
     }
 }
@@ -162,5 +168,21 @@ mod tests {
         assert_eq!(last, "connect failed: <hidden>");
         c.healthy();
         assert!(!c.is_down());
+    }
+
+    #[test]
+    fn the_end_of_a_partition_is_not_an_outage() {
+        let c = Context::new(Redactor::new("topsecret"));
+        c.error(
+            KafkaError::Global(RDKafkaErrorCode::PartitionEOF),
+            "end at 60",
+        );
+        assert!(!c.is_down());
+        assert!(c.last_error().is_none());
+        c.error(
+            KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "1/1 down",
+        );
+        assert!(c.is_down());
     }
 }

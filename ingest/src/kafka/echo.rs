@@ -2,9 +2,12 @@
 //! to the end as it was when echo started, then stops. It reads by assigned
 //! partitions with no consumer group, so it never commits and cannot move the
 //! offsets `listen` resumes from; the pipeline's idempotence makes replaying
-//! alerts already on disk harmless ("unchanged").
+//! alerts already on disk harmless ("unchanged"). Alerts of different events
+//! are written side by side (`alert::pool`), one thread per core.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use gocart_shared::marker::Source;
@@ -18,6 +21,7 @@ use super::config::KafkaSettings;
 use super::context::{Context, PartitionKey};
 use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
 use super::Backoff;
+use crate::alert::pool::{default_threads, with_event_pool, EventPool};
 use crate::alert::{Message, Outcome, Pipeline};
 use crate::cmd::import::Tally;
 use crate::shutdown::Shutdown;
@@ -77,7 +81,7 @@ pub fn echo(
             .map_err(|e| EchoError::Assign(e.to_string()))?;
     }
     ranges.retain(|_, r| r.next < r.end);
-    let mut tally = Tally::default();
+    let tally = Tally::default();
     if ranges.is_empty() {
         return Ok(tally);
     }
@@ -87,15 +91,26 @@ pub fn echo(
     let bar = progress_bar(total);
     let mut replay = Replay {
         consumer: &consumer,
+        shutdown,
+        bar: &bar,
+        since_ms,
+    };
+    let writer = Writer {
         pipeline,
         shutdown,
         bar: &bar,
-        tally: &mut tally,
-        since_ms,
+        tally: Mutex::new(tally),
     };
-    replay.run(&mut ranges);
+    with_event_pool(
+        default_threads(),
+        |message| writer.write(message),
+        |pool| replay.run(&mut ranges, pool),
+    );
     bar.finish_and_clear();
-    Ok(tally)
+    Ok(writer
+        .tally
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
 /// `plan`, retried while the broker is unreachable; None if stopped meanwhile.
@@ -172,19 +187,19 @@ fn progress_bar(total: i64) -> ProgressBar {
     bar
 }
 
+/// The reading side: polls the assigned partitions and hands each alert of
+/// the window to the pool.
 struct Replay<'a> {
     consumer: &'a BaseConsumer<Context>,
-    pipeline: &'a Pipeline,
     shutdown: &'a Shutdown,
     bar: &'a ProgressBar,
-    tally: &'a mut Tally,
     /// Messages stamped before this are out of the window.
     since_ms: i64,
 }
 
 impl Replay<'_> {
     /// Reads until every partition reached its end (or a stop is requested).
-    fn run(&mut self, ranges: &mut BTreeMap<PartitionKey, Range>) {
+    fn run(&mut self, ranges: &mut BTreeMap<PartitionKey, Range>, pool: &EventPool) {
         let mut last_error = None;
         while !ranges.is_empty() && !self.shutdown.requested() {
             match self.consumer.poll(Duration::from_millis(100)) {
@@ -196,14 +211,15 @@ impl Replay<'_> {
                     let Some(range) = ranges.get_mut(&key) else {
                         continue;
                     };
-                    if m.offset() < range.end {
+                    let offset = m.offset();
+                    range.next = offset + 1;
+                    if offset < range.end {
                         if self.in_window(&m) {
-                            self.ingest(&m);
+                            pool.submit(message_of(m));
                         } else {
                             self.bar.inc(1);
                         }
                     }
-                    range.next = m.offset() + 1;
                     if range.next >= range.end {
                         ranges.remove(&key);
                     }
@@ -247,34 +263,63 @@ impl Replay<'_> {
             }
         });
     }
+}
 
-    /// One alert, retried a few times if the failure is ours.
-    fn ingest(&mut self, m: &OwnedMessage) {
-        let message = Message {
-            bytes: m.payload().unwrap_or_default().to_vec(),
-            source: Source::Kafka {
-                topic: m.topic().to_string(),
-                partition: m.partition(),
-                offset: m.offset(),
-            },
-        };
+fn message_of(m: OwnedMessage) -> Message {
+    let source = Source::Kafka {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+    };
+    Message {
+        bytes: m.payload().unwrap_or_default().to_vec(),
+        source,
+    }
+}
+
+/// The writing side, shared by the pool's threads.
+struct Writer<'a> {
+    pipeline: &'a Pipeline,
+    shutdown: &'a Shutdown,
+    bar: &'a ProgressBar,
+    tally: Mutex<Tally>,
+}
+
+impl Writer<'_> {
+    /// One alert, retried a few times if the failure is ours. After a stop
+    /// request the alerts still queued are left (echo commits nothing, so
+    /// they are simply not replayed this time).
+    fn write(&self, message: Message) {
+        if self.shutdown.requested() {
+            return;
+        }
         let mut backoff = Backoff::new(Duration::from_secs(10));
         for attempt in 1..=TRIES {
-            let outcome = self.bar.suspend(|| {
-                self.pipeline
-                    .ingest(&message, &mut std::io::stdout().lock())
-            });
+            let outcome = self.ingest(&message);
             if outcome.is_settled() || attempt == TRIES || self.shutdown.requested() {
-                self.tally.add(&outcome);
-                self.bar.inc(1);
-                return;
+                return self.count(&outcome);
             }
-            if let Outcome::Failed(_) = outcome {
-                if self.shutdown.sleep(backoff.next_delay()) {
-                    self.tally.add(&outcome);
-                    return;
-                }
+            if self.shutdown.sleep(backoff.next_delay()) {
+                return self.count(&outcome);
             }
         }
+    }
+
+    /// The pipeline, its report printed whole so that threads do not interleave.
+    fn ingest(&self, message: &Message) -> Outcome {
+        let mut report = Vec::new();
+        let outcome = self.pipeline.ingest(message, &mut report);
+        self.bar.suspend(|| {
+            let _ = std::io::stdout().lock().write_all(&report);
+        });
+        outcome
+    }
+
+    fn count(&self, outcome: &Outcome) {
+        self.tally
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .add(outcome);
+        self.bar.inc(1);
     }
 }
