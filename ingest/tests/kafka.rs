@@ -215,6 +215,103 @@ fn a_broker_restart_while_listening_loses_nothing() {
     assert!(listen.stop().success());
 }
 
+/// Issue 7's broker fault: alerts sent just before the broker goes, a minute
+/// without it (longer than the session timeout: the group is rebuilt), more
+/// alerts after. Every alert once; one warning and one recovery line.
+#[test]
+fn the_broker_stopped_for_60_s_mid_stream_loses_nothing() {
+    let Some(mut broker) = Broker::start(Storage::Sqlite) else {
+        return;
+    };
+    broker.create_topic(TOPIC, 1);
+    let s = Scratch::new(&broker, &[TOPIC], "");
+    let mut listen = Ingest::listen(&s.settings);
+    let producer = broker.producer();
+    for i in 0..4 {
+        producer.send(TOPIC, 0, &alert(&format!("S240509a{i}")), None);
+    }
+    // Mid-stream: the listener may be inside any of these alerts right now.
+    broker.kill();
+    std::thread::sleep(Duration::from_secs(60));
+    assert!(
+        listen.child.try_wait().unwrap().is_none(),
+        "listen died while the broker was away:\n{}",
+        context(&listen)()
+    );
+    broker.restart();
+    let producer = broker.producer();
+    for i in 0..4 {
+        producer.send(TOPIC, 0, &alert(&format!("S240509b{i}")), None);
+    }
+    wait_for_dirs(&s.tree(), 8, Duration::from_secs(90), &context(&listen));
+    assert_outage_logged_once(&listen);
+    assert_each_written_once(&s, "S240509", 8);
+    assert!(wait_for(LONG, || broker.committed(&s.group_id(), TOPIC, 1)
+        == vec![8]));
+    assert!(listen.stop().success());
+}
+
+/// Issue 7's network cut: the broker stays up, but the port the listener
+/// talks to closes and every connection through it drops, for 10 s; an alert
+/// sent during the cut waits in the producer and arrives after it.
+#[test]
+fn a_network_cut_while_listening_loses_nothing() {
+    let Some((broker, relay)) = kafka_support::broker_behind_relay(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic(TOPIC, 1);
+    let s = Scratch::new(&broker, &[TOPIC], "");
+    let mut listen = Ingest::listen(&s.settings);
+    broker.producer().send(TOPIC, 0, &alert("S240510a"), None);
+    wait_for_dirs(&s.tree(), 1, LONG, &context(&listen));
+    relay.cut();
+    assert!(
+        wait_for(LONG, || listen
+            .stderr_text()
+            .contains("retrying until the broker is back")),
+        "{}",
+        context(&listen)()
+    );
+    let during = std::thread::spawn({
+        let producer = broker.producer();
+        move || producer.send(TOPIC, 0, &alert("S240510b"), None)
+    });
+    std::thread::sleep(Duration::from_secs(10));
+    relay.restore();
+    during
+        .join()
+        .expect("the alert sent during the cut is delivered");
+    broker.producer().send(TOPIC, 0, &alert("S240510c"), None);
+    wait_for_dirs(&s.tree(), 3, Duration::from_secs(90), &context(&listen));
+    assert_outage_logged_once(&listen);
+    assert_each_written_once(&s, "S240510", 3);
+    assert!(listen.stop().success());
+}
+
+/// One warning when the broker went and one line when it came back.
+fn assert_outage_logged_once(listen: &Ingest) {
+    assert!(wait_for(LONG, || listen
+        .stderr_text()
+        .contains("connection is back")));
+    let err = listen.stderr_text();
+    assert_eq!(
+        err.matches("retrying until the broker is back").count(),
+        1,
+        "one line per outage:\n{err}"
+    );
+    assert_eq!(err.matches("connection is back").count(), 1, "{err}");
+}
+
+/// `n` alerts of ids starting with `prefix`, each in exactly one directory.
+fn assert_each_written_once(s: &Scratch, prefix: &str, n: usize) {
+    let ids = written_ids(&s.tree());
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(ids, unique, "an alert written twice");
+    assert_eq!(ids.iter().filter(|id| id.starts_with(prefix)).count(), n);
+    assert_eq!(all_alert_dirs(&s.tree()).len(), n);
+}
+
 #[test]
 fn echo_replays_the_last_day_from_every_partition_and_leaves_the_group_alone() {
     let Some(broker) = Broker::start(Storage::Memory) else {

@@ -1,6 +1,7 @@
 //! Support for the Kafka tests: a real Kafka-protocol broker process (Tansu)
-//! on a free 127.0.0.1 port, a producer, and `gocart-ingest listen` run as a
-//! real process with its output captured. Waits poll with a deadline.
+//! on a free 127.0.0.1 port, optionally behind a TCP relay that can cut the
+//! network, a producer, and `gocart-ingest listen` run as a real process with
+//! its output captured. Waits poll with a deadline.
 
 #![allow(dead_code)]
 
@@ -26,6 +27,8 @@ pub enum Storage {
 pub struct Broker {
     child: Option<Child>,
     pub port: u16,
+    /// The port clients are told to use (a relay's, or `port`).
+    advertised: u16,
     storage: Storage,
     dir: tempfile::TempDir,
     exe: PathBuf,
@@ -53,11 +56,17 @@ pub fn tansu() -> Option<PathBuf> {
 impl Broker {
     /// Starts a broker, or None if tansu is not installed (see `tansu`).
     pub fn start(storage: Storage) -> Option<Broker> {
-        let exe = tansu()?;
         let port = free_port();
+        Broker::start_advertising(storage, port, port)
+    }
+
+    /// A broker on `port` that tells clients to connect to `advertised`.
+    fn start_advertising(storage: Storage, port: u16, advertised: u16) -> Option<Broker> {
+        let exe = tansu()?;
         let mut broker = Broker {
             child: None,
             port,
+            advertised,
             storage,
             dir: tempfile::tempdir().unwrap(),
             exe,
@@ -74,6 +83,10 @@ impl Broker {
         format!("tcp://127.0.0.1:{}", self.port)
     }
 
+    fn advertised_url(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.advertised)
+    }
+
     fn launch(&mut self) {
         let engine = match self.storage {
             Storage::Memory => "memory://tansu/".to_string(),
@@ -87,7 +100,7 @@ impl Broker {
         let child = Command::new(&self.exe)
             .arg("broker")
             .args(["--listener-url", &self.url()])
-            .args(["--advertised-listener-url", &self.url()])
+            .args(["--advertised-listener-url", &self.advertised_url()])
             .args(["--storage-engine", &engine])
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
@@ -162,6 +175,108 @@ impl Broker {
 impl Drop for Broker {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A broker whose clients all go through a relay that can cut the network.
+pub fn broker_behind_relay(storage: Storage) -> Option<(Broker, Relay)> {
+    let port = free_port();
+    let relay = Relay::start(port)?;
+    let broker = Broker::start_advertising(storage, port, relay.port)?;
+    Some((broker, relay))
+}
+
+/// A TCP relay from its own port to a broker's: `cut` closes the port and
+/// every connection through it (the network gone, the broker still up);
+/// `restore` opens the same port again.
+pub struct Relay {
+    pub port: u16,
+    state: std::sync::Arc<RelayState>,
+}
+
+#[derive(Default)]
+struct RelayState {
+    cut: std::sync::atomic::AtomicBool,
+    stop: std::sync::atomic::AtomicBool,
+    connections: std::sync::Mutex<Vec<TcpStream>>,
+}
+
+impl Relay {
+    /// A relay to 127.0.0.1:`target`; None (with a note) without tansu.
+    fn start(target: u16) -> Option<Relay> {
+        tansu()?;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(RelayState::default());
+        let shared = state.clone();
+        std::thread::spawn(move || relay_accept(Some(listener), port, target, &shared));
+        Some(Relay { port, state })
+    }
+
+    pub fn cut(&self) {
+        use std::sync::atomic::Ordering;
+        self.state.cut.store(true, Ordering::SeqCst);
+        for stream in self.state.connections.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        // The accept loop closes the port within a tick.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    pub fn restore(&self) {
+        self.state
+            .cut
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.state
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Accepts while not cut; closes the listening socket while cut.
+fn relay_accept(mut listener: Option<TcpListener>, port: u16, target: u16, state: &RelayState) {
+    use std::sync::atomic::Ordering;
+    while !state.stop.load(Ordering::SeqCst) {
+        if state.cut.load(Ordering::SeqCst) {
+            listener = None;
+        } else if listener.is_none() {
+            listener = TcpListener::bind(("127.0.0.1", port)).ok();
+        }
+        let Some(l) = &listener else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        l.set_nonblocking(true).unwrap();
+        match l.accept() {
+            Ok((client, _)) => relay_connection(client, target, state),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Pipes one client connection to the broker, both ways.
+fn relay_connection(client: TcpStream, target: u16, state: &RelayState) {
+    let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+        return;
+    };
+    let _ = client.set_nonblocking(false);
+    let mut connections = state.connections.lock().unwrap();
+    connections.push(client.try_clone().unwrap());
+    connections.push(server.try_clone().unwrap());
+    for (mut from, mut to) in [
+        (client.try_clone().unwrap(), server.try_clone().unwrap()),
+        (server, client),
+    ] {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from, &mut to);
+            let _ = to.shutdown(std::net::Shutdown::Both);
+        });
     }
 }
 
