@@ -2,7 +2,8 @@
 //! parse, decode, FITS read, statistics, CSV, meta.yaml, fsyncs, marker, rename.
 //!
 //! Usage: bench_ingest [--runs N] ALERT.json...
-//! Prints the median and 90th percentile per alert, and the peak RSS (VmHWM).
+//! Prints the median and 90th percentile per alert, and the peak RSS (VmHWM);
+//! `figure:` lines repeat them for `scripts/bench.sh`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -48,23 +49,24 @@ fn main() -> anyhow::Result<()> {
             .file_name()
             .unwrap_or_default()
             .to_string_lossy();
-        println!(
-            "{name:<40} {:>10.1} {:>10.1} {runs:>6}",
-            times[runs / 2],
-            times[runs * 9 / 10]
-        );
+        let (median, p90) = (times[runs / 2], times[runs * 9 / 10]);
+        println!("{name:<40} {median:>10.1} {p90:>10.1} {runs:>6}");
+        let stem = name.trim_end_matches(".json");
+        println!("figure: ingest.{stem}.median_ms {median:.1}");
+        println!("figure: ingest.{stem}.p90_ms {p90:.1}");
     }
-    println!("peak RSS (VmHWM): {}", peak_rss());
+    match peak_rss_kb() {
+        Some(kb) => {
+            println!("peak RSS (VmHWM): {kb} kB");
+            println!("figure: ingest.peak_rss_mb {:.1}", kb as f64 / 1024.0);
+        }
+        None => println!("peak RSS (VmHWM): unknown"),
+    }
     Ok(())
 }
 
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .map(|l| l[6..].trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

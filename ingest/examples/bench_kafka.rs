@@ -179,9 +179,6 @@ fn main() -> anyhow::Result<()> {
         .wait_exit(Duration::from_secs(600))
         .context("echo did not finish")?;
     let echo_secs = start.elapsed().as_secs_f64();
-    if std::env::var_os("BENCH_SHOW_ECHO").is_some() {
-        eprintln!("{}", echo.stderr_text());
-    }
     anyhow::ensure!(status.success(), "echo failed: {}", echo.stderr_text());
     let echoed = complete_dirs(&fresh.path().join("tree")).len();
 
@@ -218,6 +215,13 @@ fn main() -> anyhow::Result<()> {
         "echo 1: {echoed} alerts in {echo_secs:.2} s = {:.1} alerts/s (process start to exit)",
         echoed as f64 / echo_secs
     );
+    println!("figure: kafka.latency_p50_ms {:.0}", percentile(&latencies, 0.5));
+    println!("figure: kafka.latency_p99_ms {:.0}", percentile(&latencies, 0.99));
+    if !received.is_empty() {
+        println!("figure: kafka.received_p50_ms {:.0}", percentile(&received, 0.5));
+        println!("figure: kafka.pipeline_p50_ms {:.0}", percentile(&settled, 0.5));
+    }
+    println!("figure: kafka.echo_alerts_per_s {:.1}", echoed as f64 / echo_secs);
     Ok(())
 }
 
