@@ -8,12 +8,17 @@
 //!    `<alert dir> <realtime ns>` to that file and exits.
 //! 2. Start-up scan of a tree of 100,000 already-handled directories: time from
 //!    spawn to the start-up message, and the trigger's peak RSS (VmHWM) then.
+//! 3. The floor (`--part floor`): what the machine can do at all. 1000 starts of
+//!    the same no-op plugin are queued at once and `concurrency` threads spawn
+//!    and reap them in a tight loop (no trigger, no record, no marker): the
+//!    latency from the queueing to each plugin's start is what a perfect trigger
+//!    would get for the burst.
 //!
 //! Run (the trigger binary must be built in the same profile first):
 //!
 //! ```text
 //! cargo build --release -p gocart-trigger && \
-//!   cargo run --release -p gocart-trigger --example bench -- [--concurrency N] [--dirs N] [--work DIR] [--part latency|startup|all]
+//!   cargo run --release -p gocart-trigger --example bench -- [--concurrency N] [--dirs N] [--work DIR] [--part latency|startup|floor|all]
 //! ```
 
 use std::collections::HashMap;
@@ -40,6 +45,9 @@ fn main() -> anyhow::Result<()> {
         work.path().display(),
         opts.work.display()
     );
+    if opts.part == "floor" {
+        return floor(work.path(), opts.concurrency);
+    }
     if opts.part != "startup" {
         latency(work.path(), opts.concurrency)?;
     }
@@ -379,5 +387,58 @@ fn startup(base: &Path, dirs: usize) -> anyhow::Result<()> {
         }
         stop(child)?;
     }
+    Ok(())
+}
+
+/// The floor: 1000 no-op plugin starts queued at one instant, run `concurrency`
+/// at a time by threads that only spawn (posix_spawn, as the trigger does: own
+/// process group, stdin from /dev/null, output to a pipe) and reap.
+fn floor(base: &Path, concurrency: usize) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const RUNS: usize = 1000;
+    std::fs::create_dir_all(base)?;
+    let log = base.join("floor.log");
+    let exe = std::env::current_exe()?;
+    let next = AtomicUsize::new(0);
+    let t0 = now_ns();
+    let wall = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..concurrency.max(1) {
+            s.spawn(|| -> anyhow::Result<()> {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= RUNS {
+                        return Ok(());
+                    }
+                    let (reader, writer) = std::io::pipe()?;
+                    let mut child = Command::new(&exe)
+                        .arg(format!("run{i}"))
+                        .env("GOCART_BENCH_LOG", &log)
+                        .stdin(Stdio::null())
+                        .stdout(writer.try_clone()?)
+                        .stderr(writer)
+                        .process_group(0)
+                        .spawn()?;
+                    child.wait()?;
+                    drop(reader);
+                }
+            });
+        }
+    });
+    let took = wall.elapsed();
+    let starts = plugin_starts(&log);
+    let queued: Vec<(PathBuf, i128)> = (0..RUNS).map(|i| (PathBuf::from(format!("run{i}")), t0)).collect();
+    report(
+        &format!("floor: {RUNS} no-op plugin starts queued at once, {concurrency} at a time"),
+        &queued,
+        &starts,
+    );
+    println!(
+        "  floor: {:.0} ms for all, {:.0} runs/s, {:.2} ms per run per slot",
+        took.as_secs_f64() * 1e3,
+        RUNS as f64 / took.as_secs_f64(),
+        took.as_secs_f64() * 1e3 * concurrency.max(1) as f64 / RUNS as f64
+    );
     Ok(())
 }
