@@ -38,6 +38,10 @@ pub struct Captured {
 pub struct Capture {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<Captured>,
+    /// Disconnected when the reader is done: the end of the output is seen
+    /// the moment it comes, not at the next tick of a sleeping poll (which
+    /// cost a burst of runs up to 5 ms each).
+    done: crossbeam_channel::Receiver<()>,
 }
 
 impl Capture {
@@ -49,27 +53,23 @@ impl Capture {
         let file = File::create(log_path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
         let handle = std::thread::Builder::new()
             .name("plugin-output".into())
-            .spawn(move || read_all(pipe, file, &flag))?;
-        Ok(Capture { stop, handle })
-    }
-
-    /// Whether the plugin (and everything it started) has closed the pipe.
-    pub fn is_done(&self) -> bool {
-        self.handle.is_finished()
+            .spawn(move || {
+                let captured = read_all(pipe, file, &flag);
+                drop(done_tx);
+                captured
+            })?;
+        Ok(Capture { stop, handle, done })
     }
 
     /// Waits until the pipe is closed, for at most `wait`; returns whether it was.
     pub fn wait_done(&self, wait: Duration) -> bool {
-        let deadline = std::time::Instant::now() + wait;
-        while !self.is_done() {
-            if std::time::Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        true
+        !matches!(
+            self.done.recv_timeout(wait),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout)
+        )
     }
 
     /// Stops reading (whether or not the pipe was closed) and returns the result.
