@@ -112,9 +112,44 @@ impl DirNote<'_> {
 /// The end of a run.
 #[derive(Debug, Clone)]
 pub struct Finish<'a> {
+    /// When the process really started (a claim may be made a little ahead).
+    pub started_at: Option<&'a str>,
+    /// Whether the run wrote output: a silent run has no log file, and its
+    /// `log_path` is cleared.
+    pub logged: bool,
     pub ok: bool,
     pub exit_status: &'a str,
     pub reason: Option<&'a str>,
+}
+
+/// One run to claim (see [`Record::claim_many`]).
+pub struct ClaimRequest<'a> {
+    pub dir: &'a str,
+    pub plugin: &'a str,
+    /// The states it may be claimed from (absent is always claimable).
+    pub from: &'a [RunState],
+    /// The output file of an attempt.
+    pub log_path: &'a dyn Fn(u32) -> String,
+}
+
+/// A run this process claimed: `running`, durable, not yet necessarily started.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub attempt: u32,
+    /// The row as it was before, so that a claim never started can be given back.
+    previous: Option<PreviousRun>,
+}
+
+#[derive(Debug, Clone)]
+struct PreviousRun {
+    state: String,
+    attempts: u32,
+    exit_status: Option<String>,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    log_path: Option<String>,
+    reason: Option<String>,
+    owner_pid: Option<i64>,
 }
 
 /// One row of `runs`, for `status`.
@@ -474,6 +509,7 @@ impl Record {
     /// attempt, if it is absent or in one of the `from` states. Returns the
     /// attempt number, or `None` if someone else has it or it is not due.
     /// `log_path` gives the output file of that attempt. Durable on return.
+    #[cfg(test)]
     pub fn claim(
         &self,
         dir: &str,
@@ -481,41 +517,127 @@ impl Record {
         from: &[RunState],
         log_path: impl Fn(u32) -> String,
     ) -> Result<Option<u32>> {
+        let wanted = ClaimRequest {
+            dir,
+            plugin,
+            from,
+            log_path: &log_path,
+        };
+        let mut claims = self.claim_many(&[wanted])?;
+        Ok(claims.pop().flatten().map(|claim| claim.attempt))
+    }
+
+    /// Claims several runs in one transaction, so that one fsync makes them all
+    /// durable (a group commit: a burst of directories pays one fsync per batch,
+    /// not one per run). Each is claimed as [`Record::claim`] would; the answer
+    /// has one entry per request, `None` for those not claimed. If anything
+    /// fails the transaction is rolled back and nothing is claimed.
+    pub fn claim_many(&self, wanted: &[ClaimRequest]) -> Result<Vec<Option<Claim>>> {
         let tx = self.write_tx().map_err(|e| self.err(e))?;
-        let current: Option<(String, u32)> = tx
-            .query_row(
-                "SELECT state, attempts FROM runs WHERE dir = ?1 AND plugin = ?2",
-                params![dir, plugin],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+        let now = now_text();
+        let mut claims = Vec::with_capacity(wanted.len());
+        for w in wanted {
+            claims.push(self.claim_in(&tx, w, &now)?);
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(claims)
+    }
+
+    fn claim_in(&self, tx: &Transaction, w: &ClaimRequest, now: &str) -> Result<Option<Claim>> {
+        let previous: Option<PreviousRun> = tx
+            .prepare_cached(
+                "SELECT state, attempts, exit_status, started_at, ended_at, log_path, reason,
+                        owner_pid
+                 FROM runs WHERE dir = ?1 AND plugin = ?2",
             )
-            .optional()
+            .and_then(|mut stmt| {
+                stmt.query_row(params![w.dir, w.plugin], |r| {
+                    Ok(PreviousRun {
+                        state: r.get(0)?,
+                        attempts: r.get(1)?,
+                        exit_status: r.get(2)?,
+                        started_at: r.get(3)?,
+                        ended_at: r.get(4)?,
+                        log_path: r.get(5)?,
+                        reason: r.get(6)?,
+                        owner_pid: r.get(7)?,
+                    })
+                })
+                .optional()
+            })
             .map_err(|e| self.err(e))?;
-        let attempts = match &current {
+        let attempts = match &previous {
             None => 0,
-            Some((state, n)) if RunState::parse(state).is_some_and(|s| from.contains(&s)) => *n,
+            Some(p) if RunState::parse(&p.state).is_some_and(|s| w.from.contains(&s)) => p.attempts,
             Some(_) => return Ok(None),
         };
         let attempt = attempts + 1;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO runs (dir, plugin, state, attempts, started_at, owner_pid, log_path)
              VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)
              ON CONFLICT(dir, plugin) DO UPDATE SET state = 'running', attempts = excluded.attempts,
                 started_at = excluded.started_at, ended_at = NULL, exit_status = NULL,
                 reason = NULL, owner_pid = excluded.owner_pid, log_path = excluded.log_path",
-            params![
-                dir,
-                plugin,
-                attempt,
-                now_text(),
-                self.pid,
-                log_path(attempt)
-            ],
         )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                w.dir,
+                w.plugin,
+                attempt,
+                now,
+                self.pid,
+                (w.log_path)(attempt)
+            ])
+        })
         .map_err(|e| self.err(e))?;
-        tx.execute("UPDATE dirs SET settled = 0 WHERE dir = ?1", [dir])
+        tx.prepare_cached("UPDATE dirs SET settled = 0 WHERE dir = ?1")
+            .and_then(|mut stmt| stmt.execute([w.dir]))
             .map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(Some(attempt))
+        Ok(Some(Claim { attempt, previous }))
+    }
+
+    /// Gives back runs claimed by this process that were never started (the
+    /// trigger is stopping with claimed runs still queued): each row becomes
+    /// what it was before the claim, or goes if there was none, so nothing is
+    /// shown as interrupted that never ran. Relaxed: if this is lost, the claim
+    /// stays and the next start treats the run as interrupted and runs it (the
+    /// same end, by the longer way).
+    pub fn unclaim(&self, runs: &[(&str, &str, &Claim)]) -> Result<()> {
+        self.relaxed(|| {
+            let tx = self.write_tx().map_err(|e| self.err(e))?;
+            for (dir, plugin, claim) in runs {
+                let changed = match &claim.previous {
+                    None => tx.execute(
+                        "DELETE FROM runs WHERE dir = ?1 AND plugin = ?2 AND state = 'running'
+                         AND owner_pid = ?3 AND attempts = ?4",
+                        params![dir, plugin, self.pid, claim.attempt],
+                    ),
+                    Some(p) => tx.execute(
+                        "UPDATE runs SET state = ?5, attempts = ?6, exit_status = ?7,
+                            started_at = ?8, ended_at = ?9, log_path = ?10, reason = ?11,
+                            owner_pid = ?12
+                         WHERE dir = ?1 AND plugin = ?2 AND state = 'running'
+                         AND owner_pid = ?3 AND attempts = ?4",
+                        params![
+                            dir,
+                            plugin,
+                            self.pid,
+                            claim.attempt,
+                            p.state,
+                            p.attempts,
+                            p.exit_status,
+                            p.started_at,
+                            p.ended_at,
+                            p.log_path,
+                            p.reason,
+                            p.owner_pid
+                        ],
+                    ),
+                };
+                changed.map_err(|e| self.err(e))?;
+            }
+            tx.commit().map_err(|e| self.err(e))
+        })
     }
 
     /// Records the end of a run this process claimed. Relaxed (see
@@ -528,9 +650,20 @@ impl Record {
         self.relaxed(|| {
             self.conn
                 .execute(
-                    "UPDATE runs SET state = ?3, exit_status = ?4, reason = ?5, ended_at = ?6
+                    "UPDATE runs SET state = ?3, exit_status = ?4, reason = ?5, ended_at = ?6,
+                        started_at = COALESCE(?7, started_at),
+                        log_path = CASE WHEN ?8 THEN log_path END
                      WHERE dir = ?1 AND plugin = ?2",
-                    params![dir, plugin, state, end.exit_status, end.reason, now_text()],
+                    params![
+                        dir,
+                        plugin,
+                        state,
+                        end.exit_status,
+                        end.reason,
+                        now_text(),
+                        end.started_at,
+                        end.logged
+                    ],
                 )
                 .map_err(|e| self.err(e))
         })?;
@@ -722,6 +855,8 @@ mod tests {
         );
         assert!(!record.settle("/t/a").unwrap());
         let end = Finish {
+            started_at: None,
+            logged: true,
             ok: false,
             exit_status: "exit 1",
             reason: None,
@@ -788,6 +923,8 @@ mod tests {
         assert!(!record.note_dir("/t/a", &note("x")).unwrap());
         record.claim("/t/a", "gp_a", &[], log).unwrap();
         let ok = Finish {
+            started_at: None,
+            logged: true,
             ok: true,
             exit_status: "exit 0",
             reason: None,
