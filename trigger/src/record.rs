@@ -986,4 +986,145 @@ mod tests {
         assert!(!record.is_new().unwrap());
         assert_eq!(record.settled_dirs().unwrap().len(), 3);
     }
+
+    fn requests<'a>(dir: &'a str, plugins: &'a [&'a str]) -> Vec<ClaimRequest<'a>> {
+        plugins
+            .iter()
+            .map(|plugin| ClaimRequest {
+                dir,
+                plugin,
+                from: &[RunState::Pending],
+                log_path: &log,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_claim_failing_half_way_claims_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        record.note_dir("/t/a", &note("x")).unwrap();
+        // The second insert of the batch fails (as a full disk would).
+        record
+            .conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail_bad BEFORE INSERT ON runs WHEN NEW.plugin = 'gp_bad'
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        let wanted = requests("/t/a", &["gp_a", "gp_bad", "gp_c"]);
+        assert!(record.claim_many(&wanted).is_err());
+        for plugin in ["gp_a", "gp_bad", "gp_c"] {
+            assert_eq!(record.run_state("/t/a", plugin).unwrap(), None, "{plugin}");
+        }
+        // Without the failure the same batch is claimed whole, in order.
+        record.conn.execute_batch("DROP TRIGGER fail_bad").unwrap();
+        let claims = record.claim_many(&wanted).unwrap();
+        assert!(claims
+            .iter()
+            .all(|c| c.as_ref().map(|c| c.attempt) == Some(1)));
+        assert_eq!(
+            record.run_state("/t/a", "gp_c").unwrap(),
+            Some(RunState::Running)
+        );
+    }
+
+    #[test]
+    fn a_batch_leaves_out_what_someone_else_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        let other = Record::open(dir.path()).unwrap();
+        assert_eq!(other.claim("/t/a", "gp_b", &[], log).unwrap(), Some(1));
+        let claims = record
+            .claim_many(&requests("/t/a", &["gp_a", "gp_b"]))
+            .unwrap();
+        assert!(claims[0].is_some());
+        assert!(claims[1].is_none());
+    }
+
+    #[test]
+    fn a_claim_never_started_is_given_back_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        // gp_a had failed once; gp_b had never run.
+        record.claim("/t/a", "gp_a", &[], log).unwrap();
+        let failed = Finish {
+            started_at: None,
+            logged: true,
+            ok: false,
+            exit_status: "exit 1",
+            reason: Some("the plugin failed (exit 1)"),
+        };
+        record.finish("/t/a", "gp_a", &failed).unwrap();
+        let before = record.runs_of("/t/a").unwrap();
+        let from = [RunState::Failed, RunState::Pending];
+        let wanted: Vec<ClaimRequest> = ["gp_a", "gp_b"]
+            .iter()
+            .map(|plugin| ClaimRequest {
+                dir: "/t/a",
+                plugin,
+                from: &from,
+                log_path: &log,
+            })
+            .collect();
+        let claims: Vec<Claim> = record
+            .claim_many(&wanted)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(claims[0].attempt, 2);
+        record
+            .unclaim(&[("/t/a", "gp_a", &claims[0]), ("/t/a", "gp_b", &claims[1])])
+            .unwrap();
+        let after = record.runs_of("/t/a").unwrap();
+        assert_eq!(after.len(), 1, "gp_b had no row and has none");
+        let (b, a) = (&before[0], &after[0]);
+        assert_eq!(
+            (a.state, a.attempts, &a.exit_status, &a.reason, &a.log_path),
+            (b.state, b.attempts, &b.exit_status, &b.reason, &b.log_path)
+        );
+    }
+
+    #[test]
+    fn a_claim_whose_process_never_started_runs_at_the_next_start() {
+        // The trigger dies between a batch claim and the spawn: the run is
+        // `running` under a dead process, and the next start makes it due.
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        record.note_dir("/t/a", &note("x")).unwrap();
+        record
+            .claim_many(&requests("/t/a", &["gp_a", "gp_b"]))
+            .unwrap();
+        record
+            .conn
+            .execute("UPDATE runs SET owner_pid = 999999999", [])
+            .unwrap();
+        let next_start = Record::open(dir.path()).unwrap();
+        assert_eq!(next_start.recover_interrupted().unwrap().len(), 2);
+        let claims = next_start
+            .claim_many(&requests("/t/a", &["gp_a", "gp_b"]))
+            .unwrap();
+        assert!(claims
+            .iter()
+            .all(|c| c.as_ref().map(|c| c.attempt) == Some(2)));
+    }
+
+    #[test]
+    fn a_silent_run_keeps_no_log_path_and_its_real_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        record.claim("/t/a", "gp_a", &[], log).unwrap();
+        let end = Finish {
+            started_at: Some("2026-01-01T00:00:01.000Z"),
+            logged: false,
+            ok: true,
+            exit_status: "exit 0",
+            reason: None,
+        };
+        record.finish("/t/a", "gp_a", &end).unwrap();
+        let row = &record.runs_of("/t/a").unwrap()[0];
+        assert_eq!(row.log_path, None);
+        assert_eq!(row.started_at.as_deref(), Some("2026-01-01T00:00:01.000Z"));
+    }
 }

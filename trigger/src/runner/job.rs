@@ -131,6 +131,9 @@ pub struct Due {
     plugins: Vec<Plugin>,
 }
 
+/// The log file of each attempt of one run.
+type LogPathOf<'a> = Box<dyn Fn(u32) -> String + 'a>;
+
 /// A directory whose due runs are claimed (`running`, durable): a worker
 /// starts them in name order.
 pub struct Ready {
@@ -206,36 +209,32 @@ pub fn claim(
         .iter()
         .map(|d| d.dir.to_string_lossy().into_owned())
         .collect();
-    let log_fns: Vec<Vec<Box<dyn Fn(u32) -> String + '_>>> = dues
+    let runs: Vec<(&str, &Plugin, LogPathOf)> = dues
         .iter()
-        .map(|due| {
-            due.plugins
-                .iter()
-                .map(|plugin| {
-                    let f = move |n: u32| {
-                        log_path(ctx, &due.dir, &plugin.name, n)
-                            .to_string_lossy()
-                            .into_owned()
-                    };
-                    Box::new(f) as Box<dyn Fn(u32) -> String>
-                })
-                .collect()
+        .zip(&keys)
+        .flat_map(|(due, key)| {
+            due.plugins.iter().map(move |plugin| {
+                let of: LogPathOf = Box::new(move |n| {
+                    log_path(ctx, &due.dir, &plugin.name, n)
+                        .to_string_lossy()
+                        .into_owned()
+                });
+                (key.as_str(), plugin, of)
+            })
         })
         .collect();
-    let mut requests = Vec::new();
-    for ((due, key), logs) in dues.iter().zip(&keys).zip(&log_fns) {
-        for (plugin, log) in due.plugins.iter().zip(logs) {
-            requests.push(ClaimRequest {
-                dir: key,
-                plugin: &plugin.name,
-                from,
-                log_path: log.as_ref(),
-            });
-        }
-    }
+    let requests: Vec<ClaimRequest> = runs
+        .iter()
+        .map(|(key, plugin, of)| ClaimRequest {
+            dir: key,
+            plugin: &plugin.name,
+            from,
+            log_path: of.as_ref(),
+        })
+        .collect();
     let mut claims = record.claim_many(&requests)?.into_iter();
     drop(requests);
-    drop(log_fns);
+    drop(runs);
     let mut ready = Vec::new();
     for due in dues {
         let runs: Vec<(Plugin, Claim)> = due
