@@ -180,6 +180,8 @@ pub struct Record {
     conn: Connection,
     path: PathBuf,
     pid: u32,
+    /// Whether the connection is at `synchronous=FULL` now (see [`Record::relaxed`]).
+    full_sync: std::cell::Cell<bool>,
 }
 
 const SCHEMA: &str = "
@@ -240,6 +242,7 @@ impl Record {
             conn,
             path,
             pid: std::process::id(),
+            full_sync: std::cell::Cell::new(true),
         };
         record.configure()?;
         Ok(record)
@@ -264,19 +267,32 @@ impl Record {
     }
 
     /// Runs bookkeeping writes whose loss costs nothing but a second look
-    /// (a directory noted or settled, a plugin's first sighting) with
-    /// `synchronous=NORMAL`: no fsync of their own. In WAL mode the next
-    /// `FULL` commit (a claim, the end of a run) syncs them too, in order, so
-    /// only the durability of claims and results is paid for, one fsync each.
+    /// (a directory noted or settled, a plugin's first sighting, the end of a
+    /// run) with `synchronous=NORMAL`: no fsync of their own. In WAL mode the
+    /// next `FULL` commit (a claim) syncs them too, in order, so only the
+    /// durability of claims is paid for. The setting is changed only when it
+    /// differs, so a worker that only ever writes relaxed never pays for it.
     fn relaxed<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| self.err(e))?;
-        let result = f();
-        self.conn
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| self.err(e))?;
-        result
+        self.set_full_sync(false)?;
+        f()
+    }
+
+    /// Runs writes that must be on disk when they return (claims, recovery,
+    /// the first start's record) with `synchronous=FULL`.
+    fn durable<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.set_full_sync(true)?;
+        f()
+    }
+
+    fn set_full_sync(&self, full: bool) -> Result<()> {
+        if self.full_sync.get() != full {
+            let value = if full { "FULL" } else { "NORMAL" };
+            self.conn
+                .pragma_update(None, "synchronous", value)
+                .map_err(|e| self.err(e))?;
+            self.full_sync.set(full);
+        }
+        Ok(())
     }
 
     fn err(&self, source: rusqlite::Error) -> RecordError {
@@ -305,18 +321,24 @@ impl Record {
     }
 
     pub fn mark_initialised(&self) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('initialised', ?1)",
-                [now_text()],
-            )
-            .map_err(|e| self.err(e))?;
+        self.durable(|| {
+            self.conn
+                .execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('initialised', ?1)",
+                    [now_text()],
+                )
+                .map_err(|e| self.err(e))
+        })?;
         Ok(())
     }
 
     /// Runs left `running` by a process that no longer exists go back to
     /// `pending`, and their directories are no longer settled, so they run again.
     pub fn recover_interrupted(&self) -> Result<Vec<(String, String)>> {
+        self.durable(|| self.recover_interrupted_now())
+    }
+
+    fn recover_interrupted_now(&self) -> Result<Vec<(String, String)>> {
         let rows = self.rows_where("state = 'running'", [])?;
         let mut recovered = Vec::new();
         for row in rows {
@@ -388,12 +410,8 @@ impl Record {
     pub fn plugin_appeared_at(&self, name: &str, candidate: &str) -> Result<String> {
         let select = || -> Result<Option<String>> {
             self.conn
-                .query_row(
-                    "SELECT appeared_at FROM plugins WHERE name = ?1",
-                    [name],
-                    |r| r.get(0),
-                )
-                .optional()
+                .prepare_cached("SELECT appeared_at FROM plugins WHERE name = ?1")
+                .and_then(|mut stmt| stmt.query_row([name], |r| r.get(0)).optional())
                 .map_err(|e| self.err(e))
         };
         if let Some(known) = select()? {
@@ -420,15 +438,11 @@ impl Record {
     fn note_dir_now(&self, dir: &str, note: &DirNote) -> Result<bool> {
         let tx = self.write_tx().map_err(|e| self.err(e))?;
         let previous: Option<Option<String>> = tx
-            .query_row(
-                "SELECT message_sha256 FROM dirs WHERE dir = ?1",
-                [dir],
-                |r| r.get(0),
-            )
-            .optional()
+            .prepare_cached("SELECT message_sha256 FROM dirs WHERE dir = ?1")
+            .and_then(|mut stmt| stmt.query_row([dir], |r| r.get(0)).optional())
             .map_err(|e| self.err(e))?;
         let replaced = matches!(&previous, Some(Some(sha)) if sha != note.message_sha256);
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns, superevent_id,
                                alert_type, written_at, message_sha256, seen_at, problem)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)
@@ -437,8 +451,8 @@ impl Record {
                 superevent_id = excluded.superevent_id, alert_type = excluded.alert_type,
                 written_at = excluded.written_at, message_sha256 = excluded.message_sha256,
                 problem = NULL, settled = 0",
-            note.params(dir, &now_text()),
         )
+        .and_then(|mut stmt| stmt.execute(note.params(dir, &now_text())))
         .map_err(|e| self.err(e))?;
         if replaced {
             tx.execute(
@@ -495,12 +509,11 @@ impl Record {
     pub fn run_state(&self, dir: &str, plugin: &str) -> Result<Option<RunState>> {
         let state: Option<String> = self
             .conn
-            .query_row(
-                "SELECT state FROM runs WHERE dir = ?1 AND plugin = ?2",
-                params![dir, plugin],
-                |r| r.get(0),
-            )
-            .optional()
+            .prepare_cached("SELECT state FROM runs WHERE dir = ?1 AND plugin = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![dir, plugin], |r| r.get(0))
+                    .optional()
+            })
             .map_err(|e| self.err(e))?;
         Ok(state.as_deref().and_then(RunState::parse))
     }
@@ -533,6 +546,10 @@ impl Record {
     /// has one entry per request, `None` for those not claimed. If anything
     /// fails the transaction is rolled back and nothing is claimed.
     pub fn claim_many(&self, wanted: &[ClaimRequest]) -> Result<Vec<Option<Claim>>> {
+        self.durable(|| self.claim_many_now(wanted))
+    }
+
+    fn claim_many_now(&self, wanted: &[ClaimRequest]) -> Result<Vec<Option<Claim>>> {
         let tx = self.write_tx().map_err(|e| self.err(e))?;
         let now = now_text();
         let mut claims = Vec::with_capacity(wanted.len());
@@ -649,12 +666,14 @@ impl Record {
         let state = if end.ok { "ok" } else { "failed" };
         self.relaxed(|| {
             self.conn
-                .execute(
+                .prepare_cached(
                     "UPDATE runs SET state = ?3, exit_status = ?4, reason = ?5, ended_at = ?6,
                         started_at = COALESCE(?7, started_at),
                         log_path = CASE WHEN ?8 THEN log_path END
                      WHERE dir = ?1 AND plugin = ?2",
-                    params![
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
                         dir,
                         plugin,
                         state,
@@ -663,8 +682,8 @@ impl Record {
                         now_text(),
                         end.started_at,
                         end.logged
-                    ],
-                )
+                    ])
+                })
                 .map_err(|e| self.err(e))
         })?;
         Ok(())
@@ -674,6 +693,15 @@ impl Record {
     /// recorded (one transaction for all) as skipped for every current plugin,
     /// and settled.
     pub fn skip_for_catch_up(
+        &self,
+        dirs: &[(String, DirNote)],
+        plugins: &[String],
+        reason: &str,
+    ) -> Result<()> {
+        self.durable(|| self.skip_for_catch_up_now(dirs, plugins, reason))
+    }
+
+    fn skip_for_catch_up_now(
         &self,
         dirs: &[(String, DirNote)],
         plugins: &[String],
@@ -705,18 +733,18 @@ impl Record {
     pub fn settle(&self, dir: &str) -> Result<bool> {
         let open: i64 = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT COUNT(*) FROM runs WHERE dir = ?1 AND state IN ('pending','running')",
-                [dir],
-                |r| r.get(0),
             )
+            .and_then(|mut stmt| stmt.query_row([dir], |r| r.get(0)))
             .map_err(|e| self.err(e))?;
         if open > 0 {
             return Ok(false);
         }
         self.relaxed(|| {
             self.conn
-                .execute("UPDATE dirs SET settled = 1 WHERE dir = ?1", [dir])
+                .prepare_cached("UPDATE dirs SET settled = 1 WHERE dir = ?1")
+                .and_then(|mut stmt| stmt.execute([dir]))
                 .map_err(|e| self.err(e))
         })?;
         Ok(true)
@@ -1126,5 +1154,33 @@ mod tests {
         let row = &record.runs_of("/t/a").unwrap()[0];
         assert_eq!(row.log_path, None);
         assert_eq!(row.started_at.as_deref(), Some("2026-01-01T00:00:01.000Z"));
+    }
+
+    #[test]
+    fn claims_are_written_with_full_sync_after_relaxed_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        let sync = |r: &Record| -> i64 {
+            r.conn
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .unwrap()
+        };
+        record.note_dir("/t/a", &note("x")).unwrap();
+        assert_eq!(sync(&record), 1, "bookkeeping: NORMAL");
+        // The setting in force during the claim's commit is what counts; it
+        // is left as it was, so read it right after.
+        record.claim("/t/a", "gp_a", &[], log).unwrap();
+        assert_eq!(sync(&record), 2, "a claim: FULL");
+        let end = Finish {
+            started_at: None,
+            logged: false,
+            ok: true,
+            exit_status: "exit 0",
+            reason: None,
+        };
+        record.finish("/t/a", "gp_a", &end).unwrap();
+        assert_eq!(sync(&record), 1, "the end of a run: NORMAL");
+        record.recover_interrupted().unwrap();
+        assert_eq!(sync(&record), 2, "recovery: FULL");
     }
 }
