@@ -2,10 +2,12 @@
 //!
 //! It is what makes the trigger behave like a queue: the filesystem says which
 //! alert directories are complete, this record says what has been done with each.
-//! SQLite in WAL mode with `synchronous=FULL`: every commit is on disk before the
-//! call returns, so `running` is durable before a plugin starts and a crash of the
-//! trigger (or of the machine) never loses or invents a run. Several processes (a
-//! watcher and a `replay`) may use the record at once; a run is *claimed* by one
+//! SQLite in WAL mode. Claims are committed with `synchronous=FULL` (on disk
+//! before the call returns; a batch of claims shares one commit), so `running`
+//! is durable before a plugin starts and a crash of the trigger (or of the
+//! machine) never loses or invents a run; bookkeeping rides along relaxed (see
+//! [`Record::relaxed`]). Several processes (a watcher and a `replay`) may use
+//! the record at once; a run is *claimed* by one
 //! atomic update, so two of them never start the same run.
 
 use std::collections::HashMap;
