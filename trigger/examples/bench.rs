@@ -8,12 +8,17 @@
 //!    `<alert dir> <realtime ns>` to that file and exits.
 //! 2. Start-up scan of a tree of 100,000 already-handled directories: time from
 //!    spawn to the start-up message, and the trigger's peak RSS (VmHWM) then.
+//! 3. The floor (`--part floor`): what the machine can do at all. 1000 starts of
+//!    the same no-op plugin are queued at once and `concurrency` threads spawn
+//!    and reap them in a tight loop (no trigger, no record, no marker): the
+//!    latency from the queueing to each plugin's start is what a perfect trigger
+//!    would get for the burst.
 //!
 //! Run (the trigger binary must be built in the same profile first):
 //!
 //! ```text
 //! cargo build --release -p gocart-trigger && \
-//!   cargo run --release -p gocart-trigger --example bench -- [--concurrency N] [--dirs N] [--work DIR] [--part latency|startup|all]
+//!   cargo run --release -p gocart-trigger --example bench -- [--concurrency N] [--dirs N] [--work DIR] [--part latency|startup|floor|all]
 //! ```
 
 use std::collections::HashMap;
@@ -40,6 +45,9 @@ fn main() -> anyhow::Result<()> {
         work.path().display(),
         opts.work.display()
     );
+    if opts.part == "floor" {
+        return floor(work.path(), opts.concurrency);
+    }
     if opts.part != "startup" {
         latency(work.path(), opts.concurrency)?;
     }
@@ -262,6 +270,7 @@ fn latency(base: &Path, concurrency: usize) -> anyhow::Result<()> {
             &now,
         )?);
     }
+    let cpu_before = cpu_ms(child.id());
     for (staging, target) in built {
         let t0 = now_ns();
         std::fs::rename(&staging, &target)?;
@@ -272,6 +281,7 @@ fn latency(base: &Path, concurrency: usize) -> anyhow::Result<()> {
         line_count(&s.log) >= 1200
     })?;
     let burst_total = renamed.elapsed();
+    let burst_cpu = cpu_ms(child.id()) - cpu_before;
     stop(child)?;
 
     let starts = plugin_starts(&s.log);
@@ -285,7 +295,29 @@ fn latency(base: &Path, concurrency: usize) -> anyhow::Result<()> {
         "  burst: all 1000 plugins started {:.0} ms after the last rename",
         burst_total.as_secs_f64() * 1e3
     );
+    println!(
+        "  burst: the trigger's own CPU time {burst_cpu:.0} ms ({:.2} ms per run; plugins not counted)",
+        burst_cpu / 1000.0
+    );
     Ok(())
+}
+
+/// CPU time (user + system) used so far by a process, in ms.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which is in parentheses).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after ")".
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks * 1000.0 / hz
 }
 
 fn report(title: &str, renames: &[(PathBuf, i128)], starts: &HashMap<String, i128>) {
@@ -379,5 +411,60 @@ fn startup(base: &Path, dirs: usize) -> anyhow::Result<()> {
         }
         stop(child)?;
     }
+    Ok(())
+}
+
+/// The floor: 1000 no-op plugin starts queued at one instant, run `concurrency`
+/// at a time by threads that only spawn (posix_spawn, as the trigger does: own
+/// process group, stdin from /dev/null, output to a pipe) and reap.
+fn floor(base: &Path, concurrency: usize) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const RUNS: usize = 1000;
+    std::fs::create_dir_all(base)?;
+    let log = base.join("floor.log");
+    let exe = std::env::current_exe()?;
+    let next = AtomicUsize::new(0);
+    let t0 = now_ns();
+    let wall = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..concurrency.max(1) {
+            s.spawn(|| -> anyhow::Result<()> {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= RUNS {
+                        return Ok(());
+                    }
+                    let (reader, writer) = std::io::pipe()?;
+                    let mut child = Command::new(&exe)
+                        .arg(format!("run{i}"))
+                        .env("GOCART_BENCH_LOG", &log)
+                        .stdin(Stdio::null())
+                        .stdout(writer.try_clone()?)
+                        .stderr(writer)
+                        .process_group(0)
+                        .spawn()?;
+                    child.wait()?;
+                    drop(reader);
+                }
+            });
+        }
+    });
+    let took = wall.elapsed();
+    let starts = plugin_starts(&log);
+    let queued: Vec<(PathBuf, i128)> = (0..RUNS)
+        .map(|i| (PathBuf::from(format!("run{i}")), t0))
+        .collect();
+    report(
+        &format!("floor: {RUNS} no-op plugin starts queued at once, {concurrency} at a time"),
+        &queued,
+        &starts,
+    );
+    println!(
+        "  floor: {:.0} ms for all, {:.0} runs/s, {:.2} ms per run per slot",
+        took.as_secs_f64() * 1e3,
+        RUNS as f64 / took.as_secs_f64(),
+        took.as_secs_f64() * 1e3 * concurrency.max(1) as f64 / RUNS as f64
+    );
     Ok(())
 }

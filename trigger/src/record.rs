@@ -2,10 +2,12 @@
 //!
 //! It is what makes the trigger behave like a queue: the filesystem says which
 //! alert directories are complete, this record says what has been done with each.
-//! SQLite in WAL mode with `synchronous=FULL`: every commit is on disk before the
-//! call returns, so `running` is durable before a plugin starts and a crash of the
-//! trigger (or of the machine) never loses or invents a run. Several processes (a
-//! watcher and a `replay`) may use the record at once; a run is *claimed* by one
+//! SQLite in WAL mode. Claims are committed with `synchronous=FULL` (on disk
+//! before the call returns; a batch of claims shares one commit), so `running`
+//! is durable before a plugin starts and a crash of the trigger (or of the
+//! machine) never loses or invents a run; bookkeeping rides along relaxed (see
+//! [`Record::relaxed`]). Several processes (a watcher and a `replay`) may use
+//! the record at once; a run is *claimed* by one
 //! atomic update, so two of them never start the same run.
 
 use std::collections::HashMap;
@@ -112,9 +114,44 @@ impl DirNote<'_> {
 /// The end of a run.
 #[derive(Debug, Clone)]
 pub struct Finish<'a> {
+    /// When the process really started (a claim may be made a little ahead).
+    pub started_at: Option<&'a str>,
+    /// Whether the run wrote output: a silent run has no log file, and its
+    /// `log_path` is cleared.
+    pub logged: bool,
     pub ok: bool,
     pub exit_status: &'a str,
     pub reason: Option<&'a str>,
+}
+
+/// One run to claim (see [`Record::claim_many`]).
+pub struct ClaimRequest<'a> {
+    pub dir: &'a str,
+    pub plugin: &'a str,
+    /// The states it may be claimed from (absent is always claimable).
+    pub from: &'a [RunState],
+    /// The output file of an attempt.
+    pub log_path: &'a dyn Fn(u32) -> String,
+}
+
+/// A run this process claimed: `running`, durable, not yet necessarily started.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub attempt: u32,
+    /// The row as it was before, so that a claim never started can be given back.
+    previous: Option<PreviousRun>,
+}
+
+#[derive(Debug, Clone)]
+struct PreviousRun {
+    state: String,
+    attempts: u32,
+    exit_status: Option<String>,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    log_path: Option<String>,
+    reason: Option<String>,
+    owner_pid: Option<i64>,
 }
 
 /// One row of `runs`, for `status`.
@@ -145,6 +182,8 @@ pub struct Record {
     conn: Connection,
     path: PathBuf,
     pid: u32,
+    /// Whether the connection is at `synchronous=FULL` now (see [`Record::relaxed`]).
+    full_sync: std::cell::Cell<bool>,
 }
 
 const SCHEMA: &str = "
@@ -205,6 +244,7 @@ impl Record {
             conn,
             path,
             pid: std::process::id(),
+            full_sync: std::cell::Cell::new(true),
         };
         record.configure()?;
         Ok(record)
@@ -229,19 +269,32 @@ impl Record {
     }
 
     /// Runs bookkeeping writes whose loss costs nothing but a second look
-    /// (a directory noted or settled, a plugin's first sighting) with
-    /// `synchronous=NORMAL`: no fsync of their own. In WAL mode the next
-    /// `FULL` commit (a claim, the end of a run) syncs them too, in order, so
-    /// only the durability of claims and results is paid for, one fsync each.
+    /// (a directory noted or settled, a plugin's first sighting, the end of a
+    /// run) with `synchronous=NORMAL`: no fsync of their own. In WAL mode the
+    /// next `FULL` commit (a claim) syncs them too, in order, so only the
+    /// durability of claims is paid for. The setting is changed only when it
+    /// differs, so a worker that only ever writes relaxed never pays for it.
     fn relaxed<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| self.err(e))?;
-        let result = f();
-        self.conn
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| self.err(e))?;
-        result
+        self.set_full_sync(false)?;
+        f()
+    }
+
+    /// Runs writes that must be on disk when they return (claims, recovery,
+    /// the first start's record) with `synchronous=FULL`.
+    fn durable<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.set_full_sync(true)?;
+        f()
+    }
+
+    fn set_full_sync(&self, full: bool) -> Result<()> {
+        if self.full_sync.get() != full {
+            let value = if full { "FULL" } else { "NORMAL" };
+            self.conn
+                .pragma_update(None, "synchronous", value)
+                .map_err(|e| self.err(e))?;
+            self.full_sync.set(full);
+        }
+        Ok(())
     }
 
     fn err(&self, source: rusqlite::Error) -> RecordError {
@@ -270,18 +323,24 @@ impl Record {
     }
 
     pub fn mark_initialised(&self) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('initialised', ?1)",
-                [now_text()],
-            )
-            .map_err(|e| self.err(e))?;
+        self.durable(|| {
+            self.conn
+                .execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('initialised', ?1)",
+                    [now_text()],
+                )
+                .map_err(|e| self.err(e))
+        })?;
         Ok(())
     }
 
     /// Runs left `running` by a process that no longer exists go back to
     /// `pending`, and their directories are no longer settled, so they run again.
     pub fn recover_interrupted(&self) -> Result<Vec<(String, String)>> {
+        self.durable(|| self.recover_interrupted_now())
+    }
+
+    fn recover_interrupted_now(&self) -> Result<Vec<(String, String)>> {
         let rows = self.rows_where("state = 'running'", [])?;
         let mut recovered = Vec::new();
         for row in rows {
@@ -353,12 +412,8 @@ impl Record {
     pub fn plugin_appeared_at(&self, name: &str, candidate: &str) -> Result<String> {
         let select = || -> Result<Option<String>> {
             self.conn
-                .query_row(
-                    "SELECT appeared_at FROM plugins WHERE name = ?1",
-                    [name],
-                    |r| r.get(0),
-                )
-                .optional()
+                .prepare_cached("SELECT appeared_at FROM plugins WHERE name = ?1")
+                .and_then(|mut stmt| stmt.query_row([name], |r| r.get(0)).optional())
                 .map_err(|e| self.err(e))
         };
         if let Some(known) = select()? {
@@ -385,15 +440,11 @@ impl Record {
     fn note_dir_now(&self, dir: &str, note: &DirNote) -> Result<bool> {
         let tx = self.write_tx().map_err(|e| self.err(e))?;
         let previous: Option<Option<String>> = tx
-            .query_row(
-                "SELECT message_sha256 FROM dirs WHERE dir = ?1",
-                [dir],
-                |r| r.get(0),
-            )
-            .optional()
+            .prepare_cached("SELECT message_sha256 FROM dirs WHERE dir = ?1")
+            .and_then(|mut stmt| stmt.query_row([dir], |r| r.get(0)).optional())
             .map_err(|e| self.err(e))?;
         let replaced = matches!(&previous, Some(Some(sha)) if sha != note.message_sha256);
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns, superevent_id,
                                alert_type, written_at, message_sha256, seen_at, problem)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)
@@ -402,8 +453,8 @@ impl Record {
                 superevent_id = excluded.superevent_id, alert_type = excluded.alert_type,
                 written_at = excluded.written_at, message_sha256 = excluded.message_sha256,
                 problem = NULL, settled = 0",
-            note.params(dir, &now_text()),
         )
+        .and_then(|mut stmt| stmt.execute(note.params(dir, &now_text())))
         .map_err(|e| self.err(e))?;
         if replaced {
             tx.execute(
@@ -460,12 +511,11 @@ impl Record {
     pub fn run_state(&self, dir: &str, plugin: &str) -> Result<Option<RunState>> {
         let state: Option<String> = self
             .conn
-            .query_row(
-                "SELECT state FROM runs WHERE dir = ?1 AND plugin = ?2",
-                params![dir, plugin],
-                |r| r.get(0),
-            )
-            .optional()
+            .prepare_cached("SELECT state FROM runs WHERE dir = ?1 AND plugin = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![dir, plugin], |r| r.get(0))
+                    .optional()
+            })
             .map_err(|e| self.err(e))?;
         Ok(state.as_deref().and_then(RunState::parse))
     }
@@ -474,6 +524,7 @@ impl Record {
     /// attempt, if it is absent or in one of the `from` states. Returns the
     /// attempt number, or `None` if someone else has it or it is not due.
     /// `log_path` gives the output file of that attempt. Durable on return.
+    #[cfg(test)]
     pub fn claim(
         &self,
         dir: &str,
@@ -481,41 +532,131 @@ impl Record {
         from: &[RunState],
         log_path: impl Fn(u32) -> String,
     ) -> Result<Option<u32>> {
+        let wanted = ClaimRequest {
+            dir,
+            plugin,
+            from,
+            log_path: &log_path,
+        };
+        let mut claims = self.claim_many(&[wanted])?;
+        Ok(claims.pop().flatten().map(|claim| claim.attempt))
+    }
+
+    /// Claims several runs in one transaction, so that one fsync makes them all
+    /// durable (a group commit: a burst of directories pays one fsync per batch,
+    /// not one per run). Each is claimed as [`Record::claim`] would; the answer
+    /// has one entry per request, `None` for those not claimed. If anything
+    /// fails the transaction is rolled back and nothing is claimed.
+    pub fn claim_many(&self, wanted: &[ClaimRequest]) -> Result<Vec<Option<Claim>>> {
+        self.durable(|| self.claim_many_now(wanted))
+    }
+
+    fn claim_many_now(&self, wanted: &[ClaimRequest]) -> Result<Vec<Option<Claim>>> {
         let tx = self.write_tx().map_err(|e| self.err(e))?;
-        let current: Option<(String, u32)> = tx
-            .query_row(
-                "SELECT state, attempts FROM runs WHERE dir = ?1 AND plugin = ?2",
-                params![dir, plugin],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+        let now = now_text();
+        let mut claims = Vec::with_capacity(wanted.len());
+        for w in wanted {
+            claims.push(self.claim_in(&tx, w, &now)?);
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(claims)
+    }
+
+    fn claim_in(&self, tx: &Transaction, w: &ClaimRequest, now: &str) -> Result<Option<Claim>> {
+        let previous: Option<PreviousRun> = tx
+            .prepare_cached(
+                "SELECT state, attempts, exit_status, started_at, ended_at, log_path, reason,
+                        owner_pid
+                 FROM runs WHERE dir = ?1 AND plugin = ?2",
             )
-            .optional()
+            .and_then(|mut stmt| {
+                stmt.query_row(params![w.dir, w.plugin], |r| {
+                    Ok(PreviousRun {
+                        state: r.get(0)?,
+                        attempts: r.get(1)?,
+                        exit_status: r.get(2)?,
+                        started_at: r.get(3)?,
+                        ended_at: r.get(4)?,
+                        log_path: r.get(5)?,
+                        reason: r.get(6)?,
+                        owner_pid: r.get(7)?,
+                    })
+                })
+                .optional()
+            })
             .map_err(|e| self.err(e))?;
-        let attempts = match &current {
+        let attempts = match &previous {
             None => 0,
-            Some((state, n)) if RunState::parse(state).is_some_and(|s| from.contains(&s)) => *n,
+            Some(p) if RunState::parse(&p.state).is_some_and(|s| w.from.contains(&s)) => p.attempts,
             Some(_) => return Ok(None),
         };
         let attempt = attempts + 1;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO runs (dir, plugin, state, attempts, started_at, owner_pid, log_path)
              VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)
              ON CONFLICT(dir, plugin) DO UPDATE SET state = 'running', attempts = excluded.attempts,
                 started_at = excluded.started_at, ended_at = NULL, exit_status = NULL,
                 reason = NULL, owner_pid = excluded.owner_pid, log_path = excluded.log_path",
-            params![
-                dir,
-                plugin,
-                attempt,
-                now_text(),
-                self.pid,
-                log_path(attempt)
-            ],
         )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                w.dir,
+                w.plugin,
+                attempt,
+                now,
+                self.pid,
+                (w.log_path)(attempt)
+            ])
+        })
         .map_err(|e| self.err(e))?;
-        tx.execute("UPDATE dirs SET settled = 0 WHERE dir = ?1", [dir])
+        tx.prepare_cached("UPDATE dirs SET settled = 0 WHERE dir = ?1")
+            .and_then(|mut stmt| stmt.execute([w.dir]))
             .map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(Some(attempt))
+        Ok(Some(Claim { attempt, previous }))
+    }
+
+    /// Gives back runs claimed by this process that were never started (the
+    /// trigger is stopping with claimed runs still queued): each row becomes
+    /// what it was before the claim, or goes if there was none, so nothing is
+    /// shown as interrupted that never ran. Relaxed: if this is lost, the claim
+    /// stays and the next start treats the run as interrupted and runs it (the
+    /// same end, by the longer way).
+    pub fn unclaim(&self, runs: &[(&str, &str, &Claim)]) -> Result<()> {
+        self.relaxed(|| {
+            let tx = self.write_tx().map_err(|e| self.err(e))?;
+            for (dir, plugin, claim) in runs {
+                let changed = match &claim.previous {
+                    None => tx.execute(
+                        "DELETE FROM runs WHERE dir = ?1 AND plugin = ?2 AND state = 'running'
+                         AND owner_pid = ?3 AND attempts = ?4",
+                        params![dir, plugin, self.pid, claim.attempt],
+                    ),
+                    Some(p) => tx.execute(
+                        "UPDATE runs SET state = ?5, attempts = ?6, exit_status = ?7,
+                            started_at = ?8, ended_at = ?9, log_path = ?10, reason = ?11,
+                            owner_pid = ?12
+                         WHERE dir = ?1 AND plugin = ?2 AND state = 'running'
+                         AND owner_pid = ?3 AND attempts = ?4",
+                        params![
+                            dir,
+                            plugin,
+                            self.pid,
+                            claim.attempt,
+                            p.state,
+                            p.attempts,
+                            p.exit_status,
+                            p.started_at,
+                            p.ended_at,
+                            p.log_path,
+                            p.reason,
+                            p.owner_pid
+                        ],
+                    ),
+                };
+                changed.map_err(|e| self.err(e))?;
+            }
+            tx.commit().map_err(|e| self.err(e))
+        })
     }
 
     /// Records the end of a run this process claimed. Relaxed (see
@@ -527,11 +668,24 @@ impl Record {
         let state = if end.ok { "ok" } else { "failed" };
         self.relaxed(|| {
             self.conn
-                .execute(
-                    "UPDATE runs SET state = ?3, exit_status = ?4, reason = ?5, ended_at = ?6
+                .prepare_cached(
+                    "UPDATE runs SET state = ?3, exit_status = ?4, reason = ?5, ended_at = ?6,
+                        started_at = COALESCE(?7, started_at),
+                        log_path = CASE WHEN ?8 THEN log_path END
                      WHERE dir = ?1 AND plugin = ?2",
-                    params![dir, plugin, state, end.exit_status, end.reason, now_text()],
                 )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        dir,
+                        plugin,
+                        state,
+                        end.exit_status,
+                        end.reason,
+                        now_text(),
+                        end.started_at,
+                        end.logged
+                    ])
+                })
                 .map_err(|e| self.err(e))
         })?;
         Ok(())
@@ -541,6 +695,15 @@ impl Record {
     /// recorded (one transaction for all) as skipped for every current plugin,
     /// and settled.
     pub fn skip_for_catch_up(
+        &self,
+        dirs: &[(String, DirNote)],
+        plugins: &[String],
+        reason: &str,
+    ) -> Result<()> {
+        self.durable(|| self.skip_for_catch_up_now(dirs, plugins, reason))
+    }
+
+    fn skip_for_catch_up_now(
         &self,
         dirs: &[(String, DirNote)],
         plugins: &[String],
@@ -572,18 +735,18 @@ impl Record {
     pub fn settle(&self, dir: &str) -> Result<bool> {
         let open: i64 = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT COUNT(*) FROM runs WHERE dir = ?1 AND state IN ('pending','running')",
-                [dir],
-                |r| r.get(0),
             )
+            .and_then(|mut stmt| stmt.query_row([dir], |r| r.get(0)))
             .map_err(|e| self.err(e))?;
         if open > 0 {
             return Ok(false);
         }
         self.relaxed(|| {
             self.conn
-                .execute("UPDATE dirs SET settled = 1 WHERE dir = ?1", [dir])
+                .prepare_cached("UPDATE dirs SET settled = 1 WHERE dir = ?1")
+                .and_then(|mut stmt| stmt.execute([dir]))
                 .map_err(|e| self.err(e))
         })?;
         Ok(true)
@@ -722,6 +885,8 @@ mod tests {
         );
         assert!(!record.settle("/t/a").unwrap());
         let end = Finish {
+            started_at: None,
+            logged: true,
             ok: false,
             exit_status: "exit 1",
             reason: None,
@@ -788,6 +953,8 @@ mod tests {
         assert!(!record.note_dir("/t/a", &note("x")).unwrap());
         record.claim("/t/a", "gp_a", &[], log).unwrap();
         let ok = Finish {
+            started_at: None,
+            logged: true,
             ok: true,
             exit_status: "exit 0",
             reason: None,
@@ -848,5 +1015,174 @@ mod tests {
         record.mark_initialised().unwrap();
         assert!(!record.is_new().unwrap());
         assert_eq!(record.settled_dirs().unwrap().len(), 3);
+    }
+
+    fn requests<'a>(dir: &'a str, plugins: &'a [&'a str]) -> Vec<ClaimRequest<'a>> {
+        plugins
+            .iter()
+            .map(|plugin| ClaimRequest {
+                dir,
+                plugin,
+                from: &[RunState::Pending],
+                log_path: &log,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_claim_failing_half_way_claims_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        record.note_dir("/t/a", &note("x")).unwrap();
+        // The second insert of the batch fails (as a full disk would).
+        record
+            .conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail_bad BEFORE INSERT ON runs WHEN NEW.plugin = 'gp_bad'
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        let wanted = requests("/t/a", &["gp_a", "gp_bad", "gp_c"]);
+        assert!(record.claim_many(&wanted).is_err());
+        for plugin in ["gp_a", "gp_bad", "gp_c"] {
+            assert_eq!(record.run_state("/t/a", plugin).unwrap(), None, "{plugin}");
+        }
+        // Without the failure the same batch is claimed whole, in order.
+        record.conn.execute_batch("DROP TRIGGER fail_bad").unwrap();
+        let claims = record.claim_many(&wanted).unwrap();
+        assert!(claims
+            .iter()
+            .all(|c| c.as_ref().map(|c| c.attempt) == Some(1)));
+        assert_eq!(
+            record.run_state("/t/a", "gp_c").unwrap(),
+            Some(RunState::Running)
+        );
+    }
+
+    #[test]
+    fn a_batch_leaves_out_what_someone_else_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        let other = Record::open(dir.path()).unwrap();
+        assert_eq!(other.claim("/t/a", "gp_b", &[], log).unwrap(), Some(1));
+        let claims = record
+            .claim_many(&requests("/t/a", &["gp_a", "gp_b"]))
+            .unwrap();
+        assert!(claims[0].is_some());
+        assert!(claims[1].is_none());
+    }
+
+    #[test]
+    fn a_claim_never_started_is_given_back_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        // gp_a had failed once; gp_b had never run.
+        record.claim("/t/a", "gp_a", &[], log).unwrap();
+        let failed = Finish {
+            started_at: None,
+            logged: true,
+            ok: false,
+            exit_status: "exit 1",
+            reason: Some("the plugin failed (exit 1)"),
+        };
+        record.finish("/t/a", "gp_a", &failed).unwrap();
+        let before = record.runs_of("/t/a").unwrap();
+        let from = [RunState::Failed, RunState::Pending];
+        let wanted: Vec<ClaimRequest> = ["gp_a", "gp_b"]
+            .iter()
+            .map(|plugin| ClaimRequest {
+                dir: "/t/a",
+                plugin,
+                from: &from,
+                log_path: &log,
+            })
+            .collect();
+        let claims: Vec<Claim> = record
+            .claim_many(&wanted)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(claims[0].attempt, 2);
+        record
+            .unclaim(&[("/t/a", "gp_a", &claims[0]), ("/t/a", "gp_b", &claims[1])])
+            .unwrap();
+        let after = record.runs_of("/t/a").unwrap();
+        assert_eq!(after.len(), 1, "gp_b had no row and has none");
+        let (b, a) = (&before[0], &after[0]);
+        assert_eq!(
+            (a.state, a.attempts, &a.exit_status, &a.reason, &a.log_path),
+            (b.state, b.attempts, &b.exit_status, &b.reason, &b.log_path)
+        );
+    }
+
+    #[test]
+    fn a_claim_whose_process_never_started_runs_at_the_next_start() {
+        // The trigger dies between a batch claim and the spawn: the run is
+        // `running` under a dead process, and the next start makes it due.
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        record.note_dir("/t/a", &note("x")).unwrap();
+        record
+            .claim_many(&requests("/t/a", &["gp_a", "gp_b"]))
+            .unwrap();
+        record
+            .conn
+            .execute("UPDATE runs SET owner_pid = 999999999", [])
+            .unwrap();
+        let next_start = Record::open(dir.path()).unwrap();
+        assert_eq!(next_start.recover_interrupted().unwrap().len(), 2);
+        let claims = next_start
+            .claim_many(&requests("/t/a", &["gp_a", "gp_b"]))
+            .unwrap();
+        assert!(claims
+            .iter()
+            .all(|c| c.as_ref().map(|c| c.attempt) == Some(2)));
+    }
+
+    #[test]
+    fn a_silent_run_keeps_no_log_path_and_its_real_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        record.claim("/t/a", "gp_a", &[], log).unwrap();
+        let end = Finish {
+            started_at: Some("2026-01-01T00:00:01.000Z"),
+            logged: false,
+            ok: true,
+            exit_status: "exit 0",
+            reason: None,
+        };
+        record.finish("/t/a", "gp_a", &end).unwrap();
+        let row = &record.runs_of("/t/a").unwrap()[0];
+        assert_eq!(row.log_path, None);
+        assert_eq!(row.started_at.as_deref(), Some("2026-01-01T00:00:01.000Z"));
+    }
+
+    #[test]
+    fn claims_are_written_with_full_sync_after_relaxed_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::open(dir.path()).unwrap();
+        let sync = |r: &Record| -> i64 {
+            r.conn
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .unwrap()
+        };
+        record.note_dir("/t/a", &note("x")).unwrap();
+        assert_eq!(sync(&record), 1, "bookkeeping: NORMAL");
+        // The setting in force during the claim's commit is what counts; it
+        // is left as it was, so read it right after.
+        record.claim("/t/a", "gp_a", &[], log).unwrap();
+        assert_eq!(sync(&record), 2, "a claim: FULL");
+        let end = Finish {
+            started_at: None,
+            logged: false,
+            ok: true,
+            exit_status: "exit 0",
+            reason: None,
+        };
+        record.finish("/t/a", "gp_a", &end).unwrap();
+        assert_eq!(sync(&record), 1, "the end of a run: NORMAL");
+        record.recover_interrupted().unwrap();
+        assert_eq!(sync(&record), 2, "recovery: FULL");
     }
 }

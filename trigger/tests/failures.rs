@@ -297,3 +297,48 @@ fn exchange(a: &std::path::Path, b: &std::path::Path) {
     };
     assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
 }
+
+#[test]
+fn runs_claimed_ahead_are_given_back_at_stop_and_run_once_after() {
+    // One run at a time, so the directories behind the first wait claimed.
+    let env = Env::with_trigger_settings("timeout: 30\n  concurrency: 1");
+    env.plugin("gp_slow", "echo \"gp_slow $1\" >> \"$LOG\"\nsleep 0.5");
+    std::fs::create_dir_all(env.root.join("mockevents/MS1")).unwrap();
+    let trigger = env.start(&[]);
+    assert!(common::wait_until(WITHIN, || trigger
+        .log()
+        .contains("to run")));
+    let dirs: Vec<_> = (0..4)
+        .map(|i| env.alert("MS1", &format!("20230101T00000{i}_initial")))
+        .collect();
+    assert!(env.wait_runs(1, WITHIN), "{}", trigger.log());
+    assert!(trigger.stop());
+    let ran = env.runs().len();
+    assert!(ran < 4, "the stop came too late to leave claims queued");
+    let status = env.status();
+    assert!(status.contains("running 0"), "{status}");
+
+    let trigger = env.start(&[]);
+    assert!(env.wait_runs(4, WITHIN), "{}", trigger.log());
+    quiet_period();
+    assert!(trigger.stop());
+    assert!(
+        !trigger_log_mentions_interrupted(&env),
+        "given-back claims are not interrupted runs"
+    );
+    let want: Vec<(&str, &std::path::Path)> =
+        dirs.iter().map(|d| ("gp_slow", d.as_path())).collect();
+    assert_eq!(env.runs(), expected(&want));
+}
+
+fn trigger_log_mentions_interrupted(env: &Env) -> bool {
+    std::fs::read_dir(env.tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("trigger-"))
+        .any(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .contains("interrupted runs")
+        })
+}

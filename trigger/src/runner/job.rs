@@ -16,7 +16,9 @@ use gocart_shared::{Marker, MarkerError};
 
 use super::plugins::{discover, Plugin};
 use super::process::{self, End, Outcome, Spec};
-use crate::record::{self, DirNote, Finish, Identity, Record, RecordError, RunState};
+use crate::record::{
+    self, Claim, ClaimRequest, DirNote, Finish, Identity, Record, RecordError, RunState,
+};
 use crate::shutdown::Shutdown;
 use crate::watch::scan;
 
@@ -95,43 +97,179 @@ pub struct DirResult {
     pub would_run: Vec<String>,
 }
 
-/// Handles one alert directory.
+/// Handles one alert directory, start to end: [`look`], [`claim`], [`run_ready`].
 pub fn handle_dir(
     ctx: &Context,
     record: &Record,
     dir: &Path,
     mode: &Mode,
 ) -> Result<DirResult, JobError> {
+    let plugins = ctx.plugins();
+    match look(record, dir, mode, plugins.as_deref())? {
+        Looked::Done(result) => Ok(result),
+        Looked::Due(due) => match claim(ctx, record, vec![due], mode)?.pop() {
+            Some(ready) => run_ready(ctx, record, ready),
+            None => Ok(DirResult::default()),
+        },
+    }
+}
+
+/// What a first look at a directory found.
+pub enum Looked {
+    /// Nothing to run (now): this is the result.
+    Done(DirResult),
+    /// Some plugins are due.
+    Due(Due),
+}
+
+/// A directory with plugins due, not yet claimed.
+pub struct Due {
+    dir: PathBuf,
+    identity: Identity,
+    marker: Marker,
+    /// In name order.
+    plugins: Vec<Plugin>,
+}
+
+/// The log file of each attempt of one run.
+type LogPathOf<'a> = Box<dyn Fn(u32) -> String + 'a>;
+
+/// A directory whose due runs are claimed (`running`, durable): a worker
+/// starts them in name order.
+pub struct Ready {
+    pub dir: PathBuf,
+    identity: Identity,
+    marker: Marker,
+    runs: Vec<(Plugin, Claim)>,
+}
+
+/// Checks the marker, notes the directory and works out which of `plugins`
+/// (the folder's listing, made once for a whole batch of directories; `None`
+/// if the folder cannot be used) are due. Claims nothing.
+pub fn look(
+    record: &Record,
+    dir: &Path,
+    mode: &Mode,
+    plugins: Option<&[Plugin]>,
+) -> Result<Looked, JobError> {
     let mut result = DirResult::default();
     let Some(identity) = scan::identity_of(dir) else {
-        return Ok(result); // removed meanwhile: nothing to do
+        return Ok(Looked::Done(result)); // removed meanwhile: nothing to do
     };
     let key = dir.to_string_lossy();
     let marker = match Marker::read_checked(dir) {
         Ok(marker) => marker,
-        Err(MarkerError::Missing { .. }) => return Ok(result),
-        Err(e) => return invalid(record, &key, identity, &e, mode),
+        Err(MarkerError::Missing { .. }) => return Ok(Looked::Done(result)),
+        Err(e) => return invalid(record, &key, identity, &e, mode).map(Looked::Done),
     };
     let dry_run = matches!(mode, Mode::Replay { dry_run: true, .. });
     if !dry_run {
         note(record, &key, identity, &marker)?;
     }
     let written_at = written_at(&marker, identity);
-    let Some(plugins) = ctx.plugins() else {
-        return Ok(result); // not settled: looked at again at the next scan
+    let Some(plugins) = plugins else {
+        return Ok(Looked::Done(result)); // not settled: looked at again at the next scan
     };
+    let mut due = Vec::new();
     for plugin in plugins {
+        if is_due(record, &key, plugin, written_at, mode)? {
+            due.push(plugin.clone());
+        }
+    }
+    if dry_run {
+        result.would_run = due.into_iter().map(|p| p.name).collect();
+        return Ok(Looked::Done(result));
+    }
+    if due.is_empty() {
+        if record.settle(&key)? {
+            result.settled = Some(identity);
+        }
+        return Ok(Looked::Done(result));
+    }
+    Ok(Looked::Due(Due {
+        dir: dir.to_path_buf(),
+        identity,
+        marker,
+        plugins: due,
+    }))
+}
+
+/// Claims the due runs of several directories in one transaction: one fsync
+/// for the lot (a group commit). A run someone else holds is left out; a
+/// directory left with nothing claimed is dropped (its holder settles it).
+/// If the transaction fails, nothing is claimed.
+pub fn claim(
+    ctx: &Context,
+    record: &Record,
+    dues: Vec<Due>,
+    mode: &Mode,
+) -> Result<Vec<Ready>, JobError> {
+    let from = claimable_from(mode);
+    let keys: Vec<String> = dues
+        .iter()
+        .map(|d| d.dir.to_string_lossy().into_owned())
+        .collect();
+    let runs: Vec<(&str, &Plugin, LogPathOf)> = dues
+        .iter()
+        .zip(&keys)
+        .flat_map(|(due, key)| {
+            due.plugins.iter().map(move |plugin| {
+                let of: LogPathOf = Box::new(move |n| {
+                    log_path(ctx, &due.dir, &plugin.name, n)
+                        .to_string_lossy()
+                        .into_owned()
+                });
+                (key.as_str(), plugin, of)
+            })
+        })
+        .collect();
+    let requests: Vec<ClaimRequest> = runs
+        .iter()
+        .map(|(key, plugin, of)| ClaimRequest {
+            dir: key,
+            plugin: &plugin.name,
+            from,
+            log_path: of.as_ref(),
+        })
+        .collect();
+    let mut claims = record.claim_many(&requests)?.into_iter();
+    drop(requests);
+    drop(runs);
+    let mut ready = Vec::new();
+    for due in dues {
+        let runs: Vec<(Plugin, Claim)> = due
+            .plugins
+            .into_iter()
+            .filter_map(|plugin| claims.next().flatten().map(|claim| (plugin, claim)))
+            .collect();
+        if !runs.is_empty() {
+            ready.push(Ready {
+                dir: due.dir,
+                identity: due.identity,
+                marker: due.marker,
+                runs,
+            });
+        }
+    }
+    Ok(ready)
+}
+
+/// Starts the claimed runs of one directory in name order, records each end,
+/// and settles the directory. If the trigger is stopping, the runs not yet
+/// started are given back (see [`Record::unclaim`]).
+pub fn run_ready(ctx: &Context, record: &Record, ready: Ready) -> Result<DirResult, JobError> {
+    let mut result = DirResult::default();
+    let key = ready.dir.to_string_lossy().into_owned();
+    for (i, (plugin, claim)) in ready.runs.iter().enumerate() {
         if ctx.shutdown.is_stopping() {
+            let rest: Vec<(&str, &str, &Claim)> = ready.runs[i..]
+                .iter()
+                .map(|(p, c)| (key.as_str(), p.name.as_str(), c))
+                .collect();
+            record.unclaim(&rest)?;
             return Ok(result);
         }
-        if !is_due(record, &key, &plugin, written_at, mode)? {
-            continue;
-        }
-        if dry_run {
-            result.would_run.push(plugin.name.clone());
-            continue;
-        }
-        match run_one(ctx, record, dir, &marker, &plugin, mode)? {
+        match run_one(ctx, record, &ready, plugin, claim.attempt)? {
             Some(true) => result.ran += 1,
             Some(false) => {
                 result.ran += 1;
@@ -140,10 +278,22 @@ pub fn handle_dir(
             None => {}
         }
     }
-    if !dry_run && record.settle(&key)? {
-        result.settled = Some(identity);
+    if record.settle(&key)? {
+        result.settled = Some(ready.identity);
     }
     Ok(result)
+}
+
+/// Gives back every claim of a directory that will not be started (the
+/// trigger is stopping before a worker took it).
+pub fn give_back(record: &Record, ready: &Ready) -> Result<(), JobError> {
+    let key = ready.dir.to_string_lossy();
+    let runs: Vec<(&str, &str, &Claim)> = ready
+        .runs
+        .iter()
+        .map(|(p, c)| (key.as_ref(), p.name.as_str(), c))
+        .collect();
+    Ok(record.unclaim(&runs)?)
 }
 
 fn invalid(
@@ -232,18 +382,9 @@ fn appeared_at(record: &Record, plugin: &Plugin) -> Result<DateTime<Utc>, JobErr
     Ok(gocart_shared::alert::parse_utc(&text).unwrap_or(candidate))
 }
 
-/// Claims, runs and records one plugin. `Some(ok)` if it ran, `None` if someone
-/// else had it or the trigger is stopping.
-fn run_one(
-    ctx: &Context,
-    record: &Record,
-    dir: &Path,
-    marker: &Marker,
-    plugin: &Plugin,
-    mode: &Mode,
-) -> Result<Option<bool>, JobError> {
-    let key = dir.to_string_lossy();
-    let from: &[RunState] = match mode {
+/// The states a run may be claimed from in each mode.
+fn claimable_from(mode: &Mode) -> &'static [RunState] {
+    match mode {
         Mode::Watch => &[RunState::Pending],
         Mode::Replay { force: false, .. } => {
             &[RunState::Pending, RunState::Failed, RunState::Skipped]
@@ -254,14 +395,21 @@ fn run_one(
             RunState::Skipped,
             RunState::Ok,
         ],
-    };
-    let log_for = |attempt: u32| log_path(ctx, dir, &plugin.name, attempt);
-    let Some(attempt) = record.claim(&key, &plugin.name, from, |n| {
-        log_for(n).to_string_lossy().into_owned()
-    })?
-    else {
-        return Ok(None);
-    };
+    }
+}
+
+/// Runs and records one claimed plugin. `Some(ok)` if it ran, `None` if the
+/// trigger is stopping and killed it.
+fn run_one(
+    ctx: &Context,
+    record: &Record,
+    ready: &Ready,
+    plugin: &Plugin,
+    attempt: u32,
+) -> Result<Option<bool>, JobError> {
+    let dir = ready.dir.as_path();
+    let marker = &ready.marker;
+    let key = dir.to_string_lossy();
     let spec = Spec {
         program: plugin.program.clone(),
         args: plugin
@@ -277,11 +425,12 @@ fn run_one(
             &ctx.settings_path,
         ),
         cwd: ctx.plugins_dir.clone(),
-        log_path: log_for(attempt),
+        log_path: log_path(ctx, dir, &plugin.name, attempt),
         timeout: ctx.timeout,
         grace: ctx.grace,
     };
     tracing::debug!(plugin = %plugin.name, dir = %key, attempt, "starting");
+    let started_at = record::now_text();
     let outcome = process::run(&spec, &|| ctx.shutdown.should_abandon());
     if outcome.end == End::Abandoned {
         tracing::warn!(plugin = %plugin.name, dir = %key, "killed at shutdown; it runs again at the next start");
@@ -289,6 +438,8 @@ fn run_one(
     }
     let reason = outcome.reason(ctx.timeout);
     let end = Finish {
+        started_at: Some(&started_at),
+        logged: outcome.output.total > 0,
         ok: outcome.ok(),
         exit_status: &outcome.exit_text(),
         reason: reason.as_deref(),
@@ -327,7 +478,10 @@ fn report(plugin: &str, dir: &str, outcome: &Outcome, reason: Option<&str>, log:
         (true, false) => tracing::info!(plugin, dir, %exit, ms, tail = %tail, "plugin ran"),
         (false, _) => {
             let reason = reason.unwrap_or("failed");
-            let log = log.display();
+            let log = match outcome.output.total {
+                0 => "(no output)".to_string(),
+                _ => log.display().to_string(),
+            };
             tracing::warn!(plugin, dir, %exit, ms, %log, tail = %tail, "plugin failed: {reason}");
         }
     }

@@ -1,8 +1,8 @@
 //! Finding the plugins in `plugins_dir`, as DESIGN.md "Plugins" defines them.
 //!
-//! The folder is listed again for every alert directory, so a plugin added,
-//! changed or removed while the trigger runs is picked up without a restart (a
-//! listing is microseconds next to starting a process). A plugin that another
+//! The folder is listed again for every batch of alert directories (one
+//! directory, unless a burst is waiting), so a plugin added, changed or removed
+//! while the trigger runs is picked up without a restart. A plugin that another
 //! user could change would let that user run code as us, so a file or folder
 //! writable by group/other, or owned by someone else, is refused, not run.
 
