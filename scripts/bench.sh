@@ -75,6 +75,9 @@ if [[ $only == *" render "* ]]; then
 fi
 if [[ $only == *" trigger "* ]]; then
     run trigger "" "$bin/examples/bench"
+    # What the machine can do at all: 1000 no-op plugins spawned and reaped in
+    # a tight loop, two at a time, with no trigger.
+    run trigger_floor "" "$bin/examples/bench" --part floor
 fi
 if [[ $only == *" kafka "* ]]; then
     run kafka "" "$bin/examples/bench_kafka"
@@ -106,6 +109,8 @@ rows = [
     ("trigger.single_p99_ms", "trigger: rename -> plugin start, single, p99 ms", None),
     ("trigger.burst_p50_ms", "trigger: burst of 1000, p50 ms", ("<=", 5)),
     ("trigger.burst_p99_ms", "trigger: burst of 1000, p99 ms", ("<=", 50)),
+    ("trigger.floor_p50_ms", "  floor: 1000 no-op spawns, no trigger, p50 ms", None),
+    ("trigger.floor_p99_ms", "  floor: 1000 no-op spawns, no trigger, p99 ms", None),
     ("trigger.startup_s", "trigger start-up over 100,000 handled dirs, s", ("<=", 2)),
     ("trigger.startup_rss_mb", "trigger start-up peak RSS, MB", ("<=", 64)),
     ("kafka.latency_p50_ms", "listen: message -> directory, p50 ms (Tansu defaults)", ("<=", 50)),

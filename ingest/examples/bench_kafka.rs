@@ -215,13 +215,28 @@ fn main() -> anyhow::Result<()> {
         "echo 1: {echoed} alerts in {echo_secs:.2} s = {:.1} alerts/s (process start to exit)",
         echoed as f64 / echo_secs
     );
-    println!("figure: kafka.latency_p50_ms {:.0}", percentile(&latencies, 0.5));
-    println!("figure: kafka.latency_p99_ms {:.0}", percentile(&latencies, 0.99));
+    println!(
+        "figure: kafka.latency_p50_ms {:.0}",
+        percentile(&latencies, 0.5)
+    );
+    println!(
+        "figure: kafka.latency_p99_ms {:.0}",
+        percentile(&latencies, 0.99)
+    );
     if !received.is_empty() {
-        println!("figure: kafka.received_p50_ms {:.0}", percentile(&received, 0.5));
-        println!("figure: kafka.pipeline_p50_ms {:.0}", percentile(&settled, 0.5));
+        println!(
+            "figure: kafka.received_p50_ms {:.0}",
+            percentile(&received, 0.5)
+        );
+        println!(
+            "figure: kafka.pipeline_p50_ms {:.0}",
+            percentile(&settled, 0.5)
+        );
     }
-    println!("figure: kafka.echo_alerts_per_s {:.1}", echoed as f64 / echo_secs);
+    println!(
+        "figure: kafka.echo_alerts_per_s {:.1}",
+        echoed as f64 / echo_secs
+    );
     Ok(())
 }
 

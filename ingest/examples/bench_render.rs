@@ -132,7 +132,10 @@ fn main() -> Result<(), String> {
         );
         println!("figure: render.{name}.median_ms {med:.1}");
         println!("figure: render.{name}.p90_ms {p90:.1}");
-        println!("figure: render.{name}.png_kb {:.0}", png.len() as f64 / 1024.0);
+        println!(
+            "figure: render.{name}.png_kb {:.0}",
+            png.len() as f64 / 1024.0
+        );
         if let Some(dir) = &args.out {
             let file = dir.join(format!("{name}.png"));
             std::fs::write(&file, &png).map_err(|e| format!("{}: {e}", file.display()))?;

@@ -285,9 +285,15 @@ fn latency(base: &Path, concurrency: usize) -> anyhow::Result<()> {
     stop(child)?;
 
     let starts = plugin_starts(&s.log);
-    report("single directories (200, one at a time)", &single, &starts);
+    report(
+        "single directories (200, one at a time)",
+        "single",
+        &single,
+        &starts,
+    );
     report(
         &format!("burst of 1000 (concurrency {concurrency})"),
+        "burst",
         &burst,
         &starts,
     );
@@ -320,7 +326,9 @@ fn cpu_ms(pid: u32) -> f64 {
     ticks * 1000.0 / hz
 }
 
-fn report(title: &str, renames: &[(PathBuf, i128)], starts: &HashMap<String, i128>) {
+/// Prints the latencies' percentiles, and as `figure: trigger.KEY_*` lines
+/// for `scripts/bench.sh`.
+fn report(title: &str, key: &str, renames: &[(PathBuf, i128)], starts: &HashMap<String, i128>) {
     let mut ms: Vec<f64> = renames
         .iter()
         .filter_map(|(dir, t0)| {
@@ -343,6 +351,8 @@ fn report(title: &str, renames: &[(PathBuf, i128)], starts: &HashMap<String, i12
         pct(0.99),
         ms.last().copied().unwrap_or(f64::NAN)
     );
+    println!("figure: trigger.{key}_p50_ms {:.2}", pct(0.5));
+    println!("figure: trigger.{key}_p99_ms {:.2}", pct(0.99));
 }
 
 fn startup(base: &Path, dirs: usize) -> anyhow::Result<()> {
@@ -406,6 +416,13 @@ fn startup(base: &Path, dirs: usize) -> anyhow::Result<()> {
         if round == 1 {
             println!("  {}", line.split("INFO").last().unwrap_or(line).trim());
         }
+        // The last round's figures (the first ones warm the page cache).
+        if round == 3 {
+            println!("figure: trigger.startup_s {:.3}", took.as_secs_f64());
+            if let Ok(kb) = hwm.parse::<f64>() {
+                println!("figure: trigger.startup_rss_mb {:.1}", kb / 1024.0);
+            }
+        }
         for l in message.lines().filter(|l| l.contains("DEBUG")) {
             println!("    {}", l.split("DEBUG").last().unwrap_or(l).trim());
         }
@@ -457,6 +474,7 @@ fn floor(base: &Path, concurrency: usize) -> anyhow::Result<()> {
         .collect();
     report(
         &format!("floor: {RUNS} no-op plugin starts queued at once, {concurrency} at a time"),
+        "floor",
         &queued,
         &starts,
     );
