@@ -411,7 +411,7 @@ fn startup(base: &Path, dirs: usize) -> anyhow::Result<()> {
         println!(
             "start-up with {dirs} handled directories, run {round}: {:.3} s to the start-up message, peak RSS {} MiB",
             took.as_secs_f64(),
-            hwm.parse::<f64>().map(|kb| format!("{:.1}", kb / 1024.0)).unwrap_or(hwm)
+            hwm.parse::<f64>().map(|kb| format!("{:.1}", kb / 1024.0)).unwrap_or_else(|_| hwm.clone())
         );
         if round == 1 {
             println!("  {}", line.split("INFO").last().unwrap_or(line).trim());
