@@ -202,15 +202,7 @@ fn a_broker_restart_while_listening_loses_nothing() {
     broker.restart();
     broker.producer().send(TOPIC, 0, &alert("S240505b"), None);
     wait_for_dirs(&s.tree(), 2, Duration::from_secs(90), &context(&listen));
-    assert!(wait_for(LONG, || listen
-        .stderr_text()
-        .contains("connection is back")));
-    let err = listen.stderr_text();
-    assert_eq!(
-        err.matches("retrying until the broker is back").count(),
-        1,
-        "one line per outage:\n{err}"
-    );
+    assert_outage_logged_once(&listen);
     assert_eq!(all_alert_dirs(&s.tree()).len(), 2);
     assert!(listen.stop().success());
 }
@@ -265,13 +257,7 @@ fn a_network_cut_while_listening_loses_nothing() {
     broker.producer().send(TOPIC, 0, &alert("S240510a"), None);
     wait_for_dirs(&s.tree(), 1, LONG, &context(&listen));
     relay.cut();
-    assert!(
-        wait_for(LONG, || listen
-            .stderr_text()
-            .contains("retrying until the broker is back")),
-        "{}",
-        context(&listen)()
-    );
+    wait_until_outage_noticed(&listen);
     let during = std::thread::spawn({
         let producer = broker.producer();
         move || producer.send(TOPIC, 0, &alert("S240510b"), None)
@@ -286,6 +272,17 @@ fn a_network_cut_while_listening_loses_nothing() {
     assert_outage_logged_once(&listen);
     assert_each_written_once(&s, "S240510", 3);
     assert!(listen.stop().success());
+}
+
+/// Waits until the listener has said the broker is gone.
+fn wait_until_outage_noticed(listen: &Ingest) {
+    assert!(
+        wait_for(LONG, || listen
+            .stderr_text()
+            .contains("retrying until the broker is back")),
+        "{}",
+        context(listen)()
+    );
 }
 
 /// One warning when the broker went and one line when it came back.
@@ -584,13 +581,6 @@ fn listening_then_outage(storage: Storage, id: &str) -> Option<(Broker, Scratch,
     broker.producer().send(TOPIC, 0, &alert(id), None);
     wait_for_dirs(&s.tree(), 1, LONG, &context(&listen));
     broker.kill();
-    // Down long enough for the listener to notice.
-    assert!(
-        wait_for(LONG, || listen
-            .stderr_text()
-            .contains("retrying until the broker is back")),
-        "{}",
-        context(&listen)()
-    );
+    wait_until_outage_noticed(&listen);
     Some((broker, s, listen))
 }
