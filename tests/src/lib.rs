@@ -1,6 +1,7 @@
 //! Test data for every crate's tests: where the real LVK alerts are, and the
 //! rule for when they are absent; the built binaries, for the end-to-end
-//! tests of this crate (`binaries`); and looking at an alert tree (`tree`).
+//! tests of this crate (`binaries`); looking at an alert tree (`tree`); and
+//! reading the trigger's record (`record`).
 //!
 //! The real alerts live beside the checkout (`../shared/alerts`), never in the
 //! project. A user's clone may not have them: tests that need them say they
@@ -8,9 +9,11 @@
 //! run always means they were checked.
 
 mod binaries;
+mod record;
 mod tree;
 
 pub use binaries::{binaries, Binaries};
+pub use record::{record_rows, Pair};
 pub use tree::{alert_dirs, assert_holds_message, entries};
 
 use std::path::PathBuf;

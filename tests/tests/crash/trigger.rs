@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gocart_tests::{alert_dirs, binaries};
+use gocart_tests::{alert_dirs, binaries, record_rows, Pair};
 
 use super::tree::Verifier;
 use super::{output_files, Config, Rng};
@@ -260,9 +260,6 @@ impl Trigger {
     }
 }
 
-/// One (alert directory, plugin).
-type Pair = (String, String);
-
 /// What the suite has seen so far: how many times each (directory, plugin)
 /// recorded ok had started when it was first seen ok.
 #[derive(Default)]
@@ -362,31 +359,4 @@ impl PluginLog {
         }
         log
     }
-}
-
-/// The record's state and attempts of every run, from `status --last`:
-/// `  <started> <state> <plugin> <dir> (<exit status>, attempt <n>)`.
-fn record_rows(status: &str) -> HashMap<Pair, (&str, usize)> {
-    let rows = status
-        .split("\nlast runs:\n")
-        .nth(1)
-        .unwrap_or_default()
-        .split("\nfailures:\n")
-        .next()
-        .unwrap_or_default();
-    rows.lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let attempts = fields
-                .last()
-                .unwrap()
-                .trim_end_matches(')')
-                .parse()
-                .unwrap();
-            (
-                (fields[3].to_string(), fields[2].to_string()),
-                (fields[1], attempts),
-            )
-        })
-        .collect()
 }
