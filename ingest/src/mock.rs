@@ -66,6 +66,11 @@ impl MockAlert {
     }
 }
 
+/// The most rows a mock sky map has. LVK's maps have 10^4 to 10^5 (the
+/// shared examples 17-19 thousand, 1 MB); a wide two-detector arc refined to
+/// 0.1 deg would have 300 thousand and make a 14 MB message.
+const MAX_PIXELS: usize = 40_000;
+
 /// Generates the alerts, in the order they would arrive. FITS files are built
 /// in `scratch` (a directory of ours: the tree's staging directory).
 pub fn generate(options: &Options, scratch: &Path) -> std::io::Result<Vec<MockAlert>> {
@@ -266,6 +271,7 @@ impl Event {
             base_depth: 4,
             max_depth: shape.finest_depth(),
             refine_level: 0.99,
+            max_pixels: MAX_PIXELS,
         };
         let pixels = synth::build(|ra, dec| shape.density(ra, dec), layout, self.distance);
         let creator = match self.group {

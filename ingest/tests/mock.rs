@@ -66,8 +66,12 @@ fn mock_maps_are_what_the_generator_intended() {
                 intended.ra,
                 intended.dec,
             );
+            // A wide arc's maximum is flat along it and its pixels coarser
+            // (mock maps have a pixel budget, as BAYESTAR's): 2% of the
+            // region's size, at least 1°.
+            let tolerance = (0.02 * intended.area90.sqrt()).max(1.0);
             assert!(
-                off < 1.0,
+                off < tolerance,
                 "{}: peak {coords:?} is {off}° from {intended:?}",
                 alert.superevent_id
             );

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use gocart_shared::alert::MAX_MESSAGE_BYTES;
 use gocart_shared::{Settings, Source, Tree};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
@@ -91,8 +92,12 @@ fn publish(settings: &Settings, alerts: &[MockAlert]) -> anyhow::Result<Exit> {
     let topic = &kafka.topics[0];
     let producer: BaseProducer = kafka
         .client_config()
-        // Alerts with sky maps are 1-2 MB, over librdkafka's 1 MB default.
-        .set("message.max.bytes", "5000000")
+        // Alerts with sky maps are 1-3 MB, over librdkafka's 1 MB default:
+        // anything `listen` accepts can be published.
+        .set(
+            "message.max.bytes",
+            (MAX_MESSAGE_BYTES + 64 * 1024).to_string(),
+        )
         .create()
         .with_context(|| format!("cannot create a producer for {}", kafka.servers))?;
     for alert in alerts {

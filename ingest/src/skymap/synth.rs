@@ -21,14 +21,17 @@ pub struct Distance {
     pub sigma: f64,
 }
 
-/// How to lay out a map: the starting level, the finest level, and how much of
-/// the probability is refined at each step.
+/// How to lay out a map: the starting level, the finest level, how much of
+/// the probability is refined at each step, and the most pixels the map may
+/// have (a wide localisation stops refining earlier, as BAYESTAR's maps do,
+/// instead of growing to tens of megabytes).
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
     pub base_depth: u8,
     pub max_depth: u8,
     /// Pixels inside this credible level are split at each step.
     pub refine_level: f64,
+    pub max_pixels: usize,
 }
 
 impl Default for Layout {
@@ -37,6 +40,7 @@ impl Default for Layout {
             base_depth: 4,
             max_depth: 9,
             refine_level: 0.99,
+            max_pixels: usize::MAX,
         }
     }
 }
@@ -64,6 +68,11 @@ pub fn build(
         .collect();
     for depth in layout.base_depth..layout.max_depth {
         let split = pixels_to_split(&pixels, depth, layout.refine_level);
+        // Each split pixel becomes four.
+        let splits = split.iter().filter(|&&s| s).count();
+        if pixels.len() + 3 * splits > layout.max_pixels {
+            break;
+        }
         pixels = pixels
             .into_iter()
             .zip(split)
@@ -227,6 +236,7 @@ mod tests {
                 base_depth: base,
                 max_depth: max,
                 refine_level: 0.99,
+                ..Layout::default()
             };
             let pixels = build(gaussian(210.0, 35.0, 3.0), layout, None);
             let map = SkyMap::new(pixels, false, vec![]).unwrap();
@@ -240,11 +250,27 @@ mod tests {
     }
 
     #[test]
+    fn a_wide_map_stops_refining_at_its_pixel_budget() {
+        let wide = Layout {
+            max_pixels: 20_000,
+            ..Layout::default()
+        };
+        let pixels = build(gaussian(100.0, 20.0, 25.0), wide, None);
+        assert!(pixels.len() <= 20_000, "{} pixels", pixels.len());
+        let map = SkyMap::new(pixels, false, vec![]).unwrap();
+        assert!((map.total_prob() - 1.0).abs() < 1e-12);
+        assert!(map.max_depth() > 4, "it still refines where it can");
+        let unbounded = build(gaussian(100.0, 20.0, 25.0), Layout::default(), None);
+        assert!(unbounded.len() > 20_000, "the budget made a difference");
+    }
+
+    #[test]
     fn fine_pixels_only_where_the_probability_is() {
         let layout = Layout {
             base_depth: 4,
             max_depth: 8,
             refine_level: 0.99,
+            ..Layout::default()
         };
         let pixels = build(gaussian(10.0, -60.0, 2.0), layout, None);
         for p in pixels.iter().filter(|p| p.depth == 8) {

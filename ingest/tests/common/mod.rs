@@ -192,6 +192,7 @@ impl Default for MapSpec {
                 base_depth: 4,
                 max_depth: 8,
                 refine_level: 0.99,
+                ..Layout::default()
             },
         }
     }
