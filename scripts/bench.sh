@@ -123,8 +123,9 @@ rows = [
     ("load.alerts", "load: alerts in the burst", None),
     ("load.last_dir_s", "load: until the last directory complete, s", None),
     ("load.last_plugin_s", "load: until the last plugin run ended, s", None),
-    ("load.listen_peak_rss_mb", "load: listen peak RSS, MB", None),
-    ("load.trigger_peak_rss_mb", "load: trigger peak RSS, MB", None),
+    ("load.listen_vmhwm_mb", "load: listen peak RSS (VmHWM), MB", None),
+    ("load.trigger_vmhwm_mb", "load: trigger peak RSS (VmHWM), MB", None),
+    ("load.runs_per_s", "load: plugin runs per second (3 plugins, concurrency 2)", None),
 ]
 
 def sh(cmd):
