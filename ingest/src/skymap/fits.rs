@@ -3,11 +3,17 @@
 //! cfitsio trusts the header; we do not. Before any column is read, the row count
 //! the header claims is checked against the size of the file, so a lying
 //! `NAXIS2` cannot make us allocate terabytes.
+//!
+//! Nor do we let cfitsio guess what a file is: it transparently inflates gzip,
+//! compress and pkzip files into memory, so a few megabytes of compressed zeros
+//! in an alert would become gigabytes. A file must begin as the FITS standard
+//! says every FITS file begins, with the `SIMPLE  =` card.
 
 use std::ffi::{c_char, c_int, CStr};
 use std::path::Path;
 
 use fitsio::hdu::HduInfo;
+use fitsio::tables::{ColumnDataType, ConcreteColumnDescription};
 use fitsio::FitsFile;
 
 use super::header::{is_meta_keyword, Card, CardValue};
@@ -21,35 +27,47 @@ pub fn read_skymap(path: &Path) -> Result<SkyMap, SkyMapError> {
     let file_size = std::fs::metadata(path)
         .map_err(|e| SkyMapError::Fits(e.to_string()))?
         .len();
+    check_fits_signature(path)?;
     let mut file = FitsFile::open(path).map_err(fits_error)?;
-    let hdu = file.hdu(1).map_err(|_| {
-        SkyMapError::NotMultiOrder("there is no table extension after the primary HDU".into())
+    let hdu = file.hdu(1).map_err(|e| match e {
+        fitsio::errors::Error::Fits(f) if f.status == END_OF_FILE => {
+            SkyMapError::NotMultiOrder("there is no table extension after the primary HDU".into())
+        }
+        // A header that lies (TFIELDS, TFORM, NAXIS1...) is refused here by cfitsio.
+        e => SkyMapError::Fits(format!(
+            "the header of the extension after the primary HDU is invalid: {}",
+            describe(&e)
+        )),
     })?;
-    let (names, rows) = match &hdu.info {
+    let (columns, rows) = match &hdu.info {
         HduInfo::TableInfo {
             column_descriptions,
             num_rows,
-        } => (
-            column_descriptions
-                .iter()
-                .map(|c| c.name.to_uppercase())
-                .collect::<Vec<_>>(),
-            *num_rows,
-        ),
+        } => (column_descriptions.as_slice(), *num_rows),
         _ => {
             return Err(SkyMapError::NotMultiOrder(
                 "the first extension is not a table".into(),
             ))
         }
     };
-    for required in ["UNIQ", "PROBDENSITY"] {
-        if !names.iter().any(|n| n == required) {
-            return Err(SkyMapError::NotMultiOrder(format!(
-                "the table has no {required} column (columns: {})",
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    // FITS column names compare without case; the fitsio crate's lookup does
+    // not, so columns are read by the name as written.
+    let column = |wanted: &str| columns.iter().find(|c| c.name.eq_ignore_ascii_case(wanted));
+    let required = |wanted: &str| {
+        column(wanted).ok_or_else(|| {
+            SkyMapError::NotMultiOrder(format!(
+                "the table has no {wanted} column (columns: {})",
                 names.join(", ")
-            )));
-        }
-    }
+            ))
+        })
+    };
+    let uniq_column = checked(required("UNIQ")?, true)?;
+    let density_column = checked(required("PROBDENSITY")?, false)?;
+    let distance_columns = match (column("DISTMU"), column("DISTSIGMA")) {
+        (Some(mu), Some(sigma)) => Some((checked(mu, false)?, checked(sigma, false)?)),
+        _ => None,
+    };
     if (rows as u64).saturating_mul(MIN_ROW_BYTES) > file_size {
         return Err(SkyMapError::Fits(format!(
             "the header claims {rows} rows but the file is only {file_size} bytes"
@@ -59,21 +77,29 @@ pub fn read_skymap(path: &Path) -> Result<SkyMap, SkyMapError> {
         return Err(SkyMapError::Empty);
     }
     let header = read_cards(&mut file)?;
-    let uniq: Vec<i64> = hdu.read_col(&mut file, "UNIQ").map_err(fits_error)?;
-    let density: Vec<f64> = hdu.read_col(&mut file, "PROBDENSITY").map_err(fits_error)?;
-    let has_distance = ["DISTMU", "DISTSIGMA"]
-        .iter()
-        .all(|c| names.iter().any(|n| n == c));
-    let (distmu, distsigma) = if has_distance {
-        (
-            hdu.read_col::<f64>(&mut file, "DISTMU")
-                .map_err(fits_error)?,
-            hdu.read_col::<f64>(&mut file, "DISTSIGMA")
-                .map_err(fits_error)?,
-        )
-    } else {
-        (Vec::new(), Vec::new())
+    let uniq: Vec<i64> = hdu.read_col(&mut file, uniq_column).map_err(fits_error)?;
+    let density: Vec<f64> = hdu
+        .read_col(&mut file, density_column)
+        .map_err(fits_error)?;
+    let has_distance = distance_columns.is_some();
+    let (distmu, distsigma) = match distance_columns {
+        Some((mu, sigma)) => (
+            hdu.read_col::<f64>(&mut file, mu).map_err(fits_error)?,
+            hdu.read_col::<f64>(&mut file, sigma).map_err(fits_error)?,
+        ),
+        None => (Vec::new(), Vec::new()),
     };
+    // The pixels are built by zipping the columns: each must have one value per row.
+    let lengths = [uniq.len(), density.len()];
+    let distance_lengths = [distmu.len(), distsigma.len()];
+    if lengths.iter().any(|&n| n != rows)
+        || (has_distance && distance_lengths.iter().any(|&n| n != rows))
+    {
+        return Err(SkyMapError::Fits(format!(
+            "the header claims {rows} rows but the columns hold {:?} values",
+            [lengths, distance_lengths].concat()
+        )));
+    }
     let pixels = uniq
         .iter()
         .zip(&density)
@@ -95,8 +121,75 @@ pub fn read_skymap(path: &Path) -> Result<SkyMap, SkyMapError> {
     SkyMap::new(pixels, has_distance, header)
 }
 
+/// The first card of every FITS file, `SIMPLE = T` in fixed format (FITS 4.0,
+/// section 4.4.1.1): `SIMPLE = F` declares a file that does not follow the standard.
+const FITS_SIGNATURE: &[u8] = b"SIMPLE  =                    T";
+
+/// Refuses a file that does not begin as a FITS file, before cfitsio sees it.
+fn check_fits_signature(path: &Path) -> Result<(), SkyMapError> {
+    use std::io::Read;
+    let mut start = Vec::with_capacity(FITS_SIGNATURE.len());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(FITS_SIGNATURE.len() as u64).read_to_end(&mut start))
+        .map_err(|e| SkyMapError::Fits(e.to_string()))?;
+    if start == FITS_SIGNATURE {
+        return Ok(());
+    }
+    let what = match start[..] {
+        [] => "it is empty",
+        [0x1f, 0x8b, ..] => "it is gzip-compressed",
+        [0x1f, 0x9d, ..] => "it is compress(1)-compressed",
+        [b'P', b'K', 3, 4, ..] => "it is a zip archive",
+        [b'B', b'Z', b'h', ..] => "it is bzip2-compressed",
+        [b'S', b'I', b'M', b'P', b'L', b'E', ..] => "its first card is not `SIMPLE = T`",
+        _ => "it does not begin with the SIMPLE card",
+    };
+    Err(SkyMapError::NotFits(what.into()))
+}
+
+/// The name of a column that holds one number per row (an integer one for
+/// UNIQ), or why it cannot be read as one.
+fn checked(column: &ConcreteColumnDescription, integer: bool) -> Result<&str, SkyMapError> {
+    use ColumnDataType::*;
+    let kind = column.data_type.typ;
+    let fits = match kind {
+        Byte | SignedByte | Short | UnsignedShort | Int | Long | UnsignedLong | LongLong
+        | UnsignedLongLong => true,
+        Float | Double => !integer,
+        Logical | Bit | Text | String => false,
+    };
+    let wanted = if integer { "integers" } else { "numbers" };
+    if !fits {
+        return Err(SkyMapError::NotMultiOrder(format!(
+            "column {} holds {kind:?} values, not {wanted}",
+            column.name
+        )));
+    }
+    if column.data_type.repeat != 1 {
+        return Err(SkyMapError::NotMultiOrder(format!(
+            "column {} holds {} values per row, not one",
+            column.name, column.data_type.repeat
+        )));
+    }
+    Ok(&column.name)
+}
+
+/// cfitsio's status for reading past the end of the file: here, no extension.
+const END_OF_FILE: i32 = 107;
+
 fn fits_error(e: fitsio::errors::Error) -> SkyMapError {
-    SkyMapError::Fits(e.to_string())
+    SkyMapError::Fits(describe(&e))
+}
+
+/// A fitsio error as a reader can use it (its Display shows Rust debug output).
+fn describe(e: &fitsio::errors::Error) -> String {
+    use fitsio::errors::Error;
+    match e {
+        Error::Fits(f) => format!("cfitsio status {}: {}", f.status, f.message),
+        Error::Index(i) => format!("{} ({:?})", i.message, i.given),
+        Error::Message(m) => m.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The current HDU's cards. The safe API has no way to list them all, so this
