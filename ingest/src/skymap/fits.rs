@@ -29,6 +29,7 @@ pub fn read_skymap(path: &Path) -> Result<SkyMap, SkyMapError> {
         .len();
     check_fits_signature(path)?;
     let mut file = FitsFile::open(path).map_err(fits_error)?;
+    check_describable_table(&mut file)?;
     let hdu = file.hdu(1).map_err(|e| match e {
         fitsio::errors::Error::Fits(f) if f.status == END_OF_FILE => {
             SkyMapError::NotMultiOrder("there is no table extension after the primary HDU".into())
@@ -145,6 +146,85 @@ fn check_fits_signature(path: &Path) -> Result<(), SkyMapError> {
         _ => "it does not begin with the SIMPLE card",
     };
     Err(SkyMapError::NotFits(what.into()))
+}
+
+/// TFORM type codes the fitsio crate can describe; it panics on any other
+/// (complex `C`/`M`, variable-length `P`/`Q`, an empty TFORM).
+const DESCRIBABLE_TYPES: &str = "LXBSEJDIKAUVW";
+
+/// Checks, with cfitsio alone, that the first extension is a binary table the
+/// fitsio crate can describe without panicking: it panics on the column types
+/// a sky map never has, and on ASCII tables, whose columns it reads as binary.
+fn check_describable_table(file: &mut FitsFile) -> Result<(), SkyMapError> {
+    use fitsio::errors::check_status;
+    const BINARY_TBL: c_int = 2;
+    let header_error = |status: c_int| {
+        SkyMapError::Fits(format!(
+            "the header of the extension after the primary HDU is invalid: {}",
+            check_status(status)
+                .err()
+                .map_or_else(String::new, |e| describe(&e))
+        ))
+    };
+    // SAFETY: `file` is an open FitsFile; ffgbcl's outputs are FLEN_VALUE (71)
+    // byte buffers, NUL-terminated by cfitsio, and null for what we do not want.
+    unsafe {
+        let fptr = file.as_raw();
+        let (mut hdu_type, mut columns, mut status): (c_int, c_int, c_int) = (0, 0, 0);
+        fitsio_sys::ffmahd(fptr, 2, &mut hdu_type, &mut status);
+        match status {
+            0 => {}
+            END_OF_FILE => {
+                return Err(SkyMapError::NotMultiOrder(
+                    "there is no table extension after the primary HDU".into(),
+                ))
+            }
+            _ => return Err(header_error(status)),
+        }
+        if hdu_type != BINARY_TBL {
+            return Err(SkyMapError::NotMultiOrder(
+                "the first extension is not a binary table".into(),
+            ));
+        }
+        fitsio_sys::ffgncl(fptr, &mut columns, &mut status);
+        for number in 1..=columns {
+            let mut name = [0 as c_char; 71];
+            let mut form = [0 as c_char; 71];
+            let mut repeat: std::ffi::c_long = 0;
+            let null = std::ptr::null_mut();
+            fitsio_sys::ffgbcl(
+                fptr,
+                number,
+                name.as_mut_ptr(),
+                null,
+                form.as_mut_ptr(),
+                &mut repeat,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                null,
+                &mut status,
+            );
+            if status != 0 {
+                return Err(header_error(status));
+            }
+            let form = CStr::from_ptr(form.as_ptr()).to_string_lossy();
+            let code = form
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .chars()
+                .next();
+            if !code.is_some_and(|c| DESCRIBABLE_TYPES.contains(c)) {
+                return Err(SkyMapError::NotMultiOrder(format!(
+                    "column {number} ({}) has TFORM type {form:?}: a sky map's columns are numbers",
+                    CStr::from_ptr(name.as_ptr()).to_string_lossy()
+                )));
+            }
+        }
+        if status != 0 {
+            return Err(header_error(status));
+        }
+    }
+    Ok(())
 }
 
 /// The name of a column that holds one number per row (an integer one for

@@ -780,6 +780,27 @@ fn fits_headers(c: &mut Corpus) {
             "UNIQ declared as doubles (its integers would read as tiny subnormals)".into(),
         ),
         (
+            "fits-tform-complex".into(),
+            "TFORM3",
+            "'C       '".into(),
+            "column 3 (DISTMU) has TFORM type \"C\"",
+            "DISTMU declared complex: the fitsio crate panicked describing it".into(),
+        ),
+        (
+            "fits-tform-variable-length".into(),
+            "TFORM4",
+            "'1PD(10) '".into(),
+            "column 4 (DISTSIGMA) has TFORM type",
+            "DISTSIGMA as a variable-length array: the fitsio crate panicked describing it".into(),
+        ),
+        (
+            "fits-xtension-ascii-table".into(),
+            "XTENSION",
+            "'TABLE   '".into(),
+            "the header of the extension after the primary HDU is invalid",
+            "the binary table's header says it is an ASCII table".into(),
+        ),
+        (
             "fits-no-uniq-column".into(),
             "TTYPE1",
             "'IPIX    '".into(),
@@ -797,7 +818,7 @@ fn fits_headers(c: &mut Corpus) {
             "fits-xtension-image".into(),
             "XTENSION",
             "'IMAGE   '".into(),
-            "the first extension is not a table",
+            "the first extension is not a binary table",
             "the table's header says it is an image".into(),
         ),
         (
