@@ -3,11 +3,8 @@
 //! cfitsio trusts the header; we do not. Before any column is read, the row count
 //! the header claims is checked against the size of the file, so a lying
 //! `NAXIS2` cannot make us allocate terabytes.
-//!
-//! Nor do we let cfitsio guess what a file is: it transparently inflates gzip,
-//! compress and pkzip files into memory, so a few megabytes of compressed zeros
-//! in an alert would become gigabytes. A file must begin as the FITS standard
-//! says every FITS file begins, with the `SIMPLE  =` card.
+//! Nor does cfitsio see a file before `prescan` has checked what it would
+//! believe at a cost (compressed files, TFIELDS).
 
 use std::ffi::{c_char, c_int, CStr};
 use std::path::Path;
@@ -24,10 +21,7 @@ const MIN_ROW_BYTES: u64 = 12;
 
 /// Reads and checks the sky map in the first table extension of `path`.
 pub fn read_skymap(path: &Path) -> Result<SkyMap, SkyMapError> {
-    let file_size = std::fs::metadata(path)
-        .map_err(|e| SkyMapError::Fits(e.to_string()))?
-        .len();
-    check_fits_signature(path)?;
+    let file_size = super::prescan::check_file(path)?;
     let mut file = FitsFile::open(path).map_err(fits_error)?;
     check_describable_table(&mut file)?;
     let hdu = file.hdu(1).map_err(|e| match e {
@@ -120,32 +114,6 @@ pub fn read_skymap(path: &Path) -> Result<SkyMap, SkyMapError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     SkyMap::new(pixels, has_distance, header)
-}
-
-/// The first card of every FITS file, `SIMPLE = T` in fixed format (FITS 4.0,
-/// section 4.4.1.1): `SIMPLE = F` declares a file that does not follow the standard.
-const FITS_SIGNATURE: &[u8] = b"SIMPLE  =                    T";
-
-/// Refuses a file that does not begin as a FITS file, before cfitsio sees it.
-fn check_fits_signature(path: &Path) -> Result<(), SkyMapError> {
-    use std::io::Read;
-    let mut start = Vec::with_capacity(FITS_SIGNATURE.len());
-    std::fs::File::open(path)
-        .and_then(|f| f.take(FITS_SIGNATURE.len() as u64).read_to_end(&mut start))
-        .map_err(|e| SkyMapError::Fits(e.to_string()))?;
-    if start == FITS_SIGNATURE {
-        return Ok(());
-    }
-    let what = match start[..] {
-        [] => "it is empty",
-        [0x1f, 0x8b, ..] => "it is gzip-compressed",
-        [0x1f, 0x9d, ..] => "it is compress(1)-compressed",
-        [b'P', b'K', 3, 4, ..] => "it is a zip archive",
-        [b'B', b'Z', b'h', ..] => "it is bzip2-compressed",
-        [b'S', b'I', b'M', b'P', b'L', b'E', ..] => "its first card is not `SIMPLE = T`",
-        _ => "it does not begin with the SIMPLE card",
-    };
-    Err(SkyMapError::NotFits(what.into()))
 }
 
 /// TFORM type codes the fitsio crate can describe; it panics on any other

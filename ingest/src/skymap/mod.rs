@@ -9,6 +9,7 @@
 pub mod fits;
 pub mod flatten;
 pub mod header;
+pub mod prescan;
 pub mod sky;
 pub mod stats;
 pub mod synth;

@@ -1,0 +1,188 @@
+//! What a sky-map file must pass before cfitsio opens it: cfitsio believes what
+//! a file says about itself, and some of its beliefs cost memory.
+//!
+//! - It guesses the format and transparently inflates gzip, compress and pkzip
+//!   files into memory: a few megabytes of compressed zeros in an alert would
+//!   become gigabytes. A file must begin as the standard says every FITS file
+//!   begins, with `SIMPLE = T`.
+//! - It allocates its column descriptions from a table's `TFIELDS` before it
+//!   checks it: `TFIELDS = 999999999` in an 8 KB file asks for 160 GB (found by
+//!   fuzzing). The standard allows at most 999 columns.
+//!
+//! Only the headers cfitsio reads for us are checked: the primary one and the
+//! first extension's. Anything else wrong with them is left to cfitsio, which
+//! reports it as an error.
+
+use std::path::Path;
+
+use super::SkyMapError;
+
+/// The first card of every FITS file, `SIMPLE = T` in fixed format (FITS 4.0,
+/// section 4.4.1.1): `SIMPLE = F` declares a file that does not follow the standard.
+const FITS_SIGNATURE: &[u8] = b"SIMPLE  =                    T";
+
+/// The most columns a table may have (FITS 4.0, section 7.3.1).
+const MAX_TFIELDS: i64 = 999;
+
+const BLOCK: usize = 2880;
+const CARD: usize = 80;
+
+/// Checks the file at `path` and returns its size.
+pub fn check_file(path: &Path) -> Result<u64, SkyMapError> {
+    // Whole: an alert's sky map is at most 12 MiB (the 16 MiB message limit in base64).
+    let bytes = std::fs::read(path).map_err(|e| SkyMapError::Fits(e.to_string()))?;
+    check_bytes(&bytes)?;
+    Ok(bytes.len() as u64)
+}
+
+/// Checks a FITS file's bytes (see the module's comment).
+pub fn check_bytes(bytes: &[u8]) -> Result<(), SkyMapError> {
+    check_signature(bytes)?;
+    let mut start = 0;
+    for hdu in ["the primary HDU", "the first extension"] {
+        let Some(header) = Header::at(bytes, start) else {
+            return Ok(());
+        };
+        if let Some(n) = header.integer("TFIELDS") {
+            if !(0..=MAX_TFIELDS).contains(&n) {
+                return Err(SkyMapError::Fits(format!(
+                    "{hdu} declares TFIELDS = {n}; a table has at most {MAX_TFIELDS} columns"
+                )));
+            }
+        }
+        start = header.end.saturating_add(header.data_size());
+    }
+    Ok(())
+}
+
+fn check_signature(bytes: &[u8]) -> Result<(), SkyMapError> {
+    if bytes.starts_with(FITS_SIGNATURE) {
+        return Ok(());
+    }
+    let what = match bytes {
+        [] => "it is empty",
+        [0x1f, 0x8b, ..] => "it is gzip-compressed",
+        [0x1f, 0x9d, ..] => "it is compress(1)-compressed",
+        [b'P', b'K', 3, 4, ..] => "it is a zip archive",
+        [b'B', b'Z', b'h', ..] => "it is bzip2-compressed",
+        [b'S', b'I', b'M', b'P', b'L', b'E', ..] => "its first card is not `SIMPLE = T`",
+        _ => "it does not begin with the SIMPLE card",
+    };
+    Err(SkyMapError::NotFits(what.into()))
+}
+
+/// One header's cards, and where its data begins.
+struct Header<'a> {
+    cards: Vec<&'a [u8]>,
+    /// The offset just past the header's last block.
+    end: usize,
+}
+
+impl<'a> Header<'a> {
+    /// The header starting at `start`, if it is there in full with its END card.
+    fn at(bytes: &'a [u8], start: usize) -> Option<Header<'a>> {
+        let mut cards = Vec::new();
+        let mut at = start;
+        loop {
+            let card = bytes.get(at..at.checked_add(CARD)?)?;
+            at += CARD;
+            if card.starts_with(b"END     ") {
+                let end = at.div_ceil(BLOCK) * BLOCK;
+                return Some(Header { cards, end });
+            }
+            cards.push(card);
+        }
+    }
+
+    /// A card's value as an integer, if it has one.
+    fn integer(&self, keyword: &str) -> Option<i64> {
+        let card = self.cards.iter().find(|c| {
+            c.get(..8)
+                .is_some_and(|k| k.trim_ascii_end() == keyword.as_bytes())
+                && c.get(8..10) == Some(&b"= "[..])
+        })?;
+        let value = &card[10..];
+        let value = value.split(|&b| b == b'/').next()?;
+        std::str::from_utf8(value).ok()?.trim().parse().ok()
+    }
+
+    /// The size of the data after this header, in whole blocks (FITS 4.0,
+    /// section 4.4.1.1), saturating: a lying size only ends the scan.
+    fn data_size(&self) -> usize {
+        let naxis = self.integer("NAXIS").unwrap_or(0).clamp(0, 999);
+        let bits = self.integer("BITPIX").unwrap_or(8).unsigned_abs();
+        let mut elements: u64 = if naxis == 0 { 0 } else { 1 };
+        for n in 1..=naxis {
+            let length = self.integer(&format!("NAXIS{n}")).unwrap_or(0).max(0) as u64;
+            elements = elements.saturating_mul(length);
+        }
+        let pcount = self.integer("PCOUNT").unwrap_or(0).max(0) as u64;
+        let gcount = self.integer("GCOUNT").unwrap_or(1).max(0) as u64;
+        let bytes = (bits / 8)
+            .saturating_mul(gcount)
+            .saturating_mul(elements.saturating_add(pcount));
+        usize::try_from(bytes.div_ceil(BLOCK as u64).saturating_mul(BLOCK as u64))
+            .unwrap_or(usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(cards: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in cards.iter().chain(&["END"]) {
+            out.extend(format!("{c:<80}").bytes());
+        }
+        out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
+        out
+    }
+
+    #[test]
+    fn tfields_beyond_the_standard_is_refused_before_cfitsio() {
+        let mut file = header(&[
+            "SIMPLE  =                    T",
+            "BITPIX  =                    8",
+            "NAXIS   =                    1",
+            "NAXIS1  =                 3000",
+        ]);
+        file.resize(file.len() + 2 * BLOCK, 0);
+        file.extend(header(&[
+            "XTENSION= 'BINTABLE'",
+            "TFIELDS =            999999999 / a lie",
+        ]));
+        let err = check_bytes(&file).unwrap_err().to_string();
+        assert!(err.contains("TFIELDS = 999999999"), "{err}");
+        let ok = String::from_utf8(file).unwrap().replace(
+            "TFIELDS =            999999999",
+            "TFIELDS =                    5",
+        );
+        assert!(check_bytes(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn only_fits_files_reach_cfitsio() {
+        for (bytes, why) in [
+            (&b""[..], "empty"),
+            (&[0x1f, 0x8b, 8, 0][..], "gzip"),
+            (&b"SIMPLE  =                    F"[..], "SIMPLE = T"),
+            (&b"{\"json\": true}"[..], "SIMPLE card"),
+        ] {
+            let err = check_bytes(bytes).unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_lying_data_size_ends_the_scan_without_overflow() {
+        let file = header(&[
+            "SIMPLE  =                    T",
+            "BITPIX  =                  -64",
+            "NAXIS   =                    2",
+            "NAXIS1  =  9223372036854775807",
+            "NAXIS2  =  9223372036854775807",
+        ]);
+        assert!(check_bytes(&file).is_ok());
+    }
+}
