@@ -8,6 +8,11 @@
 //! - It allocates its column descriptions from a table's `TFIELDS` before it
 //!   checks it: `TFIELDS = 999999999` in an 8 KB file asks for 160 GB (found by
 //!   fuzzing). The standard allows at most 999 columns.
+//! - When a table's `NAXIS1` or `NAXIS2` is negative (and so, presumably, when
+//!   any of its size keywords cannot be read) it goes on to allocate a size it
+//!   never read: a different number of gigabytes or petabytes on each run
+//!   (found by fuzzing). A table's size keywords must all be there, as
+//!   non-negative integers.
 //!
 //! Only the headers cfitsio reads for us are checked: the primary one and the
 //! first extension's. Anything else wrong with them is left to cfitsio, which
@@ -23,6 +28,9 @@ const FITS_SIGNATURE: &[u8] = b"SIMPLE  =                    T";
 
 /// The most columns a table may have (FITS 4.0, section 7.3.1).
 const MAX_TFIELDS: i64 = 999;
+
+/// The keywords that size a table (FITS 4.0, section 7.2.1), all required.
+const TABLE_SIZE_KEYWORDS: [&str; 5] = ["NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "TFIELDS"];
 
 const BLOCK: usize = 2880;
 const CARD: usize = 80;
@@ -48,6 +56,16 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(), SkyMapError> {
                 return Err(SkyMapError::Fits(format!(
                     "{hdu} declares TFIELDS = {n}; a table has at most {MAX_TFIELDS} columns"
                 )));
+            }
+        }
+        if header.is_table() {
+            for keyword in TABLE_SIZE_KEYWORDS {
+                if header.integer(keyword).is_none_or(|n| n < 0) {
+                    return Err(SkyMapError::Fits(format!(
+                        "{hdu} is a table whose {keyword} is not a non-negative integer ({})",
+                        header.raw_value(keyword).unwrap_or("missing")
+                    )));
+                }
             }
         }
         start = header.end.saturating_add(header.data_size());
@@ -94,16 +112,26 @@ impl<'a> Header<'a> {
         }
     }
 
-    /// A card's value as an integer, if it has one.
-    fn integer(&self, keyword: &str) -> Option<i64> {
+    /// A card's value as written, without its comment.
+    fn raw_value(&self, keyword: &str) -> Option<&'a str> {
         let card = self.cards.iter().find(|c| {
             c.get(..8)
                 .is_some_and(|k| k.trim_ascii_end() == keyword.as_bytes())
                 && c.get(8..10) == Some(&b"= "[..])
         })?;
-        let value = &card[10..];
-        let value = value.split(|&b| b == b'/').next()?;
-        std::str::from_utf8(value).ok()?.trim().parse().ok()
+        let value = card[10..].split(|&b| b == b'/').next()?;
+        Some(std::str::from_utf8(value).ok()?.trim())
+    }
+
+    /// A card's value as an integer, if it has one.
+    fn integer(&self, keyword: &str) -> Option<i64> {
+        self.raw_value(keyword)?.parse().ok()
+    }
+
+    /// Whether this is a table extension (binary or ASCII).
+    fn is_table(&self) -> bool {
+        self.raw_value("XTENSION")
+            .is_some_and(|x| x.starts_with("'BINTABLE") || x.starts_with("'TABLE"))
     }
 
     /// The size of the data after this header, in whole blocks (FITS 4.0,
@@ -150,6 +178,11 @@ mod tests {
         file.resize(file.len() + 2 * BLOCK, 0);
         file.extend(header(&[
             "XTENSION= 'BINTABLE'",
+            "NAXIS   =                    2",
+            "NAXIS1  =                   16",
+            "NAXIS2  =                   10",
+            "PCOUNT  =                    0",
+            "GCOUNT  =                    1",
             "TFIELDS =            999999999 / a lie",
         ]));
         let err = check_bytes(&file).unwrap_err().to_string();
@@ -159,6 +192,38 @@ mod tests {
             "TFIELDS =                    5",
         );
         assert!(check_bytes(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_table_must_state_its_sizes() {
+        let table = |naxis2: &str| {
+            let mut file = header(&[
+                "SIMPLE  =                    T",
+                "NAXIS   =                    0",
+            ]);
+            let mut cards = vec![
+                "XTENSION= 'BINTABLE'".to_string(),
+                "NAXIS   =                    2".into(),
+                "NAXIS1  =                   16".into(),
+                "PCOUNT  =                    0".into(),
+                "GCOUNT  =                    1".into(),
+                "TFIELDS =                    2".into(),
+            ];
+            if !naxis2.is_empty() {
+                cards.push(format!("NAXIS2  = {naxis2:>20}"));
+            }
+            let cards: Vec<&str> = cards.iter().map(String::as_str).collect();
+            file.extend(header(&cards));
+            check_bytes(&file).map_err(|e| e.to_string())
+        };
+        assert!(table("12").is_ok());
+        for (naxis2, shown) in [("-1", "(-1)"), ("'many'", "('many')"), ("", "(missing)")] {
+            let err = table(naxis2).unwrap_err();
+            assert!(
+                err.contains("NAXIS2 is not a non-negative integer") && err.contains(shown),
+                "{err}"
+            );
+        }
     }
 
     #[test]
