@@ -33,7 +33,7 @@ out = sys.argv[1]
 for path in sys.argv[2:]:
     try:
         alert = json.load(open(path, 'rb'))
-    except ValueError:
+    except (ValueError, RecursionError):  # the corpus's malformed and deeply nested ones
         continue
     if not isinstance(alert, dict):
         continue

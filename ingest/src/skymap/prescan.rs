@@ -48,27 +48,38 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(), SkyMapError> {
     check_signature(bytes)?;
     let mut start = 0;
     for hdu in ["the primary HDU", "the first extension"] {
-        let Some(header) = Header::at(bytes, start) else {
-            return Ok(());
-        };
-        if let Some(n) = header.integer("TFIELDS") {
-            if !(0..=MAX_TFIELDS).contains(&n) {
+        let header = Header::at(bytes, start);
+        // Every card that says it, not just the first: cfitsio reads the size
+        // keywords by position and others by name.
+        for value in header.values("TFIELDS") {
+            if value
+                .parse::<i64>()
+                .is_ok_and(|n| !(0..=MAX_TFIELDS).contains(&n))
+            {
                 return Err(SkyMapError::Fits(format!(
-                    "{hdu} declares TFIELDS = {n}; a table has at most {MAX_TFIELDS} columns"
+                    "{hdu} declares TFIELDS = {value}; a table has at most {MAX_TFIELDS} columns"
                 )));
             }
         }
         if header.is_table() {
             for keyword in TABLE_SIZE_KEYWORDS {
-                if header.integer(keyword).is_none_or(|n| n < 0) {
+                let values = header.values(keyword);
+                let bad = values
+                    .iter()
+                    .find(|v| !v.parse::<i64>().is_ok_and(|n| n >= 0));
+                if values.is_empty() || bad.is_some() {
                     return Err(SkyMapError::Fits(format!(
                         "{hdu} is a table whose {keyword} is not a non-negative integer ({})",
-                        header.raw_value(keyword).unwrap_or("missing")
+                        bad.copied().unwrap_or("missing")
                     )));
                 }
             }
         }
-        start = header.end.saturating_add(header.data_size());
+        // Without its END card, cfitsio cannot find what follows either.
+        let Some(end) = header.end else {
+            return Ok(());
+        };
+        start = end.saturating_add(header.data_size());
     }
     Ok(())
 }
@@ -89,38 +100,46 @@ fn check_signature(bytes: &[u8]) -> Result<(), SkyMapError> {
     Err(SkyMapError::NotFits(what.into()))
 }
 
-/// One header's cards, and where its data begins.
+/// One header's cards (up to its END card, or to the end of the file: cfitsio
+/// reads keywords before it looks for END), and where its data begins.
 struct Header<'a> {
     cards: Vec<&'a [u8]>,
-    /// The offset just past the header's last block.
-    end: usize,
+    /// The offset just past the header's last block, if it has an END card.
+    end: Option<usize>,
 }
 
 impl<'a> Header<'a> {
-    /// The header starting at `start`, if it is there in full with its END card.
-    fn at(bytes: &'a [u8], start: usize) -> Option<Header<'a>> {
+    /// The header starting at `start` (no cards if there is none).
+    fn at(bytes: &'a [u8], start: usize) -> Header<'a> {
         let mut cards = Vec::new();
         let mut at = start;
-        loop {
-            let card = bytes.get(at..at.checked_add(CARD)?)?;
+        while let Some(card) = at.checked_add(CARD).and_then(|next| bytes.get(at..next)) {
             at += CARD;
             if card.starts_with(b"END     ") {
-                let end = at.div_ceil(BLOCK) * BLOCK;
-                return Some(Header { cards, end });
+                let end = Some(at.div_ceil(BLOCK) * BLOCK);
+                return Header { cards, end };
             }
             cards.push(card);
         }
+        Header { cards, end: None }
     }
 
-    /// A card's value as written, without its comment.
+    /// The values of every `keyword = value` card, as written, without comments
+    /// (text that is not UTF-8 as `?`, which is no number either).
+    fn values(&self, keyword: &str) -> Vec<&'a str> {
+        self.cards
+            .iter()
+            .filter(|c| c[..8].trim_ascii_end() == keyword.as_bytes() && &c[8..10] == b"= ")
+            .map(|c| {
+                let value = c[10..].split(|&b| b == b'/').next().unwrap_or_default();
+                std::str::from_utf8(value).map_or("?", str::trim)
+            })
+            .collect()
+    }
+
+    /// A card's value, as written.
     fn raw_value(&self, keyword: &str) -> Option<&'a str> {
-        let card = self.cards.iter().find(|c| {
-            c.get(..8)
-                .is_some_and(|k| k.trim_ascii_end() == keyword.as_bytes())
-                && c.get(8..10) == Some(&b"= "[..])
-        })?;
-        let value = card[10..].split(|&b| b == b'/').next()?;
-        Some(std::str::from_utf8(value).ok()?.trim())
+        self.values(keyword).first().copied()
     }
 
     /// A card's value as an integer, if it has one.

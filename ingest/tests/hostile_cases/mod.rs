@@ -901,6 +901,17 @@ fn fits_headers(c: &mut Corpus) {
         "not a readable FITS file",
         "the table header's END card blanked",
     );
+    // Found by fuzzing: the checks must not wait for an END card cfitsio does not wait for.
+    let mut fits = c.map_with_card("TFIELDS", "999999999");
+    let end = card_offset(&fits, "END").unwrap();
+    fits[end..end + 3].copy_from_slice(b"   ");
+    let bytes = c.with_map(&fits);
+    c.reject(
+        "fits-tfields-huge-without-end-card",
+        bytes,
+        "the first extension declares TFIELDS = 999999999",
+        "TFIELDS = 999999999 in a header with no END card (160 GB for cfitsio)",
+    );
     let fits = c.fits[..c.fits.len() - 1000].to_vec();
     let bytes = c.with_map(&fits);
     c.reject(
