@@ -13,6 +13,11 @@
 //!   never read: a different number of gigabytes or petabytes on each run
 //!   (found by fuzzing). A table's size keywords must all be there, as
 //!   non-negative integers.
+//! - It copies a column's name, format, unit... into fixed buffers without
+//!   checking their length when the value is not quoted: an unquoted `TTYPE1`
+//!   of 70 characters overflows one, which glibc's fortified `strcpy` answers
+//!   by aborting the process (found by fuzzing). These keywords' values are
+//!   quoted strings in the standard, so anything else is refused.
 //!
 //! Only the headers cfitsio reads for us are checked: the primary one and the
 //! first extension's. Anything else wrong with them is left to cfitsio, which
@@ -75,6 +80,11 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(), SkyMapError> {
                 }
             }
         }
+        if let Some(keyword) = header.unquoted_column_text() {
+            return Err(SkyMapError::Fits(format!(
+                "{hdu}'s {keyword} is not a quoted string, as the FITS standard says it must be"
+            )));
+        }
         // Without its END card, cfitsio cannot find what follows either.
         let Some(end) = header.end else {
             return Ok(());
@@ -135,6 +145,25 @@ impl<'a> Header<'a> {
                 std::str::from_utf8(value).map_or("?", str::trim)
             })
             .collect()
+    }
+
+    /// The first column keyword whose value must be a string (`TTYPEn`,
+    /// `TFORMn`, `TUNITn`, `TDISPn`, `TDIMn`) and is not quoted, if any. A
+    /// value indicator without its space (`TTYPE1  =x`) counts too: cfitsio
+    /// reads it as one.
+    fn unquoted_column_text(&self) -> Option<String> {
+        const TEXT_KEYWORDS: [&str; 5] = ["TTYPE", "TFORM", "TUNIT", "TDISP", "TDIM"];
+        self.cards.iter().find_map(|c| {
+            let keyword = std::str::from_utf8(&c[..8]).ok()?.trim_end();
+            let number = TEXT_KEYWORDS
+                .iter()
+                .find_map(|prefix| keyword.strip_prefix(prefix))?;
+            if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let value = c[8..].strip_prefix(b"=")?.trim_ascii_start();
+            (!value.starts_with(b"'")).then(|| keyword.to_string())
+        })
     }
 
     /// A card's value, as written.
@@ -242,6 +271,39 @@ mod tests {
                 err.contains("NAXIS2 is not a non-negative integer") && err.contains(shown),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn column_text_must_be_quoted() {
+        let with = |card: &str| {
+            let mut file = header(&[
+                "SIMPLE  =                    T",
+                "NAXIS   =                    0",
+            ]);
+            file.extend(header(&[
+                "XTENSION= 'BINTABLE'",
+                "NAXIS   =                    2",
+                "NAXIS1  =                    8",
+                "NAXIS2  =                    1",
+                "PCOUNT  =                    0",
+                "GCOUNT  =                    1",
+                "TFIELDS =                    1",
+                card,
+            ]));
+            check_bytes(&file).map_err(|e| e.to_string())
+        };
+        assert!(with("TTYPE1  = 'UNIQ    '").is_ok());
+        assert!(with("TTYPE1  = 'UNIQ'").is_ok());
+        let long = format!("TTYPE1  ={}", "w".repeat(71));
+        for card in [
+            long.as_str(),
+            "TTYPE1  = UNIQ",
+            "TFORM1  = 1K",
+            "TUNIT12 =   sr",
+        ] {
+            let err = with(card).unwrap_err();
+            assert!(err.contains("is not a quoted string"), "{card}: {err}");
         }
     }
 

@@ -912,6 +912,25 @@ fn fits_headers(c: &mut Corpus) {
         "the first extension declares TFIELDS = 999999999",
         "TFIELDS = 999999999 in a header with no END card (160 GB for cfitsio)",
     );
+    // Found by fuzzing: cfitsio copied this into a 70-byte buffer and glibc aborted.
+    let mut fits = c.fits.clone();
+    let at = card_offset(&fits, "TTYPE1").unwrap();
+    fits[at..at + CARD].copy_from_slice(format!("TTYPE1  ={}", "w".repeat(71)).as_bytes());
+    let bytes = c.with_map(&fits);
+    c.reject(
+        "fits-ttype-unquoted-71-characters",
+        bytes,
+        "the first extension's TTYPE1 is not a quoted string",
+        "an unquoted TTYPE1 of 71 characters: a buffer overflow in cfitsio, abort()",
+    );
+    let fits = c.map_with_card("TFORM2", "1D");
+    let bytes = c.with_map(&fits);
+    c.reject(
+        "fits-tform-unquoted",
+        bytes,
+        "the first extension's TFORM2 is not a quoted string",
+        "TFORM2 = 1D without quotes",
+    );
     let fits = c.fits[..c.fits.len() - 1000].to_vec();
     let bytes = c.with_map(&fits);
     c.reject(
