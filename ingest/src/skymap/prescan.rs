@@ -8,11 +8,11 @@
 //! - It allocates its column descriptions from a table's `TFIELDS` before it
 //!   checks it: `TFIELDS = 999999999` in an 8 KB file asks for 160 GB (found by
 //!   fuzzing). The standard allows at most 999 columns.
-//! - When a table's `NAXIS1` or `NAXIS2` is negative (and so, presumably, when
-//!   any of its size keywords cannot be read) it goes on to allocate a size it
-//!   never read: a different number of gigabytes or petabytes on each run
-//!   (found by fuzzing). A table's size keywords must all be there, as
-//!   non-negative integers.
+//! - It reads a table's mandatory keywords (XTENSION, BITPIX, NAXIS, NAXIS1,
+//!   NAXIS2, PCOUNT, GCOUNT, TFIELDS) by position, and when one is negative or
+//!   out of place it goes on to allocate a size it never read: a different
+//!   number of gigabytes or petabytes on each run (found by fuzzing). They
+//!   must be there, in order, as the standard says, with sensible values.
 //! - It copies a column's name, format, unit... into fixed buffers without
 //!   checking their length when the value is not quoted: an unquoted `TTYPE1`
 //!   of 70 characters overflows one, which glibc's fortified `strcpy` answers
@@ -34,8 +34,11 @@ const FITS_SIGNATURE: &[u8] = b"SIMPLE  =                    T";
 /// The most columns a table may have (FITS 4.0, section 7.3.1).
 const MAX_TFIELDS: i64 = 999;
 
-/// The keywords that size a table (FITS 4.0, section 7.2.1), all required.
-const TABLE_SIZE_KEYWORDS: [&str; 5] = ["NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "TFIELDS"];
+/// The keywords that begin a table's header, in this order (FITS 4.0, section
+/// 7.2.1); cfitsio reads them by position.
+const TABLE_KEYWORDS: [&str; 8] = [
+    "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "TFIELDS",
+];
 
 const BLOCK: usize = 2880;
 const CARD: usize = 80;
@@ -67,18 +70,7 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(), SkyMapError> {
             }
         }
         if header.is_table() {
-            for keyword in TABLE_SIZE_KEYWORDS {
-                let values = header.values(keyword);
-                let bad = values
-                    .iter()
-                    .find(|v| !v.parse::<i64>().is_ok_and(|n| n >= 0));
-                if values.is_empty() || bad.is_some() {
-                    return Err(SkyMapError::Fits(format!(
-                        "{hdu} is a table whose {keyword} is not a non-negative integer ({})",
-                        bad.copied().unwrap_or("missing")
-                    )));
-                }
-            }
+            check_table_keywords(hdu, &header)?;
         }
         if let Some(keyword) = header.unquoted_column_text() {
             return Err(SkyMapError::Fits(format!(
@@ -90,6 +82,30 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(), SkyMapError> {
             return Ok(());
         };
         start = end.saturating_add(header.data_size());
+    }
+    Ok(())
+}
+
+/// A table's header must begin with its mandatory keywords in order, each
+/// after XTENSION a non-negative integer: cfitsio reads them by position and,
+/// when one is not what it expects, goes on with a size it never read.
+fn check_table_keywords(hdu: &str, header: &Header) -> Result<(), SkyMapError> {
+    for (n, keyword) in TABLE_KEYWORDS.iter().enumerate().skip(1) {
+        let card = header.cards.get(n).copied().unwrap_or_default();
+        let value = Header::value_of(card, keyword).and_then(|v| v.parse::<i64>().ok());
+        // A table's BITPIX is 8 (bytes); the sizes are counts.
+        let (fits, wanted) = match *keyword {
+            "BITPIX" => (value == Some(8), "8"),
+            _ => (value.is_some_and(|v| v >= 0), "a non-negative integer"),
+        };
+        if !fits {
+            let found = String::from_utf8_lossy(card.get(..30).unwrap_or(card));
+            return Err(SkyMapError::Fits(format!(
+                "{hdu} is a table whose {keyword} is not {wanted} in card {} (found {:?})",
+                n + 1,
+                found.trim_end()
+            )));
+        }
     }
     Ok(())
 }
@@ -139,12 +155,20 @@ impl<'a> Header<'a> {
     fn values(&self, keyword: &str) -> Vec<&'a str> {
         self.cards
             .iter()
-            .filter(|c| c[..8].trim_ascii_end() == keyword.as_bytes() && &c[8..10] == b"= ")
-            .map(|c| {
-                let value = c[10..].split(|&b| b == b'/').next().unwrap_or_default();
-                std::str::from_utf8(value).map_or("?", str::trim)
-            })
+            .filter_map(|c| Header::value_of(c, keyword))
             .collect()
+    }
+
+    /// The value of `card` if it is a `keyword = value` card.
+    fn value_of(card: &'a [u8], keyword: &str) -> Option<&'a str> {
+        if card.len() < CARD
+            || card[..8].trim_ascii_end() != keyword.as_bytes()
+            || &card[8..10] != b"= "
+        {
+            return None;
+        }
+        let value = card[10..].split(|&b| b == b'/').next().unwrap_or_default();
+        Some(std::str::from_utf8(value).map_or("?", str::trim))
     }
 
     /// The first column keyword whose value must be a string (`TTYPEn`,
@@ -176,9 +200,11 @@ impl<'a> Header<'a> {
         self.raw_value(keyword)?.parse().ok()
     }
 
-    /// Whether this is a table extension (binary or ASCII).
+    /// Whether this is a table extension (binary or ASCII): its first card says so.
     fn is_table(&self) -> bool {
-        self.raw_value("XTENSION")
+        self.cards
+            .first()
+            .and_then(|c| Header::value_of(c, "XTENSION"))
             .is_some_and(|x| x.starts_with("'BINTABLE") || x.starts_with("'TABLE"))
     }
 
@@ -226,6 +252,7 @@ mod tests {
         file.resize(file.len() + 2 * BLOCK, 0);
         file.extend(header(&[
             "XTENSION= 'BINTABLE'",
+            "BITPIX  =                    8",
             "NAXIS   =                    2",
             "NAXIS1  =                   16",
             "NAXIS2  =                   10",
@@ -251,6 +278,7 @@ mod tests {
             ]);
             let mut cards = vec![
                 "XTENSION= 'BINTABLE'".to_string(),
+                "BITPIX  =                    8".into(),
                 "NAXIS   =                    2".into(),
                 "NAXIS1  =                   16".into(),
                 "PCOUNT  =                    0".into(),
@@ -258,14 +286,14 @@ mod tests {
                 "TFIELDS =                    2".into(),
             ];
             if !naxis2.is_empty() {
-                cards.push(format!("NAXIS2  = {naxis2:>20}"));
+                cards.insert(4, format!("NAXIS2  = {naxis2:>20}"));
             }
             let cards: Vec<&str> = cards.iter().map(String::as_str).collect();
             file.extend(header(&cards));
             check_bytes(&file).map_err(|e| e.to_string())
         };
         assert!(table("12").is_ok());
-        for (naxis2, shown) in [("-1", "(-1)"), ("'many'", "('many')"), ("", "(missing)")] {
+        for (naxis2, shown) in [("-1", "-1"), ("'many'", "'many'"), ("", "PCOUNT")] {
             let err = table(naxis2).unwrap_err();
             assert!(
                 err.contains("NAXIS2 is not a non-negative integer") && err.contains(shown),
@@ -283,6 +311,7 @@ mod tests {
             ]);
             file.extend(header(&[
                 "XTENSION= 'BINTABLE'",
+                "BITPIX  =                    8",
                 "NAXIS   =                    2",
                 "NAXIS1  =                    8",
                 "NAXIS2  =                    1",

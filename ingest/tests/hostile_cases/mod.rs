@@ -699,7 +699,7 @@ fn fits_headers(c: &mut Corpus) {
             "fits-naxis2-negative".into(),
             "NAXIS2",
             "-1".into(),
-            "the first extension is a table whose NAXIS2 is not a non-negative integer (-1)",
+            "the first extension is a table whose NAXIS2 is not a non-negative integer in card 5",
             "NAXIS2 = -1: cfitsio then allocated a size it never read (found by fuzzing)".into(),
         ),
         (
@@ -720,7 +720,7 @@ fn fits_headers(c: &mut Corpus) {
             "fits-naxis1-negative".into(),
             "NAXIS1",
             "-40".into(),
-            "the first extension is a table whose NAXIS1 is not a non-negative integer (-40)",
+            "the first extension is a table whose NAXIS1 is not a non-negative integer in card 4",
             "NAXIS1 = -40".into(),
         ),
         (
@@ -860,7 +860,7 @@ fn fits_headers(c: &mut Corpus) {
             "fits-bitpix-lie".into(),
             "BITPIX",
             "-64".into(),
-            "the header of the extension after the primary HDU is invalid",
+            "the first extension is a table whose BITPIX is not 8 in card 2",
             "a binary table with BITPIX = -64".into(),
         ),
     ];
@@ -922,6 +922,23 @@ fn fits_headers(c: &mut Corpus) {
         bytes,
         "the first extension's TTYPE1 is not a quoted string",
         "an unquoted TTYPE1 of 71 characters: a buffer overflow in cfitsio, abort()",
+    );
+    // Found by fuzzing: cfitsio reads the mandatory keywords by position and,
+    // when one is out of place, allocated a size it never read.
+    let mut fits = c.fits.clone();
+    let (naxis2, tfields) = (
+        card_offset(&fits, "NAXIS2").unwrap(),
+        card_offset(&fits, "TFIELDS").unwrap(),
+    );
+    let moved: Vec<u8> = fits[naxis2..naxis2 + CARD].to_vec();
+    fits.copy_within(tfields..tfields + CARD, naxis2);
+    fits[tfields..tfields + CARD].copy_from_slice(&moved);
+    let bytes = c.with_map(&fits);
+    c.reject(
+        "fits-naxis2-out-of-place",
+        bytes,
+        "the first extension is a table whose NAXIS2 is not a non-negative integer in card 5",
+        "NAXIS2 and TFIELDS swapped: the mandatory keywords out of order",
     );
     let fits = c.map_with_card("TFORM2", "1D");
     let bytes = c.with_map(&fits);
