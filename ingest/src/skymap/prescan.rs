@@ -40,6 +40,9 @@ const TABLE_KEYWORDS: [&str; 8] = [
     "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "TFIELDS",
 ];
 
+/// How errors name the table's header.
+const FIRST_EXTENSION: &str = "the first extension";
+
 const BLOCK: usize = 2880;
 const CARD: usize = 80;
 
@@ -55,7 +58,7 @@ pub fn check_file(path: &Path) -> Result<u64, SkyMapError> {
 pub fn check_bytes(bytes: &[u8]) -> Result<(), SkyMapError> {
     check_signature(bytes)?;
     let mut start = 0;
-    for hdu in ["the primary HDU", "the first extension"] {
+    for hdu in ["the primary HDU", FIRST_EXTENSION] {
         let header = Header::at(bytes, start);
         // Every card that says it, not just the first: cfitsio reads the size
         // keywords by position and others by name.
@@ -69,7 +72,14 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(), SkyMapError> {
                 )));
             }
         }
-        if header.is_table() {
+        // The map's table is the first extension: a binary table, nothing else
+        // (cfitsio reads 'BINTABLE' followed by anything as one, so we do too).
+        if hdu == FIRST_EXTENSION && !header.cards.is_empty() {
+            if !header.is_binary_table() {
+                return Err(SkyMapError::NotMultiOrder(
+                    "the first extension is not a binary table".into(),
+                ));
+            }
             check_table_keywords(hdu, &header)?;
         }
         if let Some(keyword) = header.unquoted_column_text() {
@@ -200,12 +210,11 @@ impl<'a> Header<'a> {
         self.raw_value(keyword)?.parse().ok()
     }
 
-    /// Whether this is a table extension (binary or ASCII): its first card says so.
-    fn is_table(&self) -> bool {
-        self.cards
-            .first()
-            .and_then(|c| Header::value_of(c, "XTENSION"))
-            .is_some_and(|x| x.starts_with("'BINTABLE") || x.starts_with("'TABLE"))
+    /// Whether this is a binary table extension: its first card says so.
+    fn is_binary_table(&self) -> bool {
+        self.cards.first().is_some_and(|c| {
+            c.starts_with(b"XTENSION=") && c[9..].trim_ascii_start().starts_with(b"'BINTABLE'")
+        })
     }
 
     /// The size of the data after this header, in whole blocks (FITS 4.0,

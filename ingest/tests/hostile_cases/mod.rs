@@ -832,7 +832,7 @@ fn fits_headers(c: &mut Corpus) {
             "fits-xtension-ascii-table".into(),
             "XTENSION",
             "'TABLE   '".into(),
-            "the header of the extension after the primary HDU is invalid",
+            "the first extension is not a binary table",
             "the binary table's header says it is an ASCII table".into(),
         ),
         (
@@ -902,6 +902,17 @@ fn fits_headers(c: &mut Corpus) {
         "the table header's END card blanked",
     );
     // Found by fuzzing: the checks must not wait for an END card cfitsio does not wait for.
+    let at = card_offset(&c.fits, "XTENSION").unwrap();
+    let mut fits = c.fits[..at + 20].to_vec();
+    fits.extend([0xff; 96]);
+    fits.extend(&c.fits[at + 20..c.fits.len() - 96]);
+    let bytes = c.with_map(&fits);
+    c.reject(
+        "fits-xtension-bintable-then-bytes",
+        bytes,
+        "the first extension is a table whose BITPIX is not 8 in card 2",
+        "XTENSION = 'BINTABLE' followed by 0xff bytes (and the cards shifted; found by fuzzing)",
+    );
     let mut fits = c.map_with_card("TFIELDS", "999999999");
     let end = card_offset(&fits, "END").unwrap();
     fits[end..end + 3].copy_from_slice(b"   ");
