@@ -3,8 +3,11 @@
 //! cfitsio trusts the header; we do not. Before any column is read, the row count
 //! the header claims is checked against the size of the file, so a lying
 //! `NAXIS2` cannot make us allocate terabytes.
+//!
 //! Nor does cfitsio see a file before `prescan` has checked what it would
-//! believe at a cost (compressed files, TFIELDS).
+//! believe at a cost (compressed files, lying table keywords, unquoted column
+//! names), and the fitsio crate never describes a table it would panic on
+//! (`check_describable_table`).
 
 use std::ffi::{c_char, c_int, CStr};
 use std::path::Path;

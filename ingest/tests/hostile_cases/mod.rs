@@ -914,6 +914,17 @@ fn fits_headers(c: &mut Corpus) {
         "XTENSION = 'BINTABLE' followed by 0xff bytes (and the cards shifted; found by fuzzing)",
     );
     let mut fits = c.map_with_card("TFIELDS", "999999999");
+    let end = card_offset_in(&fits, 0, "END").unwrap();
+    fits[end + 5] = 0x16;
+    let bytes = c.with_map(&fits);
+    c.reject(
+        "fits-primary-end-card-with-a-control-byte",
+        bytes,
+        "the first extension declares TFIELDS = 999999999",
+        "the primary header's END card with a 0x16 byte (cfitsio still ends the header there; \
+         found by fuzzing) before a table of TFIELDS = 999999999",
+    );
+    let mut fits = c.map_with_card("TFIELDS", "999999999");
     let end = card_offset(&fits, "END").unwrap();
     fits[end..end + 3].copy_from_slice(b"   ");
     let bytes = c.with_map(&fits);
