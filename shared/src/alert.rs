@@ -27,12 +27,31 @@ pub enum AlertError {
 }
 
 impl AlertError {
-    fn field(field: impl Into<String>, message: impl Into<String>) -> AlertError {
+    /// The message is clipped: a hostile message can make serde quote a
+    /// megabyte-long value, and the reason is printed, logged and kept.
+    fn field(field: impl Into<String>, message: impl AsRef<str>) -> AlertError {
         AlertError::Field {
-            field: field.into(),
-            message: message.into(),
+            field: clip_text(&field.into()),
+            message: clip_text(message.as_ref()),
         }
     }
+}
+
+/// The longest reason text shown in full; see `clip_text`.
+pub const MAX_REASON_CHARS: usize = 240;
+
+/// `text` if it is short, else its start and end with the middle left out and
+/// counted: both ends, because serde says what it expected after the value.
+pub fn clip_text(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= MAX_REASON_CHARS {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MAX_REASON_CHARS * 2 / 3).collect();
+    let tail_len = MAX_REASON_CHARS / 4;
+    let tail: String = text.chars().skip(count - tail_len).collect();
+    let left_out = count - MAX_REASON_CHARS * 2 / 3 - tail_len;
+    format!("{head}…[{left_out} characters left out]…{tail}")
 }
 
 /// One alert message, checked.
@@ -128,8 +147,8 @@ impl Alert {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(AlertError::Empty);
         }
-        let mut document: Value =
-            serde_json::from_slice(bytes).map_err(|e| AlertError::NotJson(e.to_string()))?;
+        let mut document: Value = serde_json::from_slice(bytes)
+            .map_err(|e| AlertError::NotJson(clip_text(&e.to_string())))?;
         if !document.is_object() {
             return Err(AlertError::NotJson(format!(
                 "expected a JSON object, found {}",
@@ -141,7 +160,17 @@ impl Alert {
         let combined_skymap = take_string(&mut document, "external_coinc", "combined_skymap")?;
         let raw: RawAlert = serde_path_to_error::deserialize(&document).map_err(|e| {
             let field = e.path().to_string();
-            AlertError::field(field, e.into_inner().to_string())
+            let message = e.into_inner().to_string();
+            // serde names a missing field in its message, at the path of the
+            // object that lacks it ("." for the alert itself).
+            match message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.strip_suffix('`'))
+            {
+                Some(missing) if field == "." => AlertError::field(missing, "missing"),
+                Some(missing) => AlertError::field(format!("{field}.{missing}"), "missing"),
+                None => AlertError::field(field, message),
+            }
         })?;
         check_plain_name("superevent_id", &raw.superevent_id)?;
         check_plain_name("alert_type", &raw.alert_type)?;
@@ -223,7 +252,7 @@ impl Event {
             if far < 0.0 {
                 return Err(AlertError::field(
                     "event.far",
-                    format!("{far} is negative; a rate is never below zero"),
+                    format!("{far:?} is negative; a rate is never below zero"),
                 ));
             }
         }
@@ -331,7 +360,8 @@ fn check_plain_name(field: &str, value: &str) -> Result<(), AlertError> {
         Err(AlertError::field(
             field,
             format!(
-                "{value:?} is not a plain name (1 to {MAX_NAME_LEN} letters, digits, `_` or `-`)"
+                "{} is not a plain name (1 to {MAX_NAME_LEN} letters, digits, `_` or `-`)",
+                clip_text(&format!("{value:?}"))
             ),
         ))
     }
@@ -444,6 +474,28 @@ mod tests {
         assert!(time.contains("time_created"), "{time}");
         let huge = alert(&MINIMAL.replace("1e-9", "1e999")).unwrap_err();
         assert!(matches!(huge, AlertError::NotJson(_)), "{huge:?}");
+    }
+
+    #[test]
+    fn reasons_quote_at_most_a_clipped_value() {
+        let huge = "9".repeat(1 << 20);
+        for json in [
+            MINIMAL.replace("MS230423x", &huge),
+            MINIMAL.replace("\"far\":1e-9", &format!("\"far\":\"{huge}\"")),
+            MINIMAL.replace("2023-04-24T00:02:04Z", &huge),
+        ] {
+            let err = alert(&json).unwrap_err().to_string();
+            assert!(err.len() < 600, "{} bytes: {}", err.len(), &err[..600]);
+            assert!(err.contains("characters left out"), "{err}");
+        }
+        let err = alert(&MINIMAL.replace("\"far\":1e-9", &format!("\"far\":\"{huge}\"")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("event.far") && err.ends_with("expected f64"),
+            "{err}"
+        );
+        assert_eq!(clip_text("short"), "short");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod report;
 use std::io::Write;
 use std::path::PathBuf;
 
+use gocart_shared::alert::clip_text;
 use gocart_shared::marker::{sha256_hex, Source};
 use gocart_shared::{Alert, Marker, Settings, Tree};
 
@@ -278,6 +279,8 @@ impl Pipeline {
     }
 
     fn reject(&self, message: &Message, reason: &str) -> Outcome {
+        // Printed, logged and kept: never a megabyte of a hostile value.
+        let reason = &clip_text(reason);
         match keep_rejected(
             &self.tree,
             &message.bytes,

@@ -9,6 +9,7 @@
 pub mod fits;
 pub mod flatten;
 pub mod header;
+pub mod prescan;
 pub mod sky;
 pub mod stats;
 pub mod synth;
@@ -79,19 +80,22 @@ pub struct SkyMap {
 pub enum SkyMapError {
     #[error("not a readable FITS file: {0}")]
     Fits(String),
+    #[error("not a FITS file: {0}")]
+    NotFits(String),
     #[error("not a multi-order sky map: {0}")]
     NotMultiOrder(String),
     #[error("the sky map has no pixels")]
     Empty,
     #[error("row {row}: UNIQ {uniq} is not a valid pixel (NUNIQ = 4·4^depth + ipix, depth <= {MAX_DEPTH})")]
     BadUniq { row: usize, uniq: i64 },
-    #[error("row {row}: PROBDENSITY {value} is not a finite, non-negative number")]
+    // `{:?}`: Display writes 1e300 with all its 301 digits.
+    #[error("row {row}: PROBDENSITY {value:?} is not a finite, non-negative number")]
     BadDensity { row: usize, value: f64 },
     #[error(
         "pixels overlap (UNIQ {a} and UNIQ {b}): each part of the sky must be in one pixel only"
     )]
     Overlap { a: u64, b: u64 },
-    #[error("the total probability is {0}, not a probability map")]
+    #[error("the total probability is {0:?}, not a probability map")]
     BadTotal(f64),
 }
 

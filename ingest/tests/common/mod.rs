@@ -48,7 +48,12 @@ impl Env {
     }
 
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gocart-ingest"));
+        // option_env: the hostile corpus example includes this module too, and
+        // cargo names the binary only for tests.
+        let Some(exe) = option_env!("CARGO_BIN_EXE_gocart-ingest") else {
+            panic!("Env::command runs the binary cargo builds for tests");
+        };
+        let mut cmd = Command::new(exe);
         cmd.arg("-s")
             .arg(&self.settings)
             .env_remove("GOCART_SETTINGS");
