@@ -253,7 +253,11 @@ fn every_case_through_the_broker_then_a_good_alert() {
     broker.create_topic(TOPIC, 1);
     let dir = tempfile::tempdir().unwrap();
     let settings = dir.path().join("gocart.yaml");
-    std::fs::write(&settings, settings_text(&broker, dir.path(), &[TOPIC], "")).unwrap();
+    std::fs::write(
+        &settings,
+        settings_text(&broker.addr(), dir.path(), &[TOPIC], ""),
+    )
+    .unwrap();
     let tree = dir.path().join("tree");
     let mut listen = Ingest::listen(&settings);
     let context = |listen: &Ingest| {

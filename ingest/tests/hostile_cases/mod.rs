@@ -166,6 +166,7 @@ pub fn small_map() -> Vec<u8> {
             base_depth: 1,
             max_depth: 3,
             refine_level: 0.9,
+            ..Layout::default()
         },
     })
 }
