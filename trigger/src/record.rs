@@ -228,6 +228,25 @@ pub fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Runs `step` again while SQLite says the database is busy or locked
+/// without having waited itself, for up to the busy timeout.
+fn retry_when_locked(mut step: impl FnMut() -> rusqlite::Result<()>) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Record {
     /// Opens (creating if needed) the record in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Record> {
@@ -254,11 +273,17 @@ impl Record {
         let conn = &self.conn;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| self.err(e))?;
-        conn.execute_batch(SCHEMA).map_err(|e| self.err(e))
+        // Switching a new file to WAL and creating the tables read first and
+        // then write. When two processes do that at the same moment (the
+        // trigger starting, `status` run beside it), SQLite answers one of
+        // them "database is locked" at once instead of waiting, to avoid a
+        // deadlock: that one tries again.
+        retry_when_locked(|| {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.execute_batch(SCHEMA)
+        })
+        .map_err(|e| self.err(e))
     }
 
     /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`):

@@ -342,3 +342,19 @@ fn trigger_log_mentions_interrupted(env: &Env) -> bool {
                 .contains("interrupted runs")
         })
 }
+
+/// `status` run while the trigger creates its record (a user checking at once
+/// after `systemctl start`) used to fail now and then with "database is
+/// locked": both processes switched the new file to WAL at the same moment.
+#[test]
+fn status_beside_a_starting_trigger_never_fails() {
+    for _ in 0..20 {
+        let env = Env::new();
+        let trigger = env.start(&[]);
+        for _ in 0..10 {
+            // Env::status asserts the exit status and shows stderr.
+            env.status();
+        }
+        assert!(trigger.stop());
+    }
+}
