@@ -169,6 +169,11 @@ impl KafkaSettings {
         c.set("enable.partition.eof", "true");
         // A start offset deleted by retention meanwhile: read what is left.
         set_default(&mut c, "auto.offset.reset", "earliest");
+        // echo reads a backlog to a known end and exits, so a fetch should
+        // never wait for more data: Kafka answers at once when it has some
+        // anyway, but some brokers (Tansu) hold every fetch for up to this
+        // long even with data, which halved echo's rate.
+        set_default(&mut c, "fetch.wait.max.ms", "10");
         c
     }
 
@@ -345,6 +350,22 @@ mod tests {
         assert_eq!(k.listen_topics(), vec!["a", "b"]);
         let echo_group = k.echo_config().get("group.id").unwrap().to_string();
         assert!(echo_group.ends_with("-echo") && echo_group != "g1");
+        // echo never waits on a fetch; listen keeps librdkafka's long poll
+        // (GCN's Kafka answers as soon as an alert arrives).
+        assert_eq!(k.echo_config().get("fetch.wait.max.ms"), Some("10"));
+        assert_eq!(c.get("fetch.wait.max.ms"), None);
+    }
+
+    #[test]
+    fn a_user_s_fetch_wait_wins_for_echo_too() {
+        let s = settings(
+            "gcn-kafka:
+  bootstrap_servers: 127.0.0.1:9092
+  config: {fetch.wait.max.ms: 250}
+",
+        );
+        let k = KafkaSettings::from_settings(&s).unwrap();
+        assert_eq!(k.echo_config().get("fetch.wait.max.ms"), Some("250"));
     }
 
     #[test]
