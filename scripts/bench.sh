@@ -2,7 +2,7 @@
 # Reproduces every benchmark of the project (release builds) and prints a
 # table of the figures against the targets of the issues, with the machine
 # they were taken on. Each benchmark prints `figure: KEY VALUE` lines; the
-# logs and the figures are kept under target/bench/. About 10 minutes.
+# logs and the figures are kept under target/bench/. About 7 minutes.
 # Needs the real alerts (../shared/alerts or $GOCART_TEST_DATA) and Tansu
 # (scripts/setup.sh installs it).
 #
