@@ -14,12 +14,15 @@ fn ingest() -> Command {
 #[test]
 fn init_writes_a_private_commented_settings_file_and_never_overwrites_it() {
     let home = tempfile::tempdir().unwrap();
-    let run: common::Run = ingest()
-        .env("HOME", home.path())
-        .arg("init")
-        .output()
-        .unwrap()
-        .into();
+    let init = || -> common::Run {
+        ingest()
+            .env("HOME", home.path())
+            .arg("init")
+            .output()
+            .unwrap()
+            .into()
+    };
+    let run = init();
     run.assert_status(0);
     let path = home.path().join(".config/gocart/gocart.yaml");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -33,12 +36,7 @@ fn init_writes_a_private_commented_settings_file_and_never_overwrites_it() {
     std::fs::write(&template, "# my own edits\n").unwrap();
 
     std::fs::write(&path, "lvk: {json: true}\n").unwrap();
-    let run: common::Run = ingest()
-        .env("HOME", home.path())
-        .arg("init")
-        .output()
-        .unwrap()
-        .into();
+    let run = init();
     run.assert_status(0).assert_says("never overwrites");
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),

@@ -8,7 +8,12 @@
 //! ```
 //!
 //! Names starting with `.` are never alert directories, at any level.
+//!
+//! A directory is replaced by a newer copy of the same alert in one step
+//! (`exchange_dirs`): the trigger never sees the name missing or half-filled.
 
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::alert::Alert;
@@ -18,6 +23,27 @@ pub const MOCK_EVENTS: &str = "mockevents";
 pub const REAL_EVENTS: &str = "superevents";
 pub const STAGING: &str = ".staging";
 pub const REJECTED: &str = ".rejected";
+
+/// Swaps two directories in one step (Linux `renameat2(RENAME_EXCHANGE)`).
+pub fn exchange_dirs(a: &Path, b: &Path) -> std::io::Result<()> {
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
 
 /// The alert tree rooted at `download_dir`.
 #[derive(Debug, Clone)]

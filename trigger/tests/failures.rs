@@ -265,7 +265,7 @@ fn an_alert_replaced_by_a_changed_one_runs_again_but_not_a_rewrite() {
     let text = std::fs::read_to_string(&marker).unwrap();
     let old_sha = gocart_shared::marker::sha256_hex(b"MS1");
     std::fs::write(&marker, text.replace(&old_sha, &"0".repeat(64))).unwrap();
-    exchange(&staging, &dir);
+    gocart_shared::tree::exchange_dirs(&staging, &dir).unwrap();
     assert!(env.wait_runs(2, WITHIN), "{}", trigger.log());
     // The same alert written again (a Kafka redelivery) changes nothing.
     let again = env.root.join(".staging/again");
@@ -276,26 +276,10 @@ fn an_alert_replaced_by_a_changed_one_runs_again_but_not_a_rewrite() {
         std::fs::read(dir.join(gocart_shared::MARKER_NAME)).unwrap(),
     )
     .unwrap();
-    exchange(&again, &dir);
+    gocart_shared::tree::exchange_dirs(&again, &dir).unwrap();
     quiet_period();
     assert!(trigger.stop());
     assert_eq!(env.runs(), expected(&[("gp_a", &dir), ("gp_a", &dir)]));
-}
-
-fn exchange(a: &std::path::Path, b: &std::path::Path) {
-    use std::os::unix::ffi::OsStrExt;
-    let a = std::ffi::CString::new(a.as_os_str().as_bytes()).unwrap();
-    let b = std::ffi::CString::new(b.as_os_str().as_bytes()).unwrap();
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
 }
 
 #[test]

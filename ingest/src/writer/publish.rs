@@ -1,9 +1,8 @@
 //! Putting a complete staging directory into the tree in one atomic step.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use gocart_shared::tree::exchange_dirs;
 use gocart_shared::Marker;
 
 use super::sync_dir;
@@ -40,7 +39,7 @@ pub fn publish(staged: &Path, target: &Path, message_sha256: &str) -> std::io::R
         }
         // rename(2) refuses to replace a non-empty directory: swap instead.
         Err(e) if target.is_dir() && is_not_empty(&e) => {
-            exchange(staged, target)?;
+            exchange_dirs(staged, target)?;
             sync_dir(parent)?;
             if let Some(staging_parent) = staged.parent() {
                 sync_dir(staging_parent)?;
@@ -55,27 +54,6 @@ pub fn publish(staged: &Path, target: &Path, message_sha256: &str) -> std::io::R
 
 fn is_not_empty(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST))
-}
-
-/// Swaps two directories in one step (Linux `renameat2(RENAME_EXCHANGE)`).
-fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    let a = CString::new(a.as_os_str().as_bytes())?;
-    let b = CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: both are valid NUL-terminated paths that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 /// `create_dir_all`, fsyncing each parent of a directory it creates, so that the
