@@ -5,7 +5,19 @@
 # (plugins and the tests that read meta.yaml as a plugin does), and the Tansu
 # Kafka broker the Kafka tests run against.
 # Safe to run again: it installs only what is missing.
+#
+#   scripts/setup.sh                   everything, the test broker included
+#   scripts/setup.sh --without-broker  all but Tansu (~16 minutes to build on
+#                                      a fresh 2-core machine): what the demo
+#                                      needs, which uses Tansu only if present
 set -euo pipefail
+
+with_broker=true
+case "${1:-}" in
+    --without-broker) with_broker=false ;;
+    "") ;;
+    *) echo "usage: scripts/setup.sh [--without-broker]" >&2; exit 2 ;;
+esac
 
 need_apt=()
 dpkg -s libcfitsio-dev >/dev/null 2>&1 || need_apt+=(libcfitsio-dev)
@@ -30,9 +42,17 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo (Rust) is needed: https://rustup.rs" >&2
     exit 1
 fi
-# Tansu: a Kafka-protocol broker for ingest/tests/kafka.rs (about 10 minutes to
-# build the first time; the tests skip themselves without it, except on CI).
-if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
+# rustfmt and clippy: scripts/test.sh checks formatting and lints first.
+for tool in fmt clippy; do
+    if ! cargo "$tool" --version >/dev/null 2>&1; then
+        echo "setup: installing the rustup component for cargo $tool"
+        rustup component add "$([ "$tool" = fmt ] && echo rustfmt || echo clippy)"
+    fi
+done
+# Tansu: a Kafka-protocol broker for ingest/tests/kafka.rs (about 16 minutes to
+# build the first time; the tests say they were skipped without it, and fail
+# without it on CI).
+if $with_broker && ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
     echo "setup: installing tansu (Kafka broker for the tests; takes a while)"
     cargo install tansu --locked --features dynostore,libsql
 fi
