@@ -221,7 +221,7 @@ impl Dispatcher {
     /// `running` in the record, so they run again at the next start).
     fn stop(mut self, wait: Duration) {
         tracing::info!(
-            "stopping: no new runs; waiting up to {} s for running plugins",
+            "waiting up to {} s for the running plugins to end",
             wait.as_secs_f64()
         );
         self.pool.close_queue();

@@ -536,9 +536,10 @@ fn indented(text: &str) -> String {
     text.lines().map(|line| format!("\n    {line}")).collect()
 }
 
-/// `0.25 s`, `12.0 s`: enough to tell a quick run from a stuck one.
+/// `7 ms`, `2.51 s`, `12.0 s`: enough to tell a quick run from a stuck one.
 pub fn seconds_text(d: Duration) -> String {
     match d.as_secs_f64() {
+        s if s < 1.0 => format!("{} ms", d.as_millis()),
         s if s < 10.0 => format!("{s:.2} s"),
         s => format!("{s:.1} s"),
     }
