@@ -936,6 +936,33 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_waits_until_settled_and_an_older_record_gets_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A record from before directories could wait.
+            let conn = Connection::open(dir.path().join(RECORD_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE dirs (dir TEXT PRIMARY KEY, marker_ino INTEGER NOT NULL,
+                    marker_size INTEGER NOT NULL, marker_mtime_ns INTEGER NOT NULL,
+                    superevent_id TEXT, alert_type TEXT, written_at TEXT, message_sha256 TEXT,
+                    seen_at TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0, problem TEXT,
+                    catch_up_skipped INTEGER NOT NULL DEFAULT 0)",
+            )
+            .unwrap();
+        }
+        let record = Record::open(dir.path()).unwrap();
+        record.note_dir("/t/a", &note("x")).unwrap();
+        assert!(!record.is_waiting("/t/a").unwrap());
+        record.wait_for_plugins("/t/a", "no plugins in /p").unwrap();
+        assert!(record.is_waiting("/t/a").unwrap());
+        let summary = record.summary().unwrap();
+        assert_eq!(summary.waiting, vec![("no plugins in /p".to_string(), 1)]);
+        assert!(record.settle("/t/a").unwrap());
+        assert!(!record.is_waiting("/t/a").unwrap());
+        assert!(record.summary().unwrap().waiting.is_empty());
+    }
+
+    #[test]
     fn a_run_is_claimed_once_and_finished() {
         let dir = tempfile::tempdir().unwrap();
         let record = Record::open(dir.path()).unwrap();

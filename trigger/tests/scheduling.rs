@@ -86,6 +86,27 @@ fn an_empty_plugin_folder_leaves_directories_waiting_until_a_plugin_appears() {
 }
 
 #[test]
+fn a_directory_still_waits_after_a_restart_and_runs_on_the_first_plugin() {
+    let env = Env::new();
+    let trigger = env.start(&[]);
+    let dir = env.alert("MS1", "20230101T000000_initial");
+    assert!(
+        common::wait_until(WITHIN, || waiting_in_json(&env) == 1),
+        "{}",
+        trigger.log()
+    );
+    assert!(trigger.stop());
+    // The plugin appears while the trigger is down, after the alert was written.
+    std::thread::sleep(Duration::from_millis(50));
+    env.logging_plugin("gp_a");
+    let trigger = env.start(&[]);
+    assert!(env.wait_runs(1, WITHIN), "{}", trigger.log());
+    quiet_period();
+    assert!(trigger.stop());
+    assert_eq!(env.runs(), expected(&[("gp_a", &dir)]));
+}
+
+#[test]
 fn a_plugin_added_beside_others_still_runs_only_on_later_directories() {
     let env = Env::new();
     env.logging_plugin("gp_a");

@@ -229,7 +229,7 @@ pub fn look(
     let waiting = matches!(mode, Mode::Watch) && record.is_waiting(&key)?;
     let mut due = Vec::new();
     for plugin in plugins {
-        if waiting || is_due(record, &key, plugin, written_at, mode)? {
+        if is_due(record, &key, plugin, written_at, waiting, mode)? {
             due.push(plugin.clone());
         }
     }
@@ -369,18 +369,21 @@ pub fn written_at(marker: &Marker, identity: Identity) -> DateTime<Utc> {
         .unwrap_or_else(|| DateTime::from_timestamp_nanos(identity.mtime_ns))
 }
 
+/// `waiting`: the directory waited for the first plugins, so every plugin
+/// without a run on it is due, however old the directory.
 fn is_due(
     record: &Record,
     key: &str,
     plugin: &Plugin,
     written_at: DateTime<Utc>,
+    waiting: bool,
     mode: &Mode,
 ) -> Result<bool, JobError> {
     let state = record.run_state(key, &plugin.name)?;
     match mode {
         Mode::Watch => match state {
             Some(state) => Ok(state == RunState::Pending),
-            None => Ok(written_at >= appeared_at(record, plugin)?),
+            None => Ok(written_at >= appeared_at(record, plugin)? || waiting),
         },
         Mode::Replay {
             force,
