@@ -67,9 +67,7 @@ fn open_record(state_dir: &Path) -> anyhow::Result<(Record, usize)> {
     let recovered = record.recover_interrupted()?;
     for (dir, plugin) in &recovered {
         tracing::warn!(
-            plugin,
-            dir,
-            "interrupted by a stop or crash of the trigger; it runs again"
+            "{plugin} on {dir}: interrupted by a stop or crash of the trigger; it runs again"
         );
     }
     Ok((record, recovered.len()))

@@ -471,7 +471,11 @@ pub fn run_one(
     let started_at = record::now_text();
     let outcome = process::run(&spec, &|| ctx.shutdown.should_abandon());
     if outcome.end == End::Abandoned {
-        tracing::warn!(plugin = %plugin.name, dir = %key, "killed at shutdown; it runs again at the next start");
+        tracing::warn!(
+            "{} on {}: killed at shutdown; it runs again at the next start",
+            plugin.name,
+            relative_name(&ctx.tree_root, dir)
+        );
         return Ok(None);
     }
     let setting = match plugin.timeout {
