@@ -235,6 +235,8 @@ pub struct Trigger {
     pub state_dir: PathBuf,
     #[serde(deserialize_with = "duration_text")]
     pub catch_up: Duration,
+    /// Settings of single plugins, keyed by file name.
+    pub plugins: BTreeMap<String, PluginSettings>,
 }
 
 impl Default for Trigger {
@@ -243,11 +245,37 @@ impl Default for Trigger {
             plugins_dir: PathBuf::from("~/.config/gocart/plugins"),
             python: "python3".into(),
             timeout: 600,
-            concurrency: 2,
+            concurrency: default_concurrency(),
             state_dir: PathBuf::from("~/.local/state/gocart"),
             catch_up: Duration::from_secs(24 * 3600),
+            plugins: BTreeMap::new(),
         }
     }
+}
+
+/// One plugin's entry under `trigger.plugins`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PluginSettings {
+    /// Seconds before TERM, then KILL; overrides `trigger.timeout`.
+    pub timeout: Option<u64>,
+    /// Plugins that must have ended on a directory (whatever their outcome)
+    /// before this one runs on it.
+    pub after: Vec<String>,
+    /// Which directories it runs on: read by a later version, accepted now so
+    /// that a file written for it still loads.
+    pub kinds: Option<IgnoredAny>,
+    /// Same: the plugin's own filters, accepted and not yet applied.
+    pub filters: Option<IgnoredAny>,
+}
+
+/// As many runs at once as there are cores, and at least two, so that one
+/// slow plugin never leaves the others without a slot.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(2)
 }
 
 impl GcnKafka {
@@ -337,6 +365,23 @@ impl Settings {
                 "must be at least 1 second".into(),
             ));
         }
+        for (name, plugin) in &self.trigger.plugins {
+            if plugin.timeout == Some(0) {
+                return Err(invalid(
+                    &format!("trigger.plugins.{name}.timeout"),
+                    "must be at least 1 second".into(),
+                ));
+            }
+        }
+        if let Some(cycle) = after_cycle(&self.trigger.plugins) {
+            return Err(invalid(
+                &format!("trigger.plugins.{}.after", cycle[0]),
+                format!(
+                    "the plugins wait for each other in a circle ({}): none of them could ever run",
+                    cycle.join(" -> ")
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -354,6 +399,40 @@ impl Settings {
             }
         }
     }
+}
+
+/// A circle in the `after` lists (`a` after `b` after `a`), as the names
+/// along it with the first repeated at the end; `None` if there is none.
+pub fn after_cycle(plugins: &BTreeMap<String, PluginSettings>) -> Option<Vec<String>> {
+    // Depth-first search; `path` is the chain being followed.
+    fn visit<'a>(
+        name: &'a str,
+        plugins: &'a BTreeMap<String, PluginSettings>,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::BTreeSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| *n == name) {
+            let mut cycle: Vec<String> = path[start..].iter().map(|n| n.to_string()).collect();
+            cycle.push(name.to_string());
+            return Some(cycle);
+        }
+        if !done.insert(name) {
+            return None;
+        }
+        path.push(name);
+        let after = plugins.get(name).map(|p| p.after.as_slice()).unwrap_or(&[]);
+        for next in after {
+            if let Some(cycle) = visit(next, plugins, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    plugins
+        .keys()
+        .find_map(|name| visit(name, plugins, &mut Vec::new(), &mut done))
 }
 
 fn parse_raw(text: &str, path: &Path) -> Result<RawSettings, SettingsError> {
@@ -988,5 +1067,43 @@ lvk:
             .unwrap()
             .gcn_kafka
             .follows_heartbeat());
+    }
+
+    #[test]
+    fn per_plugin_settings_are_read_and_later_keys_accepted() {
+        let s = parse(
+            "trigger:\n  timeout: 600\n  plugins:\n    gp_b.py:\n      timeout: 1\n      after: [gp_a.py]\n      kinds: [lvk]\n      filters:\n        - {alert_types: [initial], significant: true}\n",
+        )
+        .unwrap();
+        let b = &s.trigger.plugins["gp_b.py"];
+        assert_eq!(b.timeout, Some(1));
+        assert_eq!(b.after, vec!["gp_a.py".to_string()]);
+        assert!(b.kinds.is_some() && b.filters.is_some());
+    }
+
+    #[test]
+    fn a_circle_of_after_or_a_zero_timeout_names_the_key() {
+        let err =
+            parse("trigger:\n  plugins:\n    gp_a: {after: [gp_b]}\n    gp_b: {after: [gp_a]}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("`trigger.plugins.gp_a.after`"), "{err}");
+        assert!(err.contains("gp_a -> gp_b -> gp_a"), "{err}");
+        let err = parse("trigger:\n  plugins:\n    gp_a: {after: [gp_a]}\n").unwrap_err();
+        assert!(err.to_string().contains("gp_a -> gp_a"), "{err}");
+        let err = parse("trigger:\n  plugins:\n    gp_a: {timeout: 0}\n").unwrap_err();
+        assert!(
+            err.to_string().contains("`trigger.plugins.gp_a.timeout`"),
+            "{err}"
+        );
+        // A chain and an unknown name are no circle.
+        parse("trigger:\n  plugins:\n    gp_a: {after: [gp_b, gp_x]}\n    gp_b: {after: [gp_c]}\n")
+            .unwrap();
+    }
+
+    #[test]
+    fn concurrency_defaults_to_the_cores_and_at_least_two() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(parse("").unwrap().trigger.concurrency, cores.max(2));
     }
 }

@@ -117,6 +117,10 @@ pub struct StatusArgs {
     /// How many of the last runs and failures to show.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub last: usize,
+
+    /// Print the same as one JSON object, for monitoring.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parses a number of seconds (fractions allowed).

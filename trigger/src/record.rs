@@ -175,6 +175,8 @@ pub struct Summary {
     pub dirs: u64,
     pub catch_up_skipped_dirs: u64,
     pub invalid_dirs: Vec<(String, String)>,
+    /// Directories waiting for plugins, counted per reason.
+    pub waiting: Vec<(String, u64)>,
 }
 
 /// A connection to the record. One per thread (SQLite connections are not shared).
@@ -201,7 +203,8 @@ CREATE TABLE IF NOT EXISTS dirs (
     seen_at TEXT NOT NULL,
     settled INTEGER NOT NULL DEFAULT 0,
     problem TEXT,
-    catch_up_skipped INTEGER NOT NULL DEFAULT 0
+    catch_up_skipped INTEGER NOT NULL DEFAULT 0,
+    waiting TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     dir TEXT NOT NULL,
@@ -226,6 +229,20 @@ pub fn now_text() -> String {
 
 pub fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Records written before directories could wait for plugins lack the
+/// `dirs.waiting` column: it is added (empty, as nothing was waiting).
+fn add_waiting_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('dirs') WHERE name = 'waiting'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has == 0 {
+        conn.execute_batch("ALTER TABLE dirs ADD COLUMN waiting TEXT")?;
+    }
+    Ok(())
 }
 
 /// Runs `step` again while SQLite says the database is busy or locked
@@ -281,7 +298,8 @@ impl Record {
         retry_when_locked(|| {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.execute_batch(SCHEMA)
+            conn.execute_batch(SCHEMA)?;
+            add_waiting_column(conn)
         })
         .map_err(|e| self.err(e))
     }
@@ -532,6 +550,29 @@ impl Record {
         Ok(already)
     }
 
+    /// Records that a directory waits because there is no plugin to run
+    /// (`why`, e.g. "no plugins in /p"): the first plugins to appear run on it,
+    /// whenever the directory was written.
+    pub fn wait_for_plugins(&self, dir: &str, why: &str) -> Result<()> {
+        self.relaxed(|| {
+            self.conn
+                .prepare_cached("UPDATE dirs SET waiting = ?2 WHERE dir = ?1 AND settled = 0")
+                .and_then(|mut stmt| stmt.execute(params![dir, why]))
+                .map_err(|e| self.err(e))
+        })?;
+        Ok(())
+    }
+
+    /// Whether a directory waits for the first plugins (see [`Record::wait_for_plugins`]).
+    pub fn is_waiting(&self, dir: &str) -> Result<bool> {
+        let waiting: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT waiting FROM dirs WHERE dir = ?1")
+            .and_then(|mut stmt| stmt.query_row([dir], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))?;
+        Ok(matches!(waiting, Some(Some(_))))
+    }
+
     /// The state of one run, if the record has it.
     pub fn run_state(&self, dir: &str, plugin: &str) -> Result<Option<RunState>> {
         let state: Option<String> = self
@@ -770,7 +811,7 @@ impl Record {
         }
         self.relaxed(|| {
             self.conn
-                .prepare_cached("UPDATE dirs SET settled = 1 WHERE dir = ?1")
+                .prepare_cached("UPDATE dirs SET settled = 1, waiting = NULL WHERE dir = ?1")
                 .and_then(|mut stmt| stmt.execute([dir]))
                 .map_err(|e| self.err(e))
         })?;
@@ -807,6 +848,17 @@ impl Record {
             .map_err(|e| self.err(e))?;
         summary.invalid_dirs = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT waiting, COUNT(*) FROM dirs WHERE waiting IS NOT NULL AND settled = 0
+                 GROUP BY waiting ORDER BY waiting",
+            )
+            .map_err(|e| self.err(e))?;
+        summary.waiting = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.err(e))?;
         Ok(summary)
@@ -881,6 +933,33 @@ mod tests {
 
     fn log(n: u32) -> String {
         format!("/logs/{n}.log")
+    }
+
+    #[test]
+    fn a_directory_waits_until_settled_and_an_older_record_gets_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A record from before directories could wait.
+            let conn = Connection::open(dir.path().join(RECORD_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE dirs (dir TEXT PRIMARY KEY, marker_ino INTEGER NOT NULL,
+                    marker_size INTEGER NOT NULL, marker_mtime_ns INTEGER NOT NULL,
+                    superevent_id TEXT, alert_type TEXT, written_at TEXT, message_sha256 TEXT,
+                    seen_at TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0, problem TEXT,
+                    catch_up_skipped INTEGER NOT NULL DEFAULT 0)",
+            )
+            .unwrap();
+        }
+        let record = Record::open(dir.path()).unwrap();
+        record.note_dir("/t/a", &note("x")).unwrap();
+        assert!(!record.is_waiting("/t/a").unwrap());
+        record.wait_for_plugins("/t/a", "no plugins in /p").unwrap();
+        assert!(record.is_waiting("/t/a").unwrap());
+        let summary = record.summary().unwrap();
+        assert_eq!(summary.waiting, vec![("no plugins in /p".to_string(), 1)]);
+        assert!(record.settle("/t/a").unwrap());
+        assert!(!record.is_waiting("/t/a").unwrap());
+        assert!(record.summary().unwrap().waiting.is_empty());
     }
 
     #[test]

@@ -52,7 +52,12 @@ impl Shutdown {
             .name("signals".into())
             .spawn(move || {
                 for signal in signals.forever() {
-                    tracing::info!(signal, "stop requested");
+                    let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                    if handle.is_stopping() {
+                        tracing::warn!("second stop request ({name}): killing the running plugins; they run again at the next start");
+                    } else {
+                        tracing::info!("stop requested ({name}): no new runs start; a second request kills the running plugins");
+                    }
                     handle.stop();
                 }
             })?;

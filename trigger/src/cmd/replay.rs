@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::ReplayArgs;
 use crate::record::Record;
-use crate::runner::job::{handle_dir, Context, DirResult, Mode};
+use crate::runner::job::{self, Context, DirResult, Looked, Mode};
 use crate::runner::pool::Pool;
 use crate::shutdown::Shutdown;
 
@@ -32,7 +32,12 @@ pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         plugin: args.plugin.clone(),
         dry_run: args.dry_run,
     };
-    let ctx = Arc::new(Context::new(settings, args.kill_grace, shutdown));
+    let ctx = Arc::new(Context::new(
+        settings,
+        tree.root().to_owned(),
+        args.kill_grace,
+        shutdown,
+    ));
     if args.dry_run {
         return dry_run(&ctx, &record, &dirs, &mode);
     }
@@ -65,8 +70,11 @@ fn dry_run(
     dirs: &[PathBuf],
     mode: &Mode,
 ) -> anyhow::Result<ExitCode> {
+    let plugins = ctx.plugins();
     for dir in dirs {
-        let result = handle_dir(ctx, record, dir, mode)?;
+        let Looked::Done(result) = job::look(record, dir, mode, plugins.as_deref(), None)? else {
+            continue;
+        };
         for plugin in result.would_run {
             println!("would run {plugin} on {}", dir.display());
         }

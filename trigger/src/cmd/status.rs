@@ -1,19 +1,29 @@
 //! `gocart-trigger status`: what the record says, for a person: counts per
-//! state, the directories skipped at the first start, invalid markers, the last
-//! runs, and each recent failure with the end of its output.
+//! state, the directories skipped at the first start, invalid markers, the
+//! directories waiting and why, the last runs, and each recent failure with the
+//! end of its output. `--json`: the same as one object, for monitoring.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::process::ExitCode;
 
 use gocart_shared::Settings;
 
+use serde_json::{json, Value};
+
 use crate::cli::StatusArgs;
-use crate::record::{Record, RunRow};
+use crate::record::{Record, RunRow, Summary};
 use crate::runner::output::tail_lines;
 
 pub fn run(settings: &Settings, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let record = Record::open(&settings.trigger.state_dir)?;
     let summary = record.summary()?;
+    let last = record.last_runs(args.last)?;
+    let failures = record.failures(args.last)?;
+    if args.json {
+        let value = as_json(&record, &summary, &last, &failures);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("record: {}", record.path().display());
     let counts: Vec<String> = summary
         .runs
@@ -31,9 +41,57 @@ pub fn run(settings: &Settings, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             println!("  {dir}: {problem}");
         }
     }
-    print_runs("last runs", &record.last_runs(args.last)?, false);
-    print_runs("failures", &record.failures(args.last)?, true);
+    for (why, n) in &summary.waiting {
+        let dirs = if *n == 1 { "directory" } else { "directories" };
+        println!("{n} {dirs} waiting: {why}");
+    }
+    print_runs("last runs", &last, false);
+    print_runs("failures", &failures, true);
     Ok(ExitCode::SUCCESS)
+}
+
+fn as_json(record: &Record, summary: &Summary, last: &[RunRow], failures: &[RunRow]) -> Value {
+    let runs: serde_json::Map<String, Value> = summary
+        .runs
+        .iter()
+        .map(|(state, n)| (state.as_str().to_string(), json!(n)))
+        .collect();
+    let invalid: Vec<Value> = summary
+        .invalid_dirs
+        .iter()
+        .map(|(dir, problem)| json!({"dir": dir, "problem": problem}))
+        .collect();
+    let waiting: Vec<Value> = summary
+        .waiting
+        .iter()
+        .map(|(why, n)| json!({"directories": n, "why": why}))
+        .collect();
+    json!({
+        "record": record.path(),
+        "runs": runs,
+        "directories": {
+            "known": summary.dirs,
+            "skipped_at_first_start": summary.catch_up_skipped_dirs,
+            "invalid": invalid,
+            "waiting": waiting,
+        },
+        "last_runs": last.iter().map(run_json).collect::<Vec<_>>(),
+        "failures": failures.iter().map(run_json).collect::<Vec<_>>(),
+    })
+}
+
+fn run_json(row: &RunRow) -> Value {
+    json!({
+        "dir": row.dir,
+        "plugin": row.plugin,
+        "state": row.state.as_str(),
+        "attempts": row.attempts,
+        "exit": row.exit_status,
+        "started_at": row.started_at,
+        "ended_at": row.ended_at,
+        "reason": row.reason,
+        "log": row.log_path,
+    })
 }
 
 fn print_runs(title: &str, rows: &[RunRow], with_output: bool) {

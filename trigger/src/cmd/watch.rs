@@ -33,16 +33,23 @@ use crate::watch::{fs_kind, scan};
 const FOLLOW_UP: Duration = Duration::from_millis(200);
 /// The polling interval chosen automatically (network filesystem, watch limit).
 const AUTO_POLL: Duration = Duration::from_secs(5);
+/// How often the plugin folder is listed while directories wait for plugins.
+const PLUGIN_CHECK: Duration = Duration::from_secs(1);
 
 pub fn run(settings: &Settings, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::install()?;
     let tree = Tree::new(super::tree_root(&settings.lvk.download_dir)?);
     let t = &settings.trigger;
     let (record, recovered) = open_record(&t.state_dir)?;
-    let ctx = Arc::new(Context::new(settings, args.kill_grace, shutdown.clone()));
+    let ctx = Arc::new(Context::new(
+        settings,
+        tree.root().to_owned(),
+        args.kill_grace,
+        shutdown.clone(),
+    ));
     let pool = Pool::start(ctx.clone(), &t.state_dir, t.concurrency, Mode::Watch)?;
     let settled = record.settled_dirs()?;
-    let mut dispatcher = Dispatcher::new(tree, pool, shutdown, args, settled);
+    let mut dispatcher = Dispatcher::new(tree, pool, ctx.clone(), args, settled);
     let found = dispatcher.start_up(&record, &ctx, t.catch_up)?;
     let recovered = match recovered {
         0 => String::new(),
@@ -60,9 +67,7 @@ fn open_record(state_dir: &Path) -> anyhow::Result<(Record, usize)> {
     let recovered = record.recover_interrupted()?;
     for (dir, plugin) in &recovered {
         tracing::warn!(
-            plugin,
-            dir,
-            "interrupted by a stop or crash of the trigger; it runs again"
+            "{plugin} on {dir}: interrupted by a stop or crash of the trigger; it runs again"
         );
     }
     Ok((record, recovered.len()))
@@ -77,6 +82,7 @@ enum Source {
 struct Dispatcher {
     tree: Tree,
     pool: Pool,
+    ctx: Arc<Context>,
     source: Source,
     events: Receiver<RawEvent>,
     /// Kept so that the channel stays open after a switch to polling.
@@ -88,6 +94,10 @@ struct Dispatcher {
     follow_up_set: HashSet<PathBuf>,
     full_every: Duration,
     next_full: Instant,
+    /// Complete directories that found no plugin to run: they run as soon as
+    /// the plugin folder holds one, looked for every [`PLUGIN_CHECK`].
+    waiting: HashSet<PathBuf>,
+    next_plugin_check: Instant,
     shutdown: Shutdown,
 }
 
@@ -95,7 +105,7 @@ impl Dispatcher {
     fn new(
         tree: Tree,
         pool: Pool,
-        shutdown: Shutdown,
+        ctx: Arc<Context>,
         args: &WatchArgs,
         settled: HashMap<PathBuf, Identity>,
     ) -> Dispatcher {
@@ -108,6 +118,8 @@ impl Dispatcher {
         Dispatcher {
             tree,
             pool,
+            shutdown: ctx.shutdown.clone(),
+            ctx,
             source,
             events,
             _events_tx: events_tx,
@@ -117,7 +129,8 @@ impl Dispatcher {
             follow_up_set: HashSet::new(),
             full_every: full_every.max(Duration::from_millis(10)),
             next_full: Instant::now() + full_every,
-            shutdown,
+            waiting: HashSet::new(),
+            next_plugin_check: Instant::now() + PLUGIN_CHECK,
         }
     }
 
@@ -206,7 +219,7 @@ impl Dispatcher {
     /// `running` in the record, so they run again at the next start).
     fn stop(mut self, wait: Duration) {
         tracing::info!(
-            "stopping: no new runs; waiting up to {} s for running plugins",
+            "waiting up to {} s for the running plugins to end",
             wait.as_secs_f64()
         );
         self.pool.close_queue();
@@ -224,7 +237,11 @@ impl Dispatcher {
 
     fn next_timer(&self) -> Instant {
         let follow_up = self.follow_ups.peek().map(|Reverse((t, _))| *t);
-        follow_up.map_or(self.next_full, |t| t.min(self.next_full))
+        let next = follow_up.map_or(self.next_full, |t| t.min(self.next_full));
+        match self.waiting.is_empty() {
+            true => next,
+            false => next.min(self.next_plugin_check),
+        }
     }
 
     fn fire_timers(&mut self) {
@@ -241,6 +258,28 @@ impl Dispatcher {
         if now >= self.next_full {
             self.full_scan();
             self.next_full = Instant::now() + self.full_every;
+        }
+        if !self.waiting.is_empty() && now >= self.next_plugin_check {
+            self.next_plugin_check = now + PLUGIN_CHECK;
+            self.run_waiting_if_plugins();
+        }
+    }
+
+    /// Hands the waiting directories to the workers once there are plugins.
+    fn run_waiting_if_plugins(&mut self) {
+        if self.ctx.plugins().is_none() {
+            return;
+        }
+        let waiting = std::mem::take(&mut self.waiting);
+        tracing::info!(
+            "plugins found in {}: running them on the {}",
+            self.ctx.plugins_dir.display(),
+            count(waiting.len(), "waiting directory", "waiting directories")
+        );
+        for dir in waiting {
+            if let Some(id) = scan::identity_of(&dir) {
+                self.consider(dir, id);
+            }
         }
     }
 
@@ -271,6 +310,14 @@ impl Dispatcher {
 
     fn on_done(&mut self, done: Done) {
         let recheck = self.in_flight.remove(&done.dir).unwrap_or(false);
+        if done.result.as_ref().is_some_and(|r| r.waiting) {
+            if self.waiting.is_empty() {
+                self.next_plugin_check = Instant::now() + PLUGIN_CHECK;
+            }
+            self.waiting.insert(done.dir.clone());
+        } else {
+            self.waiting.remove(&done.dir);
+        }
         match done.result.and_then(|r| r.settled) {
             Some(id) => {
                 self.settled.insert(done.dir.clone(), id);
@@ -343,6 +390,14 @@ impl Dispatcher {
         };
         self.full_every = AUTO_POLL;
         self.next_full = Instant::now();
+    }
+}
+
+/// `1 directory`, `3 directories`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
     }
 }
 

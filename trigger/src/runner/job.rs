@@ -1,17 +1,22 @@
 //! What the trigger does with one complete alert directory, for `watch` and
-//! `replay` alike: check its marker, list the plugins, and run each one that is
-//! due, in name order, recording every step.
+//! `replay` alike: check its marker, list the plugins, claim each one that is
+//! due, and run one claimed (directory, plugin) run, recording every step.
+//! When the runs start is the pool's business (`pool.rs`).
 //!
 //! A plugin is due in `watch` if the record has no run for it (and the plugin
 //! appeared before the alert was written) or the run is `pending` (a crash
-//! interrupted it, or the alert was replaced). In `replay` it is due unless it
-//! already ran (`--force`: even then).
+//! interrupted it, or the alert was replaced). A directory that found no
+//! plugin at all waits, and every plugin is due on it once the first appear:
+//! nothing is settled that nothing ran on. In `replay` a plugin is due unless
+//! it already ran (`--force`: even then).
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use gocart_shared::settings::PluginSettings;
 use gocart_shared::{Marker, MarkerError};
 
 use super::plugins::{discover, Plugin};
@@ -31,19 +36,33 @@ pub struct Context {
     pub logs_dir: PathBuf,
     pub settings_path: PathBuf,
     pub shutdown: Shutdown,
+    /// The alert tree's root: the log names directories relative to it.
+    pub tree_root: PathBuf,
+    plugin_settings: BTreeMap<String, PluginSettings>,
     /// The plugin problems last reported, so each is logged once, not per alert.
     reported: Mutex<Vec<String>>,
 }
 
+/// Seconds as a duration bounded so that deadlines never overflow (100 years is no limit).
+fn bounded_secs(secs: u64) -> Duration {
+    Duration::from_secs(secs.min(100 * 365 * 86_400))
+}
+
 impl Context {
-    pub fn new(settings: &gocart_shared::Settings, grace: Duration, shutdown: Shutdown) -> Context {
+    pub fn new(
+        settings: &gocart_shared::Settings,
+        tree_root: PathBuf,
+        grace: Duration,
+        shutdown: Shutdown,
+    ) -> Context {
         let t = &settings.trigger;
         Context {
             plugins_dir: t.plugins_dir.clone(),
             python: t.python.clone(),
-            // Bounded so that deadlines never overflow (100 years is no limit).
-            timeout: Duration::from_secs(t.timeout.min(100 * 365 * 86_400)),
+            timeout: bounded_secs(t.timeout),
             grace,
+            tree_root,
+            plugin_settings: t.plugins.clone(),
             logs_dir: t.state_dir.join("logs"),
             settings_path: std::path::absolute(&settings.path).unwrap_or(settings.path.clone()),
             shutdown,
@@ -51,19 +70,65 @@ impl Context {
         }
     }
 
-    /// Lists the plugins, logging problems when they change. `None` if the
-    /// folder cannot be used (refused, unreadable): the directories wait.
+    /// Lists the plugins with their settings, logging problems when they
+    /// change. `None` if there is nothing to run (the folder is missing,
+    /// cannot be used, or holds no plugin): the directories wait.
     pub fn plugins(&self) -> Option<Vec<Plugin>> {
         let found = discover(&self.plugins_dir, &self.python);
+        let mut problems = found.problems;
+        let mut plugins = found.plugins;
+        self.apply_settings(&mut plugins, &mut problems);
+        let usable = !found.folder_unusable && !plugins.is_empty();
+        if !usable {
+            problems.push(format!(
+                "{}: complete directories wait, and run as soon as a plugin appears",
+                self.waiting_reason()
+            ));
+        }
+        self.report_problems(problems);
+        usable.then_some(plugins)
+    }
+
+    /// Why directories wait when [`Context::plugins`] has nothing to run.
+    pub fn waiting_reason(&self) -> String {
+        format!("no plugins in {}", self.plugins_dir.display())
+    }
+
+    /// Logs `problems` unless they are the ones logged last.
+    fn report_problems(&self, problems: Vec<String>) {
         if let Ok(mut last) = self.reported.lock() {
-            if *last != found.problems {
-                for problem in &found.problems {
+            if *last != problems {
+                for problem in &problems {
                     tracing::error!("{problem}");
                 }
-                *last = found.problems.clone();
+                *last = problems;
             }
         }
-        (!found.folder_unusable).then_some(found.plugins)
+    }
+
+    /// Each plugin's `timeout` and `after` from `trigger.plugins`. An `after`
+    /// naming no plugin of the folder is reported and not waited for, so no
+    /// run ever waits for a plugin that will not run.
+    fn apply_settings(&self, plugins: &mut [Plugin], problems: &mut Vec<String>) {
+        let names: HashSet<String> = plugins.iter().map(|p| p.name.clone()).collect();
+        for plugin in plugins {
+            let Some(own) = self.plugin_settings.get(&plugin.name) else {
+                continue;
+            };
+            plugin.timeout = own.timeout.map(bounded_secs);
+            for wanted in &own.after {
+                if names.contains(wanted) {
+                    plugin.after.push(wanted.clone());
+                } else {
+                    problems.push(format!(
+                        "trigger.plugins.{}.after names {wanted}, which is not a plugin in {}; {} runs without waiting for it",
+                        plugin.name,
+                        self.plugins_dir.display(),
+                        plugin.name
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -95,23 +160,8 @@ pub struct DirResult {
     pub invalid: bool,
     /// `replay --dry-run`: the plugins that would run.
     pub would_run: Vec<String>,
-}
-
-/// Handles one alert directory, start to end: [`look`], [`claim`], [`run_ready`].
-pub fn handle_dir(
-    ctx: &Context,
-    record: &Record,
-    dir: &Path,
-    mode: &Mode,
-) -> Result<DirResult, JobError> {
-    let plugins = ctx.plugins();
-    match look(record, dir, mode, plugins.as_deref())? {
-        Looked::Done(result) => Ok(result),
-        Looked::Due(due) => match claim(ctx, record, vec![due], mode)?.pop() {
-            Some(ready) => run_ready(ctx, record, ready),
-            None => Ok(DirResult::default()),
-        },
-    }
+    /// It waits for the first plugins to appear.
+    pub waiting: bool,
 }
 
 /// What a first look at a directory found.
@@ -134,23 +184,24 @@ pub struct Due {
 /// The log file of each attempt of one run.
 type LogPathOf<'a> = Box<dyn Fn(u32) -> String + 'a>;
 
-/// A directory whose due runs are claimed (`running`, durable): a worker
-/// starts them in name order.
+/// A directory whose due runs are claimed (`running`, durable), in name order.
 pub struct Ready {
     pub dir: PathBuf,
-    identity: Identity,
-    marker: Marker,
-    runs: Vec<(Plugin, Claim)>,
+    pub identity: Identity,
+    pub marker: Marker,
+    pub runs: Vec<(Plugin, Claim)>,
 }
 
 /// Checks the marker, notes the directory and works out which of `plugins`
 /// (the folder's listing, made once for a whole batch of directories; `None`
-/// if the folder cannot be used) are due. Claims nothing.
+/// if there is nothing to run, and then the directory waits, recorded with
+/// `waiting_reason`) are due. Claims nothing.
 pub fn look(
     record: &Record,
     dir: &Path,
     mode: &Mode,
     plugins: Option<&[Plugin]>,
+    waiting_reason: Option<&str>,
 ) -> Result<Looked, JobError> {
     let mut result = DirResult::default();
     let Some(identity) = scan::identity_of(dir) else {
@@ -168,11 +219,17 @@ pub fn look(
     }
     let written_at = written_at(&marker, identity);
     let Some(plugins) = plugins else {
-        return Ok(Looked::Done(result)); // not settled: looked at again at the next scan
+        // Not settled: looked at again when plugins appear.
+        if let (Mode::Watch, Some(why)) = (mode, waiting_reason) {
+            record.wait_for_plugins(&key, why)?;
+            result.waiting = true;
+        }
+        return Ok(Looked::Done(result));
     };
+    let waiting = matches!(mode, Mode::Watch) && record.is_waiting(&key)?;
     let mut due = Vec::new();
     for plugin in plugins {
-        if is_due(record, &key, plugin, written_at, mode)? {
+        if is_due(record, &key, plugin, written_at, waiting, mode)? {
             due.push(plugin.clone());
         }
     }
@@ -254,46 +311,24 @@ pub fn claim(
     Ok(ready)
 }
 
-/// Starts the claimed runs of one directory in name order, records each end,
-/// and settles the directory. If the trigger is stopping, the runs not yet
-/// started are given back (see [`Record::unclaim`]).
-pub fn run_ready(ctx: &Context, record: &Record, ready: Ready) -> Result<DirResult, JobError> {
-    let mut result = DirResult::default();
-    let key = ready.dir.to_string_lossy().into_owned();
-    for (i, (plugin, claim)) in ready.runs.iter().enumerate() {
-        if ctx.shutdown.is_stopping() {
-            let rest: Vec<(&str, &str, &Claim)> = ready.runs[i..]
-                .iter()
-                .map(|(p, c)| (key.as_str(), p.name.as_str(), c))
-                .collect();
-            record.unclaim(&rest)?;
-            return Ok(result);
-        }
-        match run_one(ctx, record, &ready, plugin, claim.attempt)? {
-            Some(true) => result.ran += 1,
-            Some(false) => {
-                result.ran += 1;
-                result.failed += 1
-            }
-            None => {}
-        }
-    }
-    if record.settle(&key)? {
-        result.settled = Some(ready.identity);
-    }
-    Ok(result)
-}
-
-/// Gives back every claim of a directory that will not be started (the
-/// trigger is stopping before a worker took it).
-pub fn give_back(record: &Record, ready: &Ready) -> Result<(), JobError> {
-    let key = ready.dir.to_string_lossy();
-    let runs: Vec<(&str, &str, &Claim)> = ready
-        .runs
+/// Gives back claimed runs that will not be started (the trigger is
+/// stopping): see [`Record::unclaim`].
+pub fn give_back(record: &Record, dir: &Path, runs: &[(&Plugin, &Claim)]) -> Result<(), JobError> {
+    let key = dir.to_string_lossy();
+    let runs: Vec<(&str, &str, &Claim)> = runs
         .iter()
-        .map(|(p, c)| (key.as_ref(), p.name.as_str(), c))
+        .map(|(p, c)| (key.as_ref(), p.name.as_str(), *c))
         .collect();
     Ok(record.unclaim(&runs)?)
+}
+
+/// Settles a directory whose runs have all ended; its identity if settled.
+pub fn settle(
+    record: &Record,
+    dir: &Path,
+    identity: Identity,
+) -> Result<Option<Identity>, JobError> {
+    Ok(record.settle(&dir.to_string_lossy())?.then_some(identity))
 }
 
 fn invalid(
@@ -334,18 +369,21 @@ pub fn written_at(marker: &Marker, identity: Identity) -> DateTime<Utc> {
         .unwrap_or_else(|| DateTime::from_timestamp_nanos(identity.mtime_ns))
 }
 
+/// `waiting`: the directory waited for the first plugins, so every plugin
+/// without a run on it is due, however old the directory.
 fn is_due(
     record: &Record,
     key: &str,
     plugin: &Plugin,
     written_at: DateTime<Utc>,
+    waiting: bool,
     mode: &Mode,
 ) -> Result<bool, JobError> {
     let state = record.run_state(key, &plugin.name)?;
     match mode {
         Mode::Watch => match state {
             Some(state) => Ok(state == RunState::Pending),
-            None => Ok(written_at >= appeared_at(record, plugin)?),
+            None => Ok(written_at >= appeared_at(record, plugin)? || waiting),
         },
         Mode::Replay {
             force,
@@ -400,16 +438,16 @@ fn claimable_from(mode: &Mode) -> &'static [RunState] {
 
 /// Runs and records one claimed plugin. `Some(ok)` if it ran, `None` if the
 /// trigger is stopping and killed it.
-fn run_one(
+pub fn run_one(
     ctx: &Context,
     record: &Record,
-    ready: &Ready,
+    dir: &Path,
+    marker: &Marker,
     plugin: &Plugin,
     attempt: u32,
 ) -> Result<Option<bool>, JobError> {
-    let dir = ready.dir.as_path();
-    let marker = &ready.marker;
     let key = dir.to_string_lossy();
+    let timeout = plugin.timeout.unwrap_or(ctx.timeout);
     let spec = Spec {
         program: plugin.program.clone(),
         args: plugin
@@ -426,17 +464,25 @@ fn run_one(
         ),
         cwd: ctx.plugins_dir.clone(),
         log_path: log_path(ctx, dir, &plugin.name, attempt),
-        timeout: ctx.timeout,
+        timeout,
         grace: ctx.grace,
     };
     tracing::debug!(plugin = %plugin.name, dir = %key, attempt, "starting");
     let started_at = record::now_text();
     let outcome = process::run(&spec, &|| ctx.shutdown.should_abandon());
     if outcome.end == End::Abandoned {
-        tracing::warn!(plugin = %plugin.name, dir = %key, "killed at shutdown; it runs again at the next start");
+        tracing::warn!(
+            "{} on {}: killed at shutdown; it runs again at the next start",
+            plugin.name,
+            relative_name(&ctx.tree_root, dir)
+        );
         return Ok(None);
     }
-    let reason = outcome.reason(ctx.timeout);
+    let setting = match plugin.timeout {
+        Some(_) => format!("trigger.plugins.{}.timeout", plugin.name),
+        None => "trigger.timeout".to_string(),
+    };
+    let reason = outcome.reason(timeout, &setting);
     let end = Finish {
         started_at: Some(&started_at),
         logged: outcome.output.total > 0,
@@ -447,7 +493,7 @@ fn run_one(
     record.finish(&key, &plugin.name, &end)?;
     report(
         &plugin.name,
-        &key,
+        &relative_name(&ctx.tree_root, dir),
         &outcome,
         reason.as_deref(),
         &spec.log_path,
@@ -468,31 +514,47 @@ fn log_path(ctx: &Context, dir: &Path, plugin: &str, attempt: u32) -> PathBuf {
         .join(format!("{plugin}.{attempt}.log"))
 }
 
-/// One line in the trigger's log per run, with a short tail of the output.
+/// One line in the trigger's log per run end: plugin, directory, exit and
+/// duration, with the end of the plugin's output indented under it.
 fn report(plugin: &str, dir: &str, outcome: &Outcome, reason: Option<&str>, log: &Path) {
-    let tail = super::output::tail_lines(&outcome.output.tail, 5, 600);
-    let ms = outcome.elapsed.as_millis();
+    let output = indented(&super::output::tail_lines(&outcome.output.tail, 10, 1500));
+    let took = seconds_text(outcome.elapsed);
     let exit = outcome.exit_text();
-    match (outcome.ok(), tail.is_empty()) {
-        (true, true) => tracing::info!(plugin, dir, %exit, ms, "plugin ran"),
-        (true, false) => tracing::info!(plugin, dir, %exit, ms, tail = %tail, "plugin ran"),
-        (false, _) => {
-            let reason = reason.unwrap_or("failed");
-            let log = match outcome.output.total {
-                0 => "(no output)".to_string(),
-                _ => log.display().to_string(),
-            };
-            tracing::warn!(plugin, dir, %exit, ms, %log, tail = %tail, "plugin failed: {reason}");
-        }
+    if outcome.ok() {
+        tracing::info!("{plugin} on {dir}: {exit} in {took}{output}");
+    } else {
+        let reason = reason.unwrap_or("failed");
+        let log = match outcome.output.total {
+            0 => "no output".to_string(),
+            _ => format!("log {}", log.display()),
+        };
+        tracing::warn!("{plugin} on {dir}: FAILED, {reason} ({exit} in {took}; {log}){output}");
     }
     if let Some(e) = &outcome.output.log_error {
         tracing::warn!(
-            plugin,
-            dir,
-            "could not write the output log {}: {e}",
+            "{plugin} on {dir}: could not write the output log {}: {e}",
             log.display()
         );
     }
+}
+
+/// Output lines under a log line: each on its own line, indented.
+fn indented(text: &str) -> String {
+    text.lines().map(|line| format!("\n    {line}")).collect()
+}
+
+/// `7 ms`, `2.51 s`, `12.0 s`: enough to tell a quick run from a stuck one.
+pub fn seconds_text(d: Duration) -> String {
+    match d.as_secs_f64() {
+        s if s < 1.0 => format!("{} ms", d.as_millis()),
+        s if s < 10.0 => format!("{s:.2} s"),
+        s => format!("{s:.1} s"),
+    }
+}
+
+/// A directory as the log names it: relative to the tree when inside it.
+pub fn relative_name(root: &Path, dir: &Path) -> String {
+    dir.strip_prefix(root).unwrap_or(dir).display().to_string()
 }
 
 #[cfg(test)]
@@ -505,5 +567,11 @@ mod tests {
         assert!(matches_name("gp_a.py", "gp_a.py"));
         assert!(matches_name("gp_a", "gp_a"));
         assert!(!matches_name("gp_ab", "gp_a"));
+    }
+
+    #[test]
+    fn output_is_indented_under_the_line() {
+        assert_eq!(indented("a\nb"), "\n    a\n    b");
+        assert_eq!(indented(""), "");
     }
 }

@@ -23,6 +23,10 @@ pub struct Plugin {
     /// The file's change time: when a plugin new to the record appeared, even
     /// if the trigger was not running then.
     pub ctime: DateTime<Utc>,
+    /// Its own `timeout` from `trigger.plugins`, if set.
+    pub timeout: Option<std::time::Duration>,
+    /// The plugins (present in the folder) that must end on a directory first.
+    pub after: Vec<String>,
 }
 
 /// What a listing of the plugin folder found.
@@ -112,6 +116,8 @@ fn plugin_for(
             program: python,
             args: vec![path.as_os_str().to_owned()],
             ctime,
+            timeout: None,
+            after: Vec::new(),
         }));
     }
     if meta.mode() & 0o111 == 0 {
@@ -126,6 +132,8 @@ fn plugin_for(
         program: path.into(),
         args: Vec::new(),
         ctime,
+        timeout: None,
+        after: Vec::new(),
     }))
 }
 

@@ -72,12 +72,13 @@ impl Outcome {
     }
 
     /// Why it failed, in words, if it did.
-    pub fn reason(&self, timeout: Duration) -> Option<String> {
+    /// `setting` names where the timeout came from.
+    pub fn reason(&self, timeout: Duration, setting: &str) -> Option<String> {
         let mut reason = match &self.end {
             End::Exited {
                 timed_out: true, ..
             } => Some(format!(
-                "timed out after {} s (trigger.timeout); its process group was terminated",
+                "timed out after {} s ({setting}); its process group was terminated",
                 timeout.as_secs()
             )),
             End::Exited { .. } if self.ok() => None,
@@ -289,7 +290,7 @@ mod tests {
         );
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
         assert!(out
-            .reason(Duration::from_secs(1))
+            .reason(Duration::from_secs(1), "trigger.timeout")
             .unwrap()
             .contains("timed out"));
     }
