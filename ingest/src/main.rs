@@ -54,7 +54,10 @@ fn with_settings(
     command: impl FnOnce(Settings) -> anyhow::Result<Exit>,
 ) -> anyhow::Result<Exit> {
     match Settings::load(path) {
-        Ok(settings) => command(settings),
+        Ok(settings) => {
+            settings.print_warnings("gocart-ingest");
+            command(settings)
+        }
         Err(e) => {
             eprintln!("gocart-ingest: {e}");
             Ok(Exit::Usage)

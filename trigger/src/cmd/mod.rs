@@ -15,6 +15,7 @@ use crate::cli::{Cli, Command};
 
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&Settings::locate(cli.settings.as_deref()))?;
+    settings.print_warnings("gocart-trigger");
     match &cli.command {
         None => watch::run(&settings, &cli.watch),
         Some(Command::Watch(args)) => watch::run(&settings, args),
