@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let path = Settings::locate(cli.settings.as_deref());
     let result = match &cli.command {
         Command::Init => cmd::init::run(&path),
+        Command::Check => Ok(cmd::check::run(&path)),
         Command::Import { paths } => with_settings(&path, |s| cmd::import::run(s, paths)),
         Command::Listen => with_settings(&path, cmd::listen::run),
         Command::Echo { days } => with_settings(&path, |s| cmd::echo::run(s, *days)),
