@@ -180,7 +180,7 @@ fn event_dir_exists_false_means_no_earlier_alert_was_written() {
     let mut second = cbc();
     second["alert_type"] = json!("INITIAL");
     second["time_created"] = json!("2023-04-24T00:10:00Z");
-    let run = env.import_messages(&[first.clone()]);
+    let run = env.import_messages(std::slice::from_ref(&first));
     run.assert_status(0)
         .assert_says("The alert passes the first filter");
     // The same alert again is not an earlier alert of itself.
