@@ -80,6 +80,31 @@ fn a_good_setup_against_a_local_broker_passes() {
 }
 
 #[test]
+fn a_topic_the_broker_does_not_have_fails_naming_it() {
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic("igwn.gwalert", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let settings = write_settings(
+        dir.path(),
+        &settings_text(
+            &broker.addr(),
+            dir.path(),
+            &["igwn.gwalert", "no.such.topic"],
+            "",
+        ),
+    );
+    let run = check(&settings);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    let line = line_starting(&run.stdout, &format!("FAIL broker {}", broker.addr()));
+    assert!(
+        line.contains("topic no.such.topic does not exist"),
+        "{line}"
+    );
+}
+
+#[test]
 fn an_unreachable_broker_fails_naming_host_and_cause_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());

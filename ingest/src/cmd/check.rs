@@ -60,12 +60,18 @@ fn exit(report: &Report) -> Exit {
 fn folders(settings: &Settings, report: &mut Report) {
     let download_dir = &settings.lvk.download_dir;
     report.outcome(
-        &format!("download_dir {} writable", download_dir.display()),
+        &format!(
+            "download_dir {} (lvk.download_dir) writable",
+            download_dir.display()
+        ),
         probe_writable(download_dir),
     );
     let state_dir = &settings.trigger.state_dir;
     report.outcome(
-        &format!("state dir {} writable", state_dir.display()),
+        &format!(
+            "state dir {} (trigger.state_dir) writable",
+            state_dir.display()
+        ),
         probe_writable(state_dir),
     );
 }
@@ -98,7 +104,10 @@ fn broker(kafka: &KafkaSettings, report: &mut Report) {
     let mut found = Vec::new();
     for topic in &kafka.topics {
         match topics::partitions(&consumer, topic) {
-            Ok(partitions) => found.push(format!("{topic} ({} partitions)", partitions.len())),
+            Ok(partitions) => found.push(match partitions.len() {
+                1 => format!("{topic} (1 partition)"),
+                n => format!("{topic} ({n} partitions)"),
+            }),
             Err(e @ TopicError::Missing { .. }) => {
                 report.fail(format!("{what}: {e}"));
                 return;
