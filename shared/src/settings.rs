@@ -145,6 +145,22 @@ pub struct Filter {
     pub criteria: Vec<Criterion>,
 }
 
+/// The criteria keys a filter may hold besides `name` (`event_dir_exists`
+/// has two spellings), as `Filter`'s deserializer reads them.
+pub const CRITERIA: &[&str] = &[
+    "alert_types",
+    "ns_lower",
+    "far_upper",
+    "dist_upper",
+    "area90_upper",
+    "hasns_lower",
+    "hasremnant_lower",
+    "event_dir_exists",
+    "event_dir_exist",
+    "burst",
+    "significant",
+];
+
 /// The original's ten criteria, plus the ones we do not know (which always fail,
 /// so that a misspelt criterion never lets everything through silently).
 #[derive(Debug, Clone, PartialEq)]
@@ -1062,6 +1078,42 @@ lvk:
             warnings(text),
             ["/etc/gocart.yaml:8: trigger.plugins.gp_b.sh.timout is not a setting; did you mean timeout?"]
         );
+    }
+
+    #[test]
+    fn a_mistyped_criterion_is_warned_and_still_fails_its_filter() {
+        let text = "lvk:\n  filters:\n    - name: a\n      far_uper: 1e-8\n    - {name: b, area90_upper: 10, colour: blue}\ntrigger:\n  plugins:\n    gp_x.py:\n      filters:\n        - {alert_type: [initial]}\n";
+        assert_eq!(
+            warnings(text),
+            [
+                "/etc/gocart.yaml:4: lvk.filters[0].far_uper is not a setting; did you mean far_upper?",
+                "/etc/gocart.yaml:5: lvk.filters[1].colour is not a setting",
+                "/etc/gocart.yaml:10: trigger.plugins.gp_x.py.filters[0].alert_type is not a setting; did you mean alert_types?",
+            ]
+        );
+        let s = parse(text).unwrap();
+        assert_eq!(
+            s.lvk.filters[0].criteria,
+            [Criterion::Unknown("far_uper".into())]
+        );
+    }
+
+    #[test]
+    fn every_listed_criterion_is_read_as_one() {
+        for key in CRITERIA {
+            let value = match *key {
+                "alert_types" => "[initial]",
+                "event_dir_exists" | "event_dir_exist" | "burst" | "significant" => "true",
+                _ => "1",
+            };
+            let s = parse(&format!("lvk: {{filters: [{{{key}: {value}}}]}}")).unwrap();
+            let criteria = &s.lvk.filters[0].criteria;
+            assert!(
+                !matches!(criteria[..], [Criterion::Unknown(_)]),
+                "{key}: {criteria:?}"
+            );
+            assert!(s.warnings.is_empty(), "{key}: {:?}", s.warnings);
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! `downlaod_dir`, which serde would ignore silently and leave the user with a
 //! default they did not choose. They are warned about, never refused (an older
 //! or newer gocart may know them), and only inside the sections the programs
-//! own: every other top-level section belongs to the plugins.
+//! own (filter criteria included: an unknown one fails its filter, so a typo
+//! there blocks every alert): every other top-level section belongs to the
+//! plugins.
 //!
 //! The known keys come from the settings structs themselves (the fields serde
 //! would fill), so a field added there is known here without a second list.
@@ -15,7 +17,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Seq
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Aitoff, AsciiMap, GcnKafka, Lvk, Trigger};
+use super::{Aitoff, AsciiMap, GcnKafka, Lvk, Trigger, CRITERIA};
 
 /// Keys read by parts of the programs that do not go through the structs above.
 const EXTRA_KEYS: &[(&str, &[&str])] = &[
@@ -73,10 +75,20 @@ pub fn unknown_keys(text: &str, path: &Path) -> Vec<UnknownKey> {
     found
 }
 
+/// The schema of one entry of a filter list.
+const FILTER: &str = "filter";
+
 /// Checks the mapping at `dotted` (as written) whose schema is `section`.
 fn walk(node: &Node, dotted: &str, section: &str, path: &Path, found: &mut Vec<UnknownKey>) {
-    let Node::Map(entries) = node else {
-        return;
+    let entries = match node {
+        Node::Map(entries) => entries,
+        Node::Seq(items) if is_filter_list(section) => {
+            for (i, item) in items.iter().enumerate() {
+                walk(item, &format!("{dotted}[{i}]"), FILTER, path, found);
+            }
+            return;
+        }
+        _ => return,
     };
     let known = known_keys(section);
     if known.is_empty() && section != PLUGINS_SECTION {
@@ -122,6 +134,9 @@ pub fn known_keys(section: &str) -> Vec<&'static str> {
         "gcn-kafka" => fields_of::<GcnKafka>().to_vec(),
         "trigger" => fields_of::<Trigger>().to_vec(),
         "trigger.plugins.*" => PLUGIN_KEYS.to_vec(),
+        FILTER => std::iter::once("name")
+            .chain(CRITERIA.iter().copied())
+            .collect(),
         _ => Vec::new(),
     };
     for (extra_section, extra) in EXTRA_KEYS {
@@ -135,6 +150,11 @@ pub fn known_keys(section: &str) -> Vec<&'static str> {
         }
     }
     keys
+}
+
+/// `lvk.filters` and each plugin's `filters`: lists in the filter language.
+fn is_filter_list(section: &str) -> bool {
+    section == "lvk.filters" || section == "trigger.plugins.*.filters"
 }
 
 /// The known key closest to `key` by edit distance, when it is close enough
@@ -214,6 +234,7 @@ impl<'de> Deserializer<'de> for FieldSpy<'_> {
 /// The shape of the file as far as keys go: mappings with each key's line.
 enum Node {
     Map(Vec<Entry>),
+    Seq(Vec<Node>),
     Other,
 }
 
@@ -252,8 +273,11 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Node::Other)
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Seq(items))
     }
 
     fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Node, D::Error> {
