@@ -94,6 +94,15 @@ pub enum Command {
         publish: bool,
     },
 
+    /// Check everything `listen` needs, one line per check; exit 1 if one fails.
+    ///
+    /// The settings (unknown keys shown as warnings), the GCN credentials
+    /// (unless `gcn-kafka.bootstrap_servers` names a self-hosted broker),
+    /// download_dir and the state dir writable (nothing is left in them),
+    /// librdkafka's OIDC support for the GCN login, and the broker answering a
+    /// metadata request within a few seconds.
+    Check,
+
     /// Say whether `listen` is running and keeping up.
     ///
     /// Reads the status file `listen` keeps in `trigger.state_dir`: process,

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let path = Settings::locate(cli.settings.as_deref());
     let result = match &cli.command {
         Command::Init => cmd::init::run(&path),
+        Command::Check => Ok(cmd::check::run(&path)),
         Command::Import { paths } => with_settings(&path, |s| cmd::import::run(s, paths)),
         Command::Listen => with_settings(&path, cmd::listen::run),
         Command::Echo { days } => with_settings(&path, |s| cmd::echo::run(s, *days)),
@@ -54,7 +55,10 @@ fn with_settings(
     command: impl FnOnce(Settings) -> anyhow::Result<Exit>,
 ) -> anyhow::Result<Exit> {
     match Settings::load(path) {
-        Ok(settings) => command(settings),
+        Ok(settings) => {
+            settings.print_warnings("gocart-ingest");
+            command(settings)
+        }
         Err(e) => {
             eprintln!("gocart-ingest: {e}");
             Ok(Exit::Usage)

@@ -4,6 +4,7 @@
 //! other; this crate is their whole contract.
 
 pub mod alert;
+pub mod check;
 pub mod marker;
 pub mod settings;
 pub mod tree;

@@ -2,8 +2,9 @@
 //!
 //! A user's file from the original gocart must keep working unchanged, so every
 //! section and key is optional and falls back to the defaults of DESIGN.md, keys we
-//! do not know are left alone (plugins keep their own settings in the same file),
-//! and a value of the wrong type is reported with its dotted key and the file.
+//! do not know are accepted (plugins keep their own settings in the same file;
+//! inside our own sections they are listed as warnings, see `unknown`), and a
+//! value of the wrong type is reported with its dotted key and the file.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +13,9 @@ use std::time::Duration;
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+
+mod unknown;
+pub use unknown::{known_keys, UnknownKey};
 
 /// Where the settings live when neither `-s` nor `GOCART_SETTINGS` says otherwise.
 pub const DEFAULT_RELATIVE_PATH: &str = ".config/gocart/gocart.yaml";
@@ -50,6 +54,9 @@ pub struct Settings {
     pub lvk: Lvk,
     pub gcn_kafka: GcnKafka,
     pub trigger: Trigger,
+    /// Keys no program reads, inside sections the programs own (typos, most
+    /// likely): accepted, and printed by each program when it starts.
+    pub warnings: Vec<UnknownKey>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -137,6 +144,22 @@ pub struct Filter {
     pub name: String,
     pub criteria: Vec<Criterion>,
 }
+
+/// The criteria keys a filter may hold besides `name` (`event_dir_exists`
+/// has two spellings), as `Filter`'s deserializer reads them.
+pub const CRITERIA: &[&str] = &[
+    "alert_types",
+    "ns_lower",
+    "far_upper",
+    "dist_upper",
+    "area90_upper",
+    "hasns_lower",
+    "hasremnant_lower",
+    "event_dir_exists",
+    "event_dir_exist",
+    "burst",
+    "significant",
+];
 
 /// The original's ten criteria, plus the ones we do not know (which always fail,
 /// so that a misspelt criterion never lets everything through silently).
@@ -330,9 +353,18 @@ impl Settings {
                 state_dir: expand_home(&raw.trigger.state_dir),
                 ..raw.trigger
             },
+            warnings: unknown::unknown_keys(text, path),
         };
         settings.check()?;
         Ok(settings)
+    }
+
+    /// Prints each unknown key once, as `<program>: warning: <file>:<line>: ...`
+    /// on stderr, beside the programs' errors.
+    pub fn print_warnings(&self, program: &str) {
+        for warning in &self.warnings {
+            eprintln!("{program}: warning: {warning}");
+        }
     }
 
     /// The built-in defaults, as if the file were empty.
@@ -1054,6 +1086,130 @@ lvk:
             "no temp file left"
         );
         assert!(write_group_id(&path, "bad id: {x}").is_err());
+    }
+
+    fn warnings(text: &str) -> Vec<String> {
+        parse(text)
+            .unwrap()
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn typos_in_our_sections_are_warned_with_line_and_suggestion() {
+        let text = "version: 1\nlvk:\n  downlaod_dir: /data/lvk\n  parse_mock_event: true\n  ascii_map:\n    nsid: 128\ntrigger:\n  timeot: 60\n";
+        assert_eq!(
+            warnings(text),
+            [
+                "/etc/gocart.yaml:3: lvk.downlaod_dir is not a setting; did you mean download_dir?",
+                "/etc/gocart.yaml:4: lvk.parse_mock_event is not a setting; did you mean parse_mock_events?",
+                "/etc/gocart.yaml:6: lvk.ascii_map.nsid is not a setting; did you mean nside?",
+                "/etc/gocart.yaml:8: trigger.timeot is not a setting; did you mean timeout?",
+            ]
+        );
+        // Accepted all the same: the defaults stand where the typo was.
+        let s = parse(text).unwrap();
+        assert_eq!(s.lvk.download_dir, home_dir().join("lvk_events"));
+        assert_eq!(s.lvk.ascii_map.nside, 64);
+    }
+
+    #[test]
+    fn flow_style_keys_get_their_own_line() {
+        let text = "lvk: {json: true,\n  aitoff: {convert: true, sunmoon: false}}\ngcn-kafka: {client_id: a, clientsecret: b}\n";
+        assert_eq!(
+            warnings(text),
+            [
+                "/etc/gocart.yaml:2: lvk.aitoff.sunmoon is not a setting; did you mean sun_moon?",
+                "/etc/gocart.yaml:3: gcn-kafka.clientsecret is not a setting; did you mean client_secret?",
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_close_means_no_suggestion_and_case_is_forgiven() {
+        assert_eq!(
+            warnings("lvk:\n  colour: blue\n  Download_Dir: /x\n"),
+            [
+                "/etc/gocart.yaml:2: lvk.colour is not a setting",
+                "/etc/gocart.yaml:3: lvk.Download_Dir is not a setting; did you mean download_dir?",
+            ]
+        );
+    }
+
+    #[test]
+    fn plugin_sections_and_pass_through_values_are_not_ours() {
+        let text = "my_plugin:\n  whatever: 1\nlogging settings: {root: {level: WARNING}}\ngcn-kafka:\n  config: {socket.timeout.ms: 1000}\n  group_instance_id: g-1\nlvk:\n  filters:\n    - name: a\n      far_upper: 1\n";
+        assert!(warnings(text).is_empty(), "{:?}", warnings(text));
+        assert!(warnings(ORIGINAL).is_empty(), "{:?}", warnings(ORIGINAL));
+        assert!(
+            warnings(DEFAULT_FILE).is_empty(),
+            "{:?}",
+            warnings(DEFAULT_FILE)
+        );
+    }
+
+    #[test]
+    fn per_plugin_entries_are_checked_under_their_file_name() {
+        let text = "trigger:\n  plugins:\n    gp_page.py:\n      timeout: 60\n      after: [gp_a.py]\n      kinds: [lvk]\n      filters: []\n    gp_b.sh: {timout: 5}\n";
+        assert_eq!(
+            warnings(text),
+            ["/etc/gocart.yaml:8: trigger.plugins.gp_b.sh.timout is not a setting; did you mean timeout?"]
+        );
+    }
+
+    #[test]
+    fn a_mistyped_criterion_is_warned_and_still_fails_its_filter() {
+        let text = "lvk:\n  filters:\n    - name: a\n      far_uper: 1e-8\n    - {name: b, area90_upper: 10, colour: blue}\ntrigger:\n  plugins:\n    gp_x.py:\n      filters:\n        - {alert_type: [initial]}\n";
+        assert_eq!(
+            warnings(text),
+            [
+                "/etc/gocart.yaml:4: lvk.filters[0].far_uper is not a setting; did you mean far_upper?",
+                "/etc/gocart.yaml:5: lvk.filters[1].colour is not a setting",
+                "/etc/gocart.yaml:10: trigger.plugins.gp_x.py.filters[0].alert_type is not a setting; did you mean alert_types?",
+            ]
+        );
+        let s = parse(text).unwrap();
+        assert_eq!(
+            s.lvk.filters[0].criteria,
+            [Criterion::Unknown("far_uper".into())]
+        );
+    }
+
+    #[test]
+    fn every_listed_criterion_is_read_as_one() {
+        for key in CRITERIA {
+            let value = match *key {
+                "alert_types" => "[initial]",
+                "event_dir_exists" | "event_dir_exist" | "burst" | "significant" => "true",
+                _ => "1",
+            };
+            let s = parse(&format!("lvk: {{filters: [{{{key}: {value}}}]}}")).unwrap();
+            let criteria = &s.lvk.filters[0].criteria;
+            assert!(
+                !matches!(criteria[..], [Criterion::Unknown(_)]),
+                "{key}: {criteria:?}"
+            );
+            assert!(s.warnings.is_empty(), "{key}: {:?}", s.warnings);
+        }
+    }
+
+    #[test]
+    fn every_field_of_the_structs_is_known() {
+        for (section, key) in [
+            ("lvk", "download_dir"),
+            ("lvk", "filters"),
+            ("lvk.aitoff", "sun_moon_contour"),
+            ("lvk.ascii_map", "nside"),
+            ("gcn-kafka", "bootstrap_servers"),
+            ("gcn-kafka", "heartbeat"),
+            ("trigger", "catch_up"),
+            ("trigger", "plugins"),
+        ] {
+            assert!(known_keys(section).contains(&key), "{section}.{key}");
+        }
+        assert!(known_keys("logging settings").is_empty());
     }
 
     #[test]

@@ -89,11 +89,23 @@ impl Tree {
     /// holds at least one complete alert directory (an empty event directory, left
     /// by a crash before the rename, does not count).
     pub fn event_has_complete_alert(&self, superevent_id: &str) -> bool {
+        self.event_has_complete_alert_besides(superevent_id, None)
+    }
+
+    /// As [`Tree::event_has_complete_alert`], not counting `alert`'s own
+    /// directory: an alert delivered again is not an earlier alert of itself.
+    pub fn event_has_other_complete_alert(&self, alert: &Alert) -> bool {
+        self.event_has_complete_alert_besides(&alert.superevent_id, Some(&alert.dir_name()))
+    }
+
+    fn event_has_complete_alert_besides(&self, superevent_id: &str, own: Option<&str>) -> bool {
         let Ok(entries) = std::fs::read_dir(self.event_dir(superevent_id)) else {
             return false;
         };
         entries.flatten().any(|entry| {
-            !is_hidden(&entry.file_name().to_string_lossy())
+            let name = entry.file_name().to_string_lossy().into_owned();
+            !is_hidden(&name)
+                && own != Some(name.as_str())
                 && entry.path().join(MARKER_NAME).is_file()
         })
     }

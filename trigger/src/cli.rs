@@ -1,4 +1,4 @@
-//! The command line: `watch` (the default), `replay` and `status`.
+//! The command line: `watch` (the default), `replay`, `status` and `check`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,6 +55,13 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Show the record: runs per state, the last runs, and failures with the end of their output.
     Status(StatusArgs),
+    /// Check everything the trigger needs, one line per check; exit 1 if one fails.
+    ///
+    /// The settings (unknown keys shown as warnings), the alert tree readable,
+    /// the state dir writable and the record openable, the plugins folder with
+    /// at least one plugin, each plugin runnable (execute bit, or the Python
+    /// interpreter for .py), and Python importing PyYAML for .py plugins.
+    Check,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -2,11 +2,14 @@
 //! (or there are none); it passes a filter if it meets every criterion in it.
 //!
 //! As in the original, a criterion whose field the alert lacks (a retraction has
-//! no FAR) does not fail, and a criterion we do not know always fails.
+//! no FAR) does not fail, and a criterion we do not know always fails. A
+//! criterion compares the value the user sees (area90 as meta.yaml shows it),
+//! and its reason prints exactly the value compared.
 
 use gocart_shared::settings::{Criterion, Filter};
 use gocart_shared::{Alert, Tree};
 
+use crate::skymap::stats::round_area;
 use crate::skymap::{SkyMap, Stats};
 
 /// What a filter needs to know about an alert beyond the message itself.
@@ -87,9 +90,10 @@ fn failure(criterion: &Criterion, facts: &Facts) -> Option<String> {
             }
             let ns =
                 e.classification("BNS").unwrap_or(0.0) + e.classification("NSBH").unwrap_or(0.0);
-            // 0.7 + 0.1 prints as 0.7999999999999999: show what a person would write.
+            // 0.7 + 0.1 is 0.7999999999999999 in floating point: the sum a
+            // person would write (and is shown) is the one compared.
             let shown = (ns * 1e10).round() / 1e10;
-            (ns < *min).then(|| format!("BNS+NSBH = {shown} (< {min})"))
+            (shown < *min).then(|| format!("BNS+NSBH = {shown} (< {min})"))
         }
         Criterion::FarUpper(max) => {
             let far = event?.far?;
@@ -100,17 +104,17 @@ fn failure(criterion: &Criterion, facts: &Facts) -> Option<String> {
             (dist >= *max).then(|| format!("DISTMEAN = {dist} (>= {max})"))
         }
         Criterion::Area90Upper(max) => {
-            let area = facts.stats?.area90;
-            (area >= *max).then(|| format!("area90 = {area:.3} (>= {max})"))
+            // The value meta.yaml shows (and the original compared), so a
+            // threshold copied from meta.yaml means what it says.
+            let area = round_area(facts.stats?.area90);
+            (area >= *max).then(|| format!("area90 = {area} (>= {max})"))
         }
         Criterion::HasNsLower(min) => property_at_least(event?.property("HasNS")?, *min, "HasNS"),
         Criterion::HasRemnantLower(min) => {
             property_at_least(event?.property("HasRemnant")?, *min, "HasRemnant")
         }
         Criterion::EventDirExists(wanted) => {
-            let exists = facts
-                .tree
-                .event_has_complete_alert(&facts.alert.superevent_id);
+            let exists = facts.tree.event_has_other_complete_alert(facts.alert);
             match (wanted, exists) {
                 (true, false) => {
                     Some("The event has not previously passed the filtering criteria".into())

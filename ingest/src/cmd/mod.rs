@@ -1,5 +1,6 @@
 //! One module per `gocart-ingest` command.
 
+pub mod check;
 pub mod echo;
 pub mod import;
 pub mod init;

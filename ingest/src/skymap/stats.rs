@@ -58,9 +58,9 @@ impl Stats {
     /// (areas to 3 decimals, coordinates to 6).
     pub fn to_json(&self) -> Value {
         json!({
-            "area90": round3(self.area90),
-            "area50": round3(self.area50),
-            "area10": round3(self.area10),
+            "area90": round_area(self.area90),
+            "area50": round_area(self.area50),
+            "area10": round_area(self.area10),
             "central coordinate": {
                 "equatorial": format!("{:.6} {:.6}", self.ra, self.dec),
                 "galactic": format!("{:.6} {:.6}", self.glon, self.glat),
@@ -69,6 +69,8 @@ impl Stats {
     }
 }
 
-fn round3(x: f64) -> f64 {
+/// An area as meta.yaml writes it (3 decimals, as the original did); the
+/// filters compare this value, not the raw one.
+pub fn round_area(x: f64) -> f64 {
     format!("{x:.3}").parse().unwrap_or(x)
 }

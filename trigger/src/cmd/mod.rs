@@ -1,6 +1,8 @@
-//! The three commands. Each loads the settings and works on the record in
-//! `trigger.state_dir`; errors here are reported with anyhow's context chain.
+//! The commands. Each loads the settings and works on the record in
+//! `trigger.state_dir`, except `check`, which reports a bad settings file as a
+//! failed check; errors here are reported with anyhow's context chain.
 
+pub mod check;
 pub mod replay;
 pub mod status;
 pub mod watch;
@@ -14,12 +16,18 @@ use gocart_shared::Settings;
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(&Settings::locate(cli.settings.as_deref()))?;
+    let path = Settings::locate(cli.settings.as_deref());
+    if let Some(Command::Check) = &cli.command {
+        return Ok(check::run(&path));
+    }
+    let settings = Settings::load(&path)?;
+    settings.print_warnings("gocart-trigger");
     match &cli.command {
         None => watch::run(&settings, &cli.watch),
         Some(Command::Watch(args)) => watch::run(&settings, args),
         Some(Command::Replay(args)) => replay::run(&settings, args),
         Some(Command::Status(args)) => status::run(&settings, args),
+        Some(Command::Check) => Ok(check::run(&path)),
     }
 }
 
