@@ -20,14 +20,14 @@ pub fn run(settings: Settings) -> anyhow::Result<Exit> {
     let kafka = match prepare(&settings) {
         Ok(kafka) => kafka,
         Err(message) => {
-            eprintln!("gocart-ingest listen: {message}");
+            gocart_shared::cli::INGEST.error(message);
             return Ok(Exit::Usage);
         }
     };
     let group_id = match group_id(&settings) {
         Ok(id) => id,
         Err(message) => {
-            eprintln!("gocart-ingest listen: {message}");
+            gocart_shared::cli::INGEST.error(message);
             return Ok(Exit::Usage);
         }
     };
