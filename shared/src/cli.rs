@@ -103,7 +103,7 @@ macro_rules! impl_count {
         }
     )*};
 }
-impl_count!(u32, u64, usize);
+impl_count!(u32, u64, usize, i64);
 
 #[cfg(test)]
 mod tests {

@@ -36,7 +36,10 @@ pub fn run(settings: Settings) -> anyhow::Result<Exit> {
     let pipeline = Pipeline::new(settings);
     let removed = clear_stale(pipeline.tree(), STALE_STAGING);
     if removed > 0 {
-        tracing::info!("removed {removed} unfinished directories left in .staging by a crash");
+        tracing::info!(
+            "removed {} left in .staging by a crash",
+            gocart_shared::cli::count(removed, "unfinished directory", "unfinished directories")
+        );
     }
     let setup = ListenSetup {
         kafka,

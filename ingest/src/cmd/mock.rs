@@ -50,8 +50,8 @@ pub fn run(settings: Settings, request: &Request) -> anyhow::Result<Exit> {
         )
     })?;
     eprintln!(
-        "mock: {} alerts from seed {seed} (`--seed {seed}` makes them again)",
-        alerts.len()
+        "mock: {} from seed {seed} (`--seed {seed}` makes them again)",
+        gocart_shared::cli::count(alerts.len(), "alert", "alerts")
     );
     if request.publish {
         publish(&settings, &alerts)
