@@ -74,7 +74,9 @@ pub fn run(settings: Settings, paths: &[PathBuf]) -> anyhow::Result<Exit> {
     let stdout = std::io::stdout();
     for input in &inputs {
         let outcome = match input {
-            Input::Message(path) => match read_input(path) {
+            Input::Message(path) => match read_input(path).inspect(|m| {
+                tracing::debug!("read {} bytes from {}", m.bytes.len(), path.display())
+            }) {
                 Ok(message) => pipeline.ingest(&message, &mut stdout.lock()),
                 Err(e) => unusable(path, &e.to_string()),
             },

@@ -27,6 +27,10 @@ pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let record = Record::open(state_dir)?;
     record.recover_interrupted()?;
     let (dirs, looked_at) = select(&tree, args)?;
+    tracing::debug!(
+        "{} of {looked_at} selected by the filters",
+        count(dirs.len(), "directory", "directories")
+    );
     if dirs.is_empty() {
         println!("{}", no_directory(&tree, args, looked_at));
         return Ok(ExitCode::SUCCESS);
