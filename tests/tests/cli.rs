@@ -11,6 +11,9 @@ use std::process::Command;
 
 use gocart_tests::binaries;
 
+/// Environment variables to set for a run.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 /// What a finished run printed, and its status.
 struct Run {
     status: i32,
@@ -203,7 +206,7 @@ fn verbose_quiet_and_gocart_log_set_the_log_of_both() {
         let plain = run(&[], &[]);
         plain.expect(0);
         assert!(!plain.logs("DEBUG"), "{name} without -v:\n{}", plain.stderr);
-        let cases: [(&[&str], &[(&str, &str)]); 5] = [
+        let cases: [(&[&str], Env); 5] = [
             (&["-v"], &[]),
             (&["-vv"], &[]),
             (&[], &[("GOCART_LOG", "debug")]),

@@ -74,10 +74,11 @@ pub fn run(settings: Settings, paths: &[PathBuf]) -> anyhow::Result<Exit> {
     let stdout = std::io::stdout();
     for input in &inputs {
         let outcome = match input {
-            Input::Message(path) => match read_input(path).inspect(|m| {
-                tracing::debug!("read {} bytes from {}", m.bytes.len(), path.display())
-            }) {
-                Ok(message) => pipeline.ingest(&message, &mut stdout.lock()),
+            Input::Message(path) => match read_input(path) {
+                Ok(message) => {
+                    tracing::debug!("read {} bytes from {}", message.bytes.len(), path.display());
+                    pipeline.ingest(&message, &mut stdout.lock())
+                }
                 Err(e) => unusable(path, &e.to_string()),
             },
             Input::Unusable { path, why } => unusable(path, why),
