@@ -49,7 +49,8 @@ pub fn run(settings: Settings, request: &Request) -> anyhow::Result<Exit> {
             tree.staging_dir().display()
         )
     })?;
-    eprintln!(
+    // In the log, not a bare line: `-q` silences it like every other note.
+    tracing::info!(
         "mock: {} from seed {seed} (`--seed {seed}` makes them again)",
         gocart_shared::cli::count(alerts.len(), "alert", "alerts")
     );
