@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked -q -p gocart-ingest -p gocart-trigger
-bin="$PWD/target/release"
+# Where cargo put them: CARGO_TARGET_DIR when set (as in CI and the tests).
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 root="$PWD/demo"
 rm -rf "$root"
 mkdir -p "$root"
