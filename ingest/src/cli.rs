@@ -1,5 +1,7 @@
-//! The command line of `gocart-ingest`, split by command.
+//! The command line of `gocart-ingest`, split by command, and the answer to
+//! the original gocart's `-p/--plugins` flag, which users type by habit.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -12,15 +14,23 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "gocart-ingest", version, about, long_about)]
 pub struct Cli {
-    /// The settings file [default: ~/.config/gocart/gocart.yaml]
     #[arg(
         short,
         long,
         global = true,
         env = "GOCART_SETTINGS",
-        value_name = "SETTINGS"
+        value_name = "PATH",
+        help = gocart_shared::cli::SETTINGS_HELP
     )]
     pub settings: Option<PathBuf>,
+
+    #[arg(short, long, action = clap::ArgAction::Count, global = true,
+          help = gocart_shared::cli::VERBOSE_HELP)]
+    pub verbose: u8,
+
+    #[arg(short, long, global = true, conflicts_with = "verbose",
+          help = gocart_shared::cli::QUIET_HELP)]
+    pub quiet: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -36,10 +46,12 @@ pub enum Command {
     /// Write alert directories from alert JSON messages on disk.
     ///
     /// Each PATH is one alert JSON message as GCN sends it, a directory of them
-    /// (`*.json`, in name order), or `-` for one message on standard input.
-    /// Exit status: 0 when every alert was written or deliberately skipped,
-    /// 1 when any was rejected as malformed or could not be written,
-    /// 2 for usage or settings errors.
+    /// (`*.json`, in name order; anything else in it is named and skipped), or
+    /// `-` for one message on standard input. Every outcome line names its file;
+    /// a path that does not exist or cannot be read is reported FAILED and the
+    /// others are imported. Exit status: 0 when every alert was written or
+    /// deliberately skipped, 1 when any was rejected as malformed or could not
+    /// be written or read, 2 for usage or settings errors.
     Import {
         /// Alert JSON files, directories of them, or `-` for standard input.
         #[arg(required = true, value_name = "PATH")]
@@ -111,9 +123,157 @@ pub enum Command {
     Status,
 }
 
+impl Cli {
+    pub fn verbosity(&self) -> gocart_shared::logging::Verbosity {
+        gocart_shared::logging::Verbosity {
+            verbose: self.verbose,
+            quiet: self.quiet,
+        }
+    }
+}
+
+/// For a command line holding the original's `-p`/`--plugins` (`gocart -p
+/// listen`), what to say instead of a bare usage error: plugins are now run
+/// by `gocart-trigger`, and the two commands to run side by side.
+pub fn plugins_flag_answer(args: &[OsString]) -> Option<String> {
+    let words: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
+    let (flags, rest) = words.split_at(end);
+    if !flags.iter().any(|w| is_plugins_flag(w)) {
+        return None;
+    }
+    let mut ingest: Vec<String> = flags
+        .iter()
+        .filter_map(|w| without_plugins_flag(w))
+        .collect();
+    ingest.extend(rest.iter().cloned());
+    if ingest.is_empty() {
+        ingest.push("listen".into());
+    }
+    let mut trigger = settings_args(flags);
+    trigger.insert(0, "gocart-trigger".into());
+    ingest.insert(0, "gocart-ingest".into());
+    Some(format!(
+        "-p/--plugins is gone: plugins are now run by gocart-trigger, a program of its own \
+         that runs every plugin on each new alert directory. Run it beside gocart-ingest \
+         (two terminals, or the services of contrib/systemd/README.md):\n    {}\n    {}",
+        shell_words(&ingest),
+        shell_words(&trigger)
+    ))
+}
+
+/// `-p`, `--plugins`, `--plugins=...`, or `-p` among other switches (`-vp`).
+fn is_plugins_flag(word: &str) -> bool {
+    word == "--plugins" || word.starts_with("--plugins=") || short_switches(word).contains('p')
+}
+
+/// The word without its `-p`: `None` when nothing else is left.
+fn without_plugins_flag(word: &str) -> Option<String> {
+    if word == "--plugins" || word.starts_with("--plugins=") {
+        return None;
+    }
+    let switches = short_switches(word);
+    if !switches.contains('p') {
+        return Some(word.to_string());
+    }
+    let kept: String = switches.chars().filter(|&c| c != 'p').collect();
+    (!kept.is_empty()).then(|| format!("-{kept}"))
+}
+
+/// The letters of `-vqp`-like words made only of switches that take no
+/// value; empty for anything else (`-s FILE`'s `-sFILE` is not switches).
+fn short_switches(word: &str) -> &str {
+    match word.strip_prefix('-') {
+        Some(letters)
+            if !letters.is_empty() && letters.chars().all(|c| matches!(c, 'p' | 'v' | 'q')) =>
+        {
+            letters
+        }
+        _ => "",
+    }
+}
+
+/// The `-s FILE` / `--settings[=]FILE` words of a command line, for the
+/// trigger to read the same file.
+fn settings_args(words: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        if word == "-s" || word == "--settings" {
+            found.push(word.clone());
+            found.extend(words.next().cloned());
+        } else if word.starts_with("--settings=") || (word.starts_with("-s") && word.len() > 2) {
+            found.push(word.clone());
+        }
+    }
+    found
+}
+
+/// Words joined as a shell would read them back, quoted where needed.
+fn shell_words(words: &[String]) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,~".contains(c))
+    };
+    words
+        .iter()
+        .map(|w| {
+            if plain(w) {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `--group` of `mock`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum MockGroup {
     Cbc,
     Burst,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn answer(line: &str) -> Option<String> {
+        let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+        plugins_flag_answer(&args)
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_original_plugins_flag_gets_the_two_commands_to_run() {
+        let text = answer("gocart -s my.yaml -p listen").unwrap();
+        assert!(
+            text.contains("\n    gocart-ingest -s my.yaml listen\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\n    gocart-trigger -s my.yaml"), "{text}");
+        let text = answer("gocart echo 3 -vp").unwrap();
+        assert!(text.contains("gocart-ingest echo 3 -v\n"), "{text}");
+        let text = answer("gocart --plugins").unwrap();
+        assert!(text.contains("gocart-ingest listen\n"), "{text}");
+        let text = answer("gocart --settings=my\tfile.yaml listen --plugins").unwrap();
+        assert!(
+            text.contains("gocart-trigger '--settings=my\tfile.yaml'"),
+            "{text}"
+        );
+        assert_eq!(answer("gocart import -- -p"), None);
+        assert_eq!(answer("gocart -s -px.yaml listen"), None);
+        assert_eq!(answer("gocart listen"), None);
+    }
 }

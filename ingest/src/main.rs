@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gocart_ingest::cli::{Cli, Command, MockGroup};
+use gocart_ingest::cli::{plugins_flag_answer, Cli, Command, MockGroup};
 use gocart_ingest::cmd::{self, Exit};
+use gocart_shared::cli::{ExitStatus, INGEST};
 use gocart_shared::Settings;
 
 fn main() -> ExitCode {
@@ -12,8 +13,13 @@ fn main() -> ExitCode {
     // not panic on the closed pipe: Rust ignores SIGPIPE by default.
     // SAFETY: called first, before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    init_logging();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(answer) = plugins_flag_answer(&args) {
+        INGEST.error(answer);
+        return ExitStatus::Usage.into();
+    }
+    let cli = Cli::parse_from(args);
+    gocart_shared::logging::init(INGEST, cli.verbosity());
     let path = Settings::locate(cli.settings.as_deref());
     let result = match &cli.command {
         Command::Init => cmd::init::run(&path),
@@ -43,8 +49,8 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            eprintln!("gocart-ingest: {e:#}");
-            ExitCode::from(Exit::Rejected as u8)
+            INGEST.error(format_args!("{e:#}"));
+            ExitStatus::of_error(e.as_ref()).into()
         }
     }
 }
@@ -56,25 +62,12 @@ fn with_settings(
 ) -> anyhow::Result<Exit> {
     match Settings::load(path) {
         Ok(settings) => {
-            settings.print_warnings("gocart-ingest");
+            settings.print_warnings(&INGEST);
             command(settings)
         }
         Err(e) => {
-            eprintln!("gocart-ingest: {e}");
+            INGEST.error(e);
             Ok(Exit::Usage)
         }
     }
-}
-
-/// Logs go to stderr (stdout is the alert report); `GOCART_LOG` sets the level.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GOCART_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only on a terminal, never in files or the journal.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
 }

@@ -1,10 +1,13 @@
 //! What `gocart-ingest` and `gocart-trigger` agree on, and nothing else: the
 //! settings file, the alert model, the layout of the alert tree and the marker
-//! that says an alert directory is complete. The two programs never talk to each
-//! other; this crate is their whole contract.
+//! that says an alert directory is complete; and, so that a user meets one
+//! convention, how both speak at the terminal (`cli`, `logging`). The two
+//! programs never talk to each other; this crate is their whole contract.
 
 pub mod alert;
 pub mod check;
+pub mod cli;
+pub mod logging;
 pub mod marker;
 pub mod settings;
 pub mod tree;

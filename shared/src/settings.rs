@@ -361,9 +361,9 @@ impl Settings {
 
     /// Prints each unknown key once, as `<program>: warning: <file>:<line>: ...`
     /// on stderr, beside the programs' errors.
-    pub fn print_warnings(&self, program: &str) {
+    pub fn print_warnings(&self, program: &crate::cli::Program) {
         for warning in &self.warnings {
-            eprintln!("{program}: warning: {warning}");
+            program.warning(warning);
         }
     }
 

@@ -185,7 +185,7 @@ fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) -> any
 }
 
 fn started(stderr: &Path) -> bool {
-    std::fs::read_to_string(stderr).is_ok_and(|t| t.contains("complete directories"))
+    std::fs::read_to_string(stderr).is_ok_and(|t| t.contains("complete director"))
 }
 
 fn stop(mut child: Child) -> anyhow::Result<()> {
@@ -406,7 +406,7 @@ fn startup(base: &Path, dirs: usize) -> anyhow::Result<()> {
         let message = std::fs::read_to_string(&stderr)?;
         let line = message
             .lines()
-            .find(|l| l.contains("complete directories"))
+            .find(|l| l.contains("complete director"))
             .unwrap_or("");
         println!(
             "start-up with {dirs} handled directories, run {round}: {:.3} s to the start-up message, peak RSS {} MiB",

@@ -323,7 +323,7 @@ fn trigger_log_mentions_interrupted(env: &Env) -> bool {
         .any(|e| {
             std::fs::read_to_string(e.path())
                 .unwrap_or_default()
-                .contains("interrupted runs")
+                .contains("interrupted run")
         })
 }
 

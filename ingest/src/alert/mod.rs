@@ -68,6 +68,19 @@ impl Outcome {
         }
     }
 
+    /// The line printed after the summary, ending with the file the message
+    /// came from: among many imported files, each line says which one it is
+    /// about (the line still starts with its verdict, for eyes and scripts).
+    pub fn describe_for(&self, source: &Source) -> String {
+        match source {
+            Source::File { file } if file.as_os_str() == "-" => {
+                format!("{} (from standard input)", self.describe())
+            }
+            Source::File { file } => format!("{} (from {})", self.describe(), file.display()),
+            _ => self.describe(),
+        }
+    }
+
     /// Whether the alert is settled (its Kafka offset may be committed).
     pub fn is_settled(&self) -> bool {
         !matches!(self, Outcome::Failed(_))
@@ -103,12 +116,8 @@ impl Pipeline {
     pub fn ingest_unlogged(&self, message: &Message, out: &mut dyn Write) -> Outcome {
         let mut lines = Vec::new();
         let outcome = self.run(message, &mut lines);
-        lines.push(outcome.describe());
-        let _ = writeln!(out, "----------------------------------------");
-        for line in lines {
-            let _ = writeln!(out, "{line}");
-        }
-        let _ = writeln!(out, "----------------------------------------\n");
+        lines.push(outcome.describe_for(&message.source));
+        write_report(out, &lines);
         outcome
     }
 
@@ -296,6 +305,15 @@ impl Pipeline {
             )),
         }
     }
+}
+
+/// One message's report as the original framed it, between two rules.
+pub fn write_report(out: &mut dyn Write, lines: &[String]) {
+    let _ = writeln!(out, "----------------------------------------");
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "----------------------------------------\n");
 }
 
 /// Why writing an alert stopped.

@@ -12,7 +12,7 @@ pub fn run(settings: Settings, days: f64) -> anyhow::Result<Exit> {
     let kafka = match super::listen::prepare(&settings) {
         Ok(kafka) => kafka,
         Err(message) => {
-            eprintln!("gocart-ingest echo: {message}");
+            gocart_shared::cli::INGEST.error(message);
             return Ok(Exit::Usage);
         }
     };
@@ -21,7 +21,7 @@ pub fn run(settings: Settings, days: f64) -> anyhow::Result<Exit> {
     let tally = match echo(&pipeline, &kafka, days, &shutdown) {
         Ok(tally) => tally,
         Err(e @ EchoError::Days(_)) => {
-            eprintln!("gocart-ingest echo: {e}");
+            gocart_shared::cli::INGEST.error(e);
             return Ok(Exit::Usage);
         }
         Err(e) => return Err(e.into()),

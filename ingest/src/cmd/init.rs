@@ -27,7 +27,7 @@ pub fn run(path: &Path) -> anyhow::Result<Exit> {
     let settings = match Settings::load(path) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("gocart-ingest init: {e}");
+            gocart_shared::cli::INGEST.error(e);
             return Ok(Exit::Usage);
         }
     };

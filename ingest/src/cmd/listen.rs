@@ -20,14 +20,14 @@ pub fn run(settings: Settings) -> anyhow::Result<Exit> {
     let kafka = match prepare(&settings) {
         Ok(kafka) => kafka,
         Err(message) => {
-            eprintln!("gocart-ingest listen: {message}");
+            gocart_shared::cli::INGEST.error(message);
             return Ok(Exit::Usage);
         }
     };
     let group_id = match group_id(&settings) {
         Ok(id) => id,
         Err(message) => {
-            eprintln!("gocart-ingest listen: {message}");
+            gocart_shared::cli::INGEST.error(message);
             return Ok(Exit::Usage);
         }
     };
@@ -36,7 +36,10 @@ pub fn run(settings: Settings) -> anyhow::Result<Exit> {
     let pipeline = Pipeline::new(settings);
     let removed = clear_stale(pipeline.tree(), STALE_STAGING);
     if removed > 0 {
-        tracing::info!("removed {removed} unfinished directories left in .staging by a crash");
+        tracing::info!(
+            "removed {} left in .staging by a crash",
+            gocart_shared::cli::count(removed, "unfinished directory", "unfinished directories")
+        );
     }
     let setup = ListenSetup {
         kafka,

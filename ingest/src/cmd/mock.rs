@@ -27,10 +27,10 @@ pub struct Request {
 
 pub fn run(settings: Settings, request: &Request) -> anyhow::Result<Exit> {
     if request.publish && settings.gcn_kafka.bootstrap_servers.trim().is_empty() {
-        eprintln!(
-            "gocart-ingest mock --publish: refusing to publish to GCN; set gcn-kafka.bootstrap_servers in {} to a local broker",
+        gocart_shared::cli::INGEST.error(format_args!(
+            "mock --publish: refusing to publish to GCN; set gcn-kafka.bootstrap_servers in {} to a local broker",
             settings.path.display()
-        );
+        ));
         return Ok(Exit::Usage);
     }
     let seed = request
@@ -49,9 +49,10 @@ pub fn run(settings: Settings, request: &Request) -> anyhow::Result<Exit> {
             tree.staging_dir().display()
         )
     })?;
-    eprintln!(
-        "mock: {} alerts from seed {seed} (`--seed {seed}` makes them again)",
-        alerts.len()
+    // In the log, not a bare line: `-q` silences it like every other note.
+    tracing::info!(
+        "mock: {} from seed {seed} (`--seed {seed}` makes them again)",
+        gocart_shared::cli::count(alerts.len(), "alert", "alerts")
     );
     if request.publish {
         publish(&settings, &alerts)
@@ -85,7 +86,7 @@ fn publish(settings: &Settings, alerts: &[MockAlert]) -> anyhow::Result<Exit> {
     let kafka = match KafkaSettings::from_settings(settings) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("gocart-ingest mock --publish: {e}");
+            gocart_shared::cli::INGEST.error(format_args!("mock --publish: {e}"));
             return Ok(Exit::Usage);
         }
     };

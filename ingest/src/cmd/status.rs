@@ -113,9 +113,10 @@ pub fn report(s: &Status, now: DateTime<Utc>, alive: bool) -> (Vec<String>, bool
     match s.alert_lag(HEARTBEAT_TOPIC) {
         Some(0) => {}
         Some(n) => {
-            lines.push(format!("lag: {n} alerts not yet written"));
+            let alerts = gocart_shared::cli::count(n, "alert", "alerts");
+            lines.push(format!("lag: {alerts} not yet written"));
             if running {
-                problems.push(format!("{n} alerts behind"));
+                problems.push(format!("{alerts} behind"));
             }
         }
         None => lines.push("lag: unknown (waiting for the broker)".into()),

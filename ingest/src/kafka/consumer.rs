@@ -197,10 +197,11 @@ impl Listener {
         self.context().healthy();
         if !first_run.is_empty() {
             tracing::info!(
-                "first run of group {}: starting at the end of {}; skipped {skipped} older alerts \
+                "first run of group {}: starting at the end of {}; skipped {} \
                  (`gocart-ingest echo DAYS` writes recent ones)",
                 self.setup.group_id,
-                first_run.join(", ")
+                first_run.join(", "),
+                gocart_shared::cli::count(skipped, "older alert", "older alerts")
             );
         }
         self.status.skipped_at_start = skipped;
@@ -512,9 +513,9 @@ impl Listener {
         }
         if self.commit_failures > COMMIT_TRIES {
             tracing::info!(
-                "giving up committing {} partition(s); their last alerts will be delivered \
+                "giving up committing {}; their last alerts will be delivered \
                  again and found unchanged",
-                self.pending.len()
+                gocart_shared::cli::count(self.pending.len(), "partition", "partitions")
             );
             self.pending.clear();
             self.commit_failures = 0;

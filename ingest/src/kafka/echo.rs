@@ -70,8 +70,10 @@ pub fn echo(
     };
     let total: i64 = ranges.values().map(|r| r.end - r.next).sum();
     tracing::info!(
-        "echo: {total} messages from the last {days} days in {} partitions of {}",
-        ranges.len(),
+        "echo: {} from the last {days} {} in {} of {}",
+        gocart_shared::cli::count(total, "message", "messages"),
+        if days == 1.0 { "day" } else { "days" },
+        gocart_shared::cli::count(ranges.len(), "partition", "partitions"),
         kafka.topics.join(", ")
     );
     let mut assignment = TopicPartitionList::new();

@@ -21,7 +21,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         return Ok(check::run(&path));
     }
     let settings = Settings::load(&path)?;
-    settings.print_warnings("gocart-trigger");
+    settings.print_warnings(&gocart_shared::cli::TRIGGER);
     match &cli.command {
         None => watch::run(&settings, &cli.watch),
         Some(Command::Watch(args)) => watch::run(&settings, args),

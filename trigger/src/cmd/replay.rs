@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
 use chrono::{DateTime, NaiveDate, Utc};
+use gocart_shared::cli::{count, UsageError};
 use gocart_shared::{Marker, Settings, Tree, MARKER_NAME};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::ReplayArgs;
 use crate::record::Record;
-use crate::runner::job::{self, Context, DirResult, Looked, Mode};
+use crate::runner::job::{self, matches_name, Context, DirResult, Looked, Mode};
 use crate::runner::pool::Pool;
 use crate::shutdown::Shutdown;
 
@@ -26,28 +26,45 @@ pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let state_dir = &settings.trigger.state_dir;
     let record = Record::open(state_dir)?;
     record.recover_interrupted()?;
-    let dirs = select(&tree, args)?;
-    let mode = Mode::Replay {
-        force: args.force,
-        plugin: args.plugin.clone(),
-        dry_run: args.dry_run,
-    };
+    let (dirs, looked_at) = select(&tree, args)?;
+    tracing::debug!(
+        "{} of {looked_at} selected by the filters",
+        count(dirs.len(), "directory", "directories")
+    );
+    if dirs.is_empty() {
+        println!("{}", no_directory(&tree, args, looked_at));
+        return Ok(ExitCode::SUCCESS);
+    }
     let ctx = Arc::new(Context::new(
         settings,
         tree.root().to_owned(),
         args.kill_grace,
         shutdown,
     ));
+    if let Some(unmatched) = unmatched_plugin(&ctx, args) {
+        println!("{unmatched}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mode = Mode::Replay {
+        force: args.force,
+        plugin: args.plugin.clone(),
+        dry_run: args.dry_run,
+    };
     if args.dry_run {
-        return dry_run(&ctx, &record, &dirs, &mode);
+        return dry_run(&ctx, &record, &dirs, &mode, args);
     }
     let totals = run_all(&ctx, state_dir, settings.trigger.concurrency, &dirs, mode)?;
     println!(
-        "replayed {} directories: {} runs, {} failed, {} invalid markers",
-        dirs.len(),
-        totals.ran,
+        "replayed {}: {}, {} failed, {}{}",
+        count(dirs.len(), "directory", "directories"),
+        count(totals.ran, "run", "runs"),
         totals.failed,
-        totals.invalid
+        count(totals.invalid, "invalid marker", "invalid markers"),
+        if totals.ran == 0 {
+            nothing_due(args)
+        } else {
+            ""
+        }
     );
     let bad = totals.failed > 0 || totals.invalid > 0;
     Ok(if bad {
@@ -69,17 +86,89 @@ fn dry_run(
     record: &Record,
     dirs: &[PathBuf],
     mode: &Mode,
+    args: &ReplayArgs,
 ) -> anyhow::Result<ExitCode> {
     let plugins = ctx.plugins();
+    let mut would_run = 0;
     for dir in dirs {
         let Looked::Done(result) = job::look(record, dir, mode, plugins.as_deref(), None)? else {
             continue;
         };
         for plugin in result.would_run {
             println!("would run {plugin} on {}", dir.display());
+            would_run += 1;
         }
     }
+    if would_run == 0 {
+        println!(
+            "nothing would run on the {}{}",
+            count(dirs.len(), "directory", "directories"),
+            nothing_due(args)
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a replay that found directories ran nothing, when it is not obvious.
+fn nothing_due(args: &ReplayArgs) -> &'static str {
+    if args.force {
+        ""
+    } else {
+        " (runs already ok are left alone: --force runs them again)"
+    }
+}
+
+/// What to say when no directory is left to replay: which filters matched
+/// nothing, or that there is nothing where the replay looked.
+fn no_directory(tree: &Tree, args: &ReplayArgs, looked_at: usize) -> String {
+    let filters = filter_words(args);
+    let looked = if args.paths.is_empty() {
+        format!("the alert tree {}", tree.root().display())
+    } else {
+        let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        paths.join(", ")
+    };
+    if filters.is_empty() || looked_at == 0 {
+        format!("replay: no complete alert directory in {looked}; nothing run")
+    } else {
+        format!(
+            "replay: no directory matches {filters} ({} in {looked}); nothing run",
+            count(looked_at, "complete directory", "complete directories")
+        )
+    }
+}
+
+/// `--event MS1 --alert-type initial --since 7d`: the directory filters given.
+fn filter_words(args: &ReplayArgs) -> String {
+    let given = [
+        ("--event", &args.event),
+        ("--alert-type", &args.alert_type),
+        ("--since", &args.since),
+    ];
+    let words: Vec<String> = given
+        .iter()
+        .filter_map(|(flag, value)| value.as_ref().map(|v| format!("{flag} {v}")))
+        .collect();
+    words.join(" ")
+}
+
+/// `--plugin NAME` when it names none of the plugins: what to say.
+fn unmatched_plugin(ctx: &Context, args: &ReplayArgs) -> Option<String> {
+    let wanted = args.plugin.as_deref()?;
+    let plugins = ctx.plugins()?;
+    if plugins.iter().any(|p| matches_name(&p.name, wanted)) {
+        return None;
+    }
+    let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
+    let found = if names.is_empty() {
+        "there are none".to_string()
+    } else {
+        format!("they are {}", names.join(", "))
+    };
+    Some(format!(
+        "replay: --plugin {wanted} matches none of the plugins in {} ({found}); nothing run",
+        ctx.plugins_dir.display()
+    ))
 }
 
 fn run_all(
@@ -120,8 +209,9 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-/// The directories to replay: the paths given (or the whole tree), filtered.
-fn select(tree: &Tree, args: &ReplayArgs) -> anyhow::Result<Vec<PathBuf>> {
+/// The directories to replay: the paths given (or the whole tree), filtered;
+/// and how many there were before the filters.
+fn select(tree: &Tree, args: &ReplayArgs) -> anyhow::Result<(Vec<PathBuf>, usize)> {
     let mut dirs = Vec::new();
     if args.paths.is_empty() {
         dirs = tree.complete_alert_dirs();
@@ -131,27 +221,29 @@ fn select(tree: &Tree, args: &ReplayArgs) -> anyhow::Result<Vec<PathBuf>> {
     }
     dirs.sort();
     dirs.dedup();
+    let looked_at = dirs.len();
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let filtering = args.event.is_some() || args.alert_type.is_some() || since.is_some();
     if filtering {
         dirs.retain(|dir| keep(dir, args, since));
     }
-    Ok(dirs)
+    Ok((dirs, looked_at))
 }
 
 fn dirs_at(tree: &Tree, path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let path = path
         .canonicalize()
-        .with_context(|| format!("{} does not exist", path.display()))?;
+        .map_err(|e| UsageError(format!("cannot replay {}: {e}", path.display())))?;
     if path.join(MARKER_NAME).is_file() {
         return Ok(vec![path]);
     }
     if tree.level_of(&path).is_none() {
-        bail!(
+        return Err(UsageError(format!(
             "{} is neither a complete alert directory nor a folder of the alert tree {}",
             path.display(),
             tree.root().display()
-        );
+        ))
+        .into());
     }
     Ok(tree.complete_alert_dirs_in(&path))
 }
@@ -199,7 +291,10 @@ fn parse_since(text: &str) -> anyhow::Result<DateTime<Utc>> {
             .and_then(|age| Utc::now().checked_sub_signed(age));
         return Ok(since.unwrap_or(DateTime::<Utc>::MIN_UTC));
     }
-    bail!("--since {text:?}: not a date (2026-01-31, 2026-01-31T12:00:00Z) or an age (7d, 12h)")
+    Err(UsageError(format!(
+        "--since {text:?}: not a date (2026-01-31, 2026-01-31T12:00:00Z) or an age (7d, 12h)"
+    ))
+    .into())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::Utc;
 use crossbeam_channel::{Receiver, Sender};
+use gocart_shared::cli::count;
 use gocart_shared::{Marker, Settings, Tree};
 
 use crate::cli::WatchArgs;
@@ -53,7 +54,10 @@ pub fn run(settings: &Settings, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let found = dispatcher.start_up(&record, &ctx, t.catch_up)?;
     let recovered = match recovered {
         0 => String::new(),
-        n => format!("; {n} interrupted runs to run again"),
+        n => format!(
+            "; {} to run again",
+            count(n, "interrupted run", "interrupted runs")
+        ),
     };
     tracing::info!("{}; {found}{recovered}", dispatcher.describe_source());
     dispatcher.run();
@@ -138,8 +142,8 @@ impl Dispatcher {
         let root = self.tree.root().display();
         match &self.source {
             Source::Inotify(w) => format!(
-                "watching {root} with inotify ({} watches, full scan every {} s)",
-                w.watch_count(),
+                "watching {root} with inotify ({}, full scan every {} s)",
+                count(w.watch_count(), "watch", "watches"),
                 self.full_every.as_secs_f64()
             ),
             Source::Poll { every, why } => {
@@ -168,7 +172,8 @@ impl Dispatcher {
         let total = total.into_inner();
         tracing::debug!("tree scanned in {:?}", t0.elapsed());
         let mut message = format!(
-            "{total} complete directories, {} already handled",
+            "{}, {} already handled",
+            count(total, "complete directory", "complete directories"),
             total - new.len()
         );
         let new = if record.is_new()? {
@@ -390,14 +395,6 @@ impl Dispatcher {
         };
         self.full_every = AUTO_POLL;
         self.next_full = Instant::now();
-    }
-}
-
-/// `1 directory`, `3 directories`.
-fn count(n: usize, one: &str, many: &str) -> String {
-    match n {
-        1 => format!("1 {one}"),
-        n => format!("{n} {many}"),
     }
 }
 

@@ -406,7 +406,7 @@ fn is_due(
 }
 
 /// `--plugin gp_x` matches `gp_x` and `gp_x.py`.
-fn matches_name(plugin: &str, wanted: &str) -> bool {
+pub(crate) fn matches_name(plugin: &str, wanted: &str) -> bool {
     plugin == wanted
         || plugin
             .split_once('.')
