@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The crash suite at full size (issue 7), in release mode: 200 kill -9 of
+# The crash suite at full size, in release mode: 200 kill -9 of
 # gocart-ingest while it writes alerts and 50 of gocart-trigger while its
 # plugins run, each followed by a restart and the checks of the tree and the
 # run record. Prints the figures (kills, alerts, runs, time) and the seed;

@@ -1,4 +1,4 @@
-//! Benchmark of the Kafka path (issue 3 item 6; not a timed test): a local
+//! Benchmark of the Kafka path (not a timed test): a local
 //! Tansu broker, `gocart-ingest listen` as a real process, and N one-megabyte
 //! alerts produced one after another while it listens. Reports the latency from
 //! the Kafka message timestamp (set by this producer at send time) to the

@@ -1,4 +1,4 @@
-//! Writes the hostile-input corpus (issue 7) to a directory: every case of
+//! Writes the hostile-input corpus to a directory: every case of
 //! `tests/hostile_cases` small enough to commit, and `manifest.json` with
 //! every case's expected outcome. The committed copy is `tests/hostile/`;
 //! `tests/hostile.rs` fails when it differs from what this writes.

@@ -1,4 +1,4 @@
-//! Malformed alerts (DESIGN.md "Bad input"): each is rejected with a reason that
+//! Malformed alerts (`docs/contracts.md` "Bad input"): each is rejected with a reason that
 //! names what is wrong, kept whole under `.rejected/`, never written into the
 //! tree, and never stops the alerts after it.
 

@@ -1,4 +1,4 @@
-//! The hostile-input corpus (issue 7; cases in `hostile_cases/`, committed in
+//! The hostile-input corpus (cases in `hostile_cases/`, committed in
 //! `hostile/`) run through the real binary: every case through `import`, and
 //! the whole corpus through a Kafka broker to `listen`. Each malformed case must
 //! be rejected with a reason naming what is wrong, kept whole in `.rejected/`,

@@ -1,7 +1,7 @@
 //! The settings file, `gocart.yaml`, shared by both programs and by the plugins.
 //!
 //! A user's file from the original gocart must keep working unchanged, so every
-//! section and key is optional and falls back to the defaults of DESIGN.md, keys we
+//! section and key is optional and falls back to the defaults (`default_settings.yaml`), keys we
 //! do not know are accepted (plugins keep their own settings in the same file;
 //! inside our own sections they are listed as warnings, see `unknown`), and a
 //! value of the wrong type is reported with its dotted key and the file.

@@ -1,4 +1,4 @@
-//! Load benchmark (issue 7 item 4; a benchmark, not a timed test: these
+//! Load benchmark (a benchmark, not a timed test: these
 //! machines are noisy). A local Tansu broker, `gocart-ingest listen` and
 //! `gocart-trigger watch` running as release processes with three plugins, and
 //! a burst of N realistic mock alerts (`gocart_ingest::mock`, generated before

@@ -1,4 +1,4 @@
-//! The crash suite (issue 7): `kill -9` of `gocart-ingest` at random moments
+//! The crash suite: `kill -9` of `gocart-ingest` at random moments
 //! while it writes alerts, and of `gocart-trigger` while its plugins run, each
 //! kill followed by a restart, with the tree and the run record checked after
 //! every round.

@@ -1,4 +1,4 @@
-//! Benchmark of gocart-trigger (issue 4, item 7); not a test, figures go to
+//! Benchmark of gocart-trigger; not a test, figures go to
 //! trigger/BENCHMARKS.md.
 //!
 //! 1. Latency from an alert directory's rename into place to the plugin process

@@ -1,5 +1,5 @@
 //! `skymap.png`: the all-sky picture of an alert, the first thing observers
-//! look at (issue 5).
+//! look at.
 //!
 //! One more output of the pipeline: drawn into the staging directory like
 //! every other file, and only when `lvk.aitoff.convert` is true. The picture is

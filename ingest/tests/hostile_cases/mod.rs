@@ -1,4 +1,4 @@
-//! The hostile-input corpus (issue 7): every malformed alert of DESIGN.md "Bad
+//! The hostile-input corpus: every malformed alert of `docs/contracts.md` "Bad
 //! input" and worse, each with the outcome the project promises for it.
 //!
 //! This module is the one source of the corpus. `examples/hostile_corpus.rs`

@@ -1,4 +1,4 @@
-//! Finding the plugins in `plugins_dir`, as DESIGN.md "Plugins" defines them.
+//! Finding the plugins in `plugins_dir`, as `docs/contracts.md` "Plugins" defines them.
 //!
 //! The folder is listed again for every batch of alert directories (one
 //! directory, unless a burst is waiting), so a plugin added, changed or removed
