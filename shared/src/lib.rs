@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod logging;
 pub mod marker;
+pub mod process;
 pub mod settings;
 pub mod tree;
 

@@ -416,15 +416,7 @@ impl Record {
     /// Whether the process that claimed a run still exists (not this one, which
     /// has just started and so cannot own an older claim).
     fn is_alive(&self, pid: i64) -> bool {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return false;
-        };
-        if pid <= 0 || pid as u32 == self.pid {
-            return false;
-        }
-        // SAFETY: kill with signal 0 only checks that the process exists.
-        let rc = unsafe { libc::kill(pid, 0) };
-        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        pid != i64::from(self.pid) && gocart_shared::process::is_alive(pid)
     }
 
     /// Every settled directory with the marker identity it was settled with.

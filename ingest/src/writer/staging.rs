@@ -183,9 +183,7 @@ fn is_gone(pid: i32) -> bool {
     if pid as u32 == std::process::id() {
         return false;
     }
-    // SAFETY: signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    !gocart_shared::process::is_alive(i64::from(pid))
 }
 
 #[cfg(test)]
