@@ -379,6 +379,22 @@ mod tests {
     }
 
     #[test]
+    fn a_fenced_listener_says_so() {
+        let now = Utc::now();
+        let mut s = running(now);
+        s.fenced = Some("FencedInstanceId: instance g-vm fenced".into());
+        s.stopped = Some(now);
+        let facts = Facts::of(&s, now, false);
+        assert!(!facts.healthy);
+        assert!(
+            facts.problems[0].starts_with("fenced by another listener"),
+            "{:?}",
+            facts.problems
+        );
+        assert!(facts.lines(&s).iter().any(|l| l.starts_with("FENCED: ")));
+    }
+
+    #[test]
     fn a_silent_heartbeat_is_a_problem() {
         let now = Utc::now();
         let mut s = running(now);
