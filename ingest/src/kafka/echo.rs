@@ -158,8 +158,13 @@ fn plan_with_retries(
                 return Ok(Some(ranges));
             }
             Err(e @ EchoError::Topic(TopicError::Missing { .. })) => return Err(e),
-            Err(e) if started.elapsed() >= timeout => {
-                serve(consumer, Duration::ZERO);
+            // Another try could not end within the timeout: wait out the
+            // rest (librdkafka's reports arrive meanwhile) and say why.
+            Err(e) if started.elapsed() + REQUEST_TIMEOUT > timeout => {
+                let left = timeout.saturating_sub(started.elapsed());
+                if serve_until(consumer, Instant::now() + left, shutdown) {
+                    return Ok(None);
+                }
                 let cause = consumer
                     .context()
                     .cause()
@@ -173,15 +178,25 @@ fn plan_with_retries(
             Err(e) if started.elapsed() > PATIENCE => consumer.context().trouble(&e.to_string()),
             Err(e) => tracing::debug!("start-up: {e}"),
         }
-        let left = timeout.saturating_sub(started.elapsed());
+        let left = timeout.saturating_sub(started.elapsed() + REQUEST_TIMEOUT);
         let wait = backoff.next_delay().min(left);
-        let until = Instant::now() + wait;
-        while Instant::now() < until {
-            if shutdown.requested() {
-                return Ok(None);
-            }
-            serve(consumer, Duration::from_millis(100));
+        if serve_until(consumer, Instant::now() + wait, shutdown) {
+            return Ok(None);
         }
+    }
+}
+
+/// Serves the consumer until `until`; true if a stop was requested.
+fn serve_until(consumer: &BaseConsumer<Context>, until: Instant, shutdown: &Shutdown) -> bool {
+    loop {
+        if shutdown.requested() {
+            return true;
+        }
+        if Instant::now() >= until {
+            serve(consumer, Duration::ZERO);
+            return false;
+        }
+        serve(consumer, Duration::from_millis(100));
     }
 }
 
