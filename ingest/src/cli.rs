@@ -109,19 +109,17 @@ pub enum Command {
     /// runs, the connection is up, the file is fresh and nothing lags;
     /// 1 otherwise; 2 for a settings error.
     ///
-    /// With --json, one JSON object with the same facts: `healthy` (bool, as
-    /// the exit status), `problems` (list of strings), `running` (bool),
-    /// `pid`, `group_id`, `servers`, `started`, `updated` (RFC 3339 times or
-    /// null), `updated_age_s`, `fresh` (bool), `connection` (`{"state":
-    /// "connecting", "host", "since"}`, `{"state": "up", "since"}` or
-    /// `{"state": "down", "since", "cause": {"kind": "dns" | "refused" |
-    /// "authentication" | "tls" | "timeout" | "other", "host", "detail"}}`,
-    /// or null when unknown), `fenced` (string or null), `last_heartbeat_age_s`
-    /// and `last_alert_age_s` (seconds or null), `last_alert` (`superevent_id`,
-    /// `alert_type`, `outcome`, `at`), `lag` (alerts not yet written, or null
-    /// when unknown), `partitions` (`topic`, `partition`, `committed`, `end`,
-    /// `lag`), `counts` (`written`, `unchanged`, `skipped`, `rejected`,
-    /// `failed`), `last_error` (`at`, `message`) and `never_ran` (true when
+    /// With --json, one JSON object with the same facts: `healthy` (bool, as the exit status),
+    /// `problems` (list of strings), `running` (bool), `pid`, `group_id`, `servers`, `started`,
+    /// `updated` (RFC 3339 times or null), `updated_age_s`, `fresh` (bool), `connection`
+    /// (`{"state": "connecting", "host", "since"}`, `{"state": "up", "since"}` or `{"state":
+    /// "down", "since", "cause": {"kind": "dns" | "refused" | "authentication" | "tls" |
+    /// "timeout" | "other", "host", "detail"}}`, or null when unknown), `fenced` (string or
+    /// null), `heartbeat_followed` (bool), `last_heartbeat_age_s` and `last_alert_age_s`
+    /// (seconds or null), `last_alert` (`superevent_id`, `alert_type`, `outcome`, `at`), `lag`
+    /// (alerts not yet written, or null when unknown), `partitions` (`topic`, `partition`,
+    /// `committed`, `end`, `lag`), `counts` (`written`, `unchanged`, `skipped`, `rejected`,
+    /// `failed`), `skipped_at_start`, `last_error` (`at`, `message`) and `never_ran` (true when
     /// there is no status file; then only `healthy` and `problems` besides).
     Status {
         /// Print one JSON object instead of text (fields above).

@@ -424,6 +424,38 @@ fn sigterm_exits_0_within_5_s_and_status_tells_running_from_stopped() {
     assert_eq!(json["connection"]["state"], "up");
     assert_eq!(json["lag"], 0);
     assert_eq!(json["partitions"][0]["lag"], 0);
+    // Every field the --help text documents is there.
+    for key in [
+        "healthy",
+        "problems",
+        "running",
+        "pid",
+        "group_id",
+        "servers",
+        "started",
+        "updated",
+        "updated_age_s",
+        "fresh",
+        "connection",
+        "fenced",
+        "heartbeat_followed",
+        "last_heartbeat_age_s",
+        "last_alert_age_s",
+        "last_alert",
+        "lag",
+        "partitions",
+        "counts",
+        "skipped_at_start",
+        "last_error",
+        "never_ran",
+    ] {
+        assert!(json.get(key).is_some(), "no `{key}` in {json}");
+    }
+    assert_eq!(json["last_alert"]["superevent_id"], "S240507a");
+    assert!(
+        json["last_alert_age_s"].as_i64().is_some_and(|a| a < 60),
+        "{json}"
+    );
 
     let started = std::time::Instant::now();
     let exit = listen.stop();
@@ -554,6 +586,17 @@ fn with_no_broker_status_says_connecting_or_down_with_the_cause_and_stays_fresh(
             .contains("not running"),
         "{json}"
     );
+}
+
+#[test]
+fn status_before_listen_ever_ran_says_so_and_exits_1() {
+    let s = Scratch::at("127.0.0.1:9", &[TOPIC], "");
+    let (code, json) = run_status_json(&s.settings);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["never_ran"], true);
+    assert_eq!(json["healthy"], false);
+    let (ok, text) = run_status(&s.settings);
+    assert!(!ok && text.contains("has never run here"), "{text}");
 }
 
 #[test]
