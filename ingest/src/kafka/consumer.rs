@@ -61,6 +61,9 @@ const COMMIT_WAIT: Duration = Duration::from_secs(10);
 /// After a stop request, how long we still wait for the last confirmations.
 const STOP_WAIT: Duration = Duration::from_secs(3);
 
+/// How long closing the client may take after that.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     #[error("cannot create the Kafka consumer: {0}")]
@@ -121,6 +124,8 @@ struct Listener {
     status_write_failed: bool,
     /// Set when the broker fenced us (another member with our instance id).
     fenced: Option<String>,
+    /// When a commit wait first saw the stop request.
+    stop_seen: Option<Instant>,
 }
 
 /// Runs until SIGINT/SIGTERM; returns after the alert in hand is committed.
@@ -165,11 +170,14 @@ pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError>
         last_consumer_error: None,
         status_write_failed: false,
         fenced: None,
+        stop_seen: None,
     };
     listener.save_status();
     if !listener.start_positions(previous.as_ref()) {
         listener.finish();
-        return listener.outcome(&instance_id);
+        let outcome = listener.outcome(&instance_id);
+        listener.close();
+        return outcome;
     }
     listener.subscribe()?;
     tracing::info!(
@@ -180,7 +188,9 @@ pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError>
     );
     listener.run();
     listener.finish();
-    listener.outcome(&instance_id)
+    let outcome = listener.outcome(&instance_id);
+    listener.close();
+    outcome
 }
 
 impl Listener {
@@ -523,7 +533,6 @@ impl Listener {
             return false;
         }
         let start = Instant::now();
-        let mut stop_seen: Option<Instant> = None;
         loop {
             let failure = self.take_commit_results(COMMIT_POLL);
             self.drop_confirmed();
@@ -536,7 +545,9 @@ impl Listener {
             }
             self.save_if_due();
             if self.stopping() {
-                let seen = *stop_seen.get_or_insert_with(Instant::now);
+                // One budget from the first sight of the stop, however many
+                // waits follow (the alert in hand, then the last commits).
+                let seen = *self.stop_seen.get_or_insert_with(Instant::now);
                 if seen.elapsed() >= STOP_WAIT {
                     return false;
                 }
@@ -796,6 +807,31 @@ impl Listener {
         self.context().closing();
         self.consumer.unsubscribe();
         tracing::info!("stopped");
+    }
+
+    /// Closes the consumer, waiting at most `CLOSE_WAIT`. A static member's
+    /// close can wait without end for a group coordinator that is gone; by
+    /// now every commit is confirmed or left to redelivery, so nothing is
+    /// lost by not waiting: the client is then left to the process's exit.
+    fn close(self) {
+        let Listener {
+            commits, consumer, ..
+        } = self;
+        drop(commits);
+        if consumer.close_queue().is_ok() {
+            let until = Instant::now() + CLOSE_WAIT;
+            while !consumer.closed() && Instant::now() < until {
+                let _ = consumer.poll(POLL);
+            }
+        }
+        if consumer.closed() {
+            drop(consumer);
+        } else {
+            tracing::debug!(
+                "the Kafka client did not close within {CLOSE_WAIT:?}; left to the exit"
+            );
+            std::mem::forget(consumer);
+        }
     }
 }
 
