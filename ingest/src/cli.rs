@@ -76,11 +76,16 @@ pub enum Command {
     /// Reads every partition of every topic in `gcn-kafka.topics` from DAYS
     /// days ago up to the end as it was when echo started. Alerts already on
     /// disk are left unchanged. It does not touch the consumer group, so
-    /// `listen` later resumes where it was. Exit status as for `import`.
+    /// `listen` later resumes where it was. A broker it cannot reach within
+    /// --timeout is an error naming the host and the cause (exit 1).
+    /// Exit status as for `import`.
     Echo {
         /// How far back, in days; fractions allowed (0.5 = the last 12 hours).
         #[arg(value_name = "DAYS")]
         days: f64,
+        /// Give up when the broker cannot be reached within this many seconds.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        timeout: u64,
     },
 
     /// Generate realistic mock alerts (MS... ids, current times, sky maps).
@@ -117,10 +122,31 @@ pub enum Command {
 
     /// Say whether `listen` is running and keeping up.
     ///
-    /// Reads the status file `listen` keeps in `trigger.state_dir`: process,
-    /// connection, last heartbeat, last alert, per-partition lag, counts and
-    /// the last error. Exit status 0 when running and keeping up, 1 otherwise.
-    Status,
+    /// Reads the status file `listen` rewrites every 5 s in `trigger.state_dir`:
+    /// process, connection (connecting / up / down and why, since when), the
+    /// age of the file, of the last heartbeat and of the last alert,
+    /// per-partition lag, counts and the last error. A file older than 15 s
+    /// while the process lives means it is stuck. Exit status 0 when listen
+    /// runs, the connection is up, the file is fresh and nothing lags;
+    /// 1 otherwise; 2 for a settings error.
+    ///
+    /// With --json, one JSON object with the same facts: `healthy` (bool, as the exit status),
+    /// `problems` (list of strings), `running` (bool), `pid`, `group_id`, `servers`, `started`,
+    /// `updated` (RFC 3339 times or null), `updated_age_s`, `fresh` (bool), `connection`
+    /// (`{"state": "connecting", "host", "since"}`, `{"state": "up", "since"}` or `{"state":
+    /// "down", "since", "cause": {"kind": "dns" | "refused" | "authentication" | "tls" |
+    /// "timeout" | "other", "host", "detail"}}`, or null when unknown), `fenced` (string or
+    /// null), `heartbeat_followed` (bool), `last_heartbeat_age_s` and `last_alert_age_s`
+    /// (seconds or null), `last_alert` (`superevent_id`, `alert_type`, `outcome`, `at`), `lag`
+    /// (alerts not yet written, or null when unknown), `partitions` (`topic`, `partition`,
+    /// `committed`, `end`, `lag`), `counts` (`written`, `unchanged`, `skipped`, `rejected`,
+    /// `failed`), `skipped_at_start`, `last_error` (`at`, `message`) and `never_ran` (true when
+    /// there is no status file; then only `healthy` and `problems` besides).
+    Status {
+        /// Print one JSON object instead of text (fields above).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Cli {

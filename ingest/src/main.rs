@@ -26,8 +26,10 @@ fn main() -> ExitCode {
         Command::Check => Ok(cmd::check::run(&path)),
         Command::Import { paths } => with_settings(&path, |s| cmd::import::run(s, paths)),
         Command::Listen => with_settings(&path, cmd::listen::run),
-        Command::Echo { days } => with_settings(&path, |s| cmd::echo::run(s, *days)),
-        Command::Status => with_settings(&path, |s| cmd::status::run(&s)),
+        Command::Echo { days, timeout } => {
+            with_settings(&path, |s| cmd::echo::run(s, *days, *timeout))
+        }
+        Command::Status { json } => with_settings(&path, |s| cmd::status::run(&s, *json)),
         Command::Mock {
             count,
             group,

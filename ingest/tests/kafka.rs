@@ -25,11 +25,16 @@ struct Scratch {
 
 impl Scratch {
     fn new(broker: &Broker, partitions_topics: &[&str], extra_kafka: &str) -> Scratch {
+        Scratch::at(&broker.addr(), partitions_topics, extra_kafka)
+    }
+
+    /// Settings for a broker address that may have no broker at all.
+    fn at(addr: &str, partitions_topics: &[&str], extra_kafka: &str) -> Scratch {
         let dir = tempfile::tempdir().unwrap();
         let settings = dir.path().join("gocart.yaml");
         std::fs::write(
             &settings,
-            settings_text(&broker.addr(), dir.path(), partitions_topics, extra_kafka),
+            settings_text(addr, dir.path(), partitions_topics, extra_kafka),
         )
         .unwrap();
         Scratch { dir, settings }
@@ -400,10 +405,57 @@ fn sigterm_exits_0_within_5_s_and_status_tells_running_from_stopped() {
     std::fs::set_permissions(&s.settings, perms).unwrap();
     let mut listen = Ingest::listen(&s.settings);
     assert!(listen.stderr_text().contains("chmod 600"));
+    // The lag is known once an alert was fetched and statistics came in.
+    broker.producer().send(TOPIC, 0, &alert("S240507a"), None);
+    wait_for_dirs(&s.tree(), 1, LONG, &context(&listen));
+    assert!(
+        wait_for(LONG, || s.status()["partitions"][0]["end"] == 1),
+        "{}",
+        s.status()
+    );
 
     let status = run_status(&s.settings);
     assert!(status.0, "{}", status.1);
     assert!(status.1.contains("running and keeping up"), "{}", status.1);
+    assert!(status.1.contains("connection: up since"), "{}", status.1);
+    let (code, json) = run_status_json(&s.settings);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json["healthy"], true);
+    assert_eq!(json["connection"]["state"], "up");
+    assert_eq!(json["lag"], 0);
+    assert_eq!(json["partitions"][0]["lag"], 0);
+    // Every field the --help text documents is there.
+    for key in [
+        "healthy",
+        "problems",
+        "running",
+        "pid",
+        "group_id",
+        "servers",
+        "started",
+        "updated",
+        "updated_age_s",
+        "fresh",
+        "connection",
+        "fenced",
+        "heartbeat_followed",
+        "last_heartbeat_age_s",
+        "last_alert_age_s",
+        "last_alert",
+        "lag",
+        "partitions",
+        "counts",
+        "skipped_at_start",
+        "last_error",
+        "never_ran",
+    ] {
+        assert!(json.get(key).is_some(), "no `{key}` in {json}");
+    }
+    assert_eq!(json["last_alert"]["superevent_id"], "S240507a");
+    assert!(
+        json["last_alert_age_s"].as_i64().is_some_and(|a| a < 60),
+        "{json}"
+    );
 
     let started = std::time::Instant::now();
     let exit = listen.stop();
@@ -427,6 +479,170 @@ fn run_status(settings: &Path) -> (bool, String) {
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
+}
+
+/// `status --json`: its exit code and the object it printed.
+fn run_status_json(settings: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gocart-ingest"))
+        .arg("-s")
+        .arg(settings)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("status --json printed no JSON ({e}): {text}"));
+    (out.status.code(), value)
+}
+
+/// `gocart-ingest ARGS` run to its end: exit code and stderr.
+fn run_ingest(settings: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gocart-ingest"))
+        .arg("-s")
+        .arg(settings)
+        .args(args)
+        .env_remove("GOCART_SETTINGS")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn with_no_broker_status_says_connecting_or_down_with_the_cause_and_stays_fresh() {
+    // Nothing listens on this port: no broker needed for this test.
+    let addr = format!("127.0.0.1:{}", kafka_support::free_port());
+    let s = Scratch::at(&addr, &[TOPIC], "");
+    let mut listen = Ingest::spawn(&s.settings, &["listen"]);
+    let started = std::time::Instant::now();
+    // One line first saying where it connects to.
+    assert!(wait_for(Duration::from_secs(10), || listen
+        .stderr_text()
+        .contains(&format!(
+            "connecting to broker {addr}, topics {TOPIC}, group gocart-"
+        ))));
+    // The first failure, named with host and cause, promptly.
+    let refused = format!("cannot connect to {addr}: connection refused");
+    assert!(
+        wait_for(Duration::from_secs(8), || listen
+            .stderr_text()
+            .contains(&refused)),
+        "no '{refused}' within {:?}: {}",
+        started.elapsed(),
+        listen.stderr_text()
+    );
+    let first = s.status();
+    let state = first["connection"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(state == "connecting" || state == "down", "{first}");
+    assert!(wait_for(Duration::from_secs(10), || s.status()
+        ["connection"]["state"]
+        == "down"));
+    let down = s.status();
+    assert_eq!(down["connection"]["cause"]["kind"], "refused", "{down}");
+    assert_eq!(down["connection"]["cause"]["host"], addr.as_str(), "{down}");
+    // The file keeps being rewritten while the start-up retries.
+    let updated = |v: &serde_json::Value| v["updated"].as_str().unwrap_or_default().to_string();
+    let before = updated(&down);
+    assert!(
+        wait_for(Duration::from_secs(8), || updated(&s.status()) > before),
+        "status file not refreshed during the start-up retries: {}",
+        s.status()
+    );
+    let (ok, text) = run_status(&s.settings);
+    assert!(!ok, "{text}");
+    assert!(text.contains("connection: DOWN since"), "{text}");
+    assert!(
+        text.contains(&format!("{addr}: connection refused")),
+        "{text}"
+    );
+    let (code, json) = run_status_json(&s.settings);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["healthy"], false);
+    assert_eq!(json["running"], true);
+    assert_eq!(json["fresh"], true);
+    assert_eq!(json["connection"]["state"], "down", "{json}");
+    // Said once for the whole outage.
+    assert_eq!(
+        listen.stderr_text().matches("cannot connect to").count(),
+        1,
+        "{}",
+        listen.stderr_text()
+    );
+
+    listen.signal(libc::SIGKILL);
+    listen.wait_exit(Duration::from_secs(5)).unwrap();
+    let (code, json) = run_status_json(&s.settings);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["running"], false, "{json}");
+    assert!(
+        json["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("not running"),
+        "{json}"
+    );
+}
+
+#[test]
+fn status_before_listen_ever_ran_says_so_and_exits_1() {
+    let s = Scratch::at("127.0.0.1:9", &[TOPIC], "");
+    let (code, json) = run_status_json(&s.settings);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["never_ran"], true);
+    assert_eq!(json["healthy"], false);
+    let (ok, text) = run_status(&s.settings);
+    assert!(!ok && text.contains("has never run here"), "{text}");
+}
+
+#[test]
+fn a_host_that_does_not_resolve_is_named_as_dns() {
+    let s = Scratch::at("nothing.invalid:9092", &[TOPIC], "");
+    let listen = Ingest::spawn(&s.settings, &["listen"]);
+    let said = "cannot connect to nothing.invalid:9092: the host name does not resolve (DNS)";
+    assert!(
+        wait_for(Duration::from_secs(8), || listen
+            .stderr_text()
+            .contains(said)),
+        "{}",
+        listen.stderr_text()
+    );
+    assert!(wait_for(Duration::from_secs(8), || s.status()
+        ["connection"]["cause"]["kind"]
+        == "dns"));
+}
+
+#[test]
+fn echo_gives_up_after_its_timeout_naming_host_and_cause() {
+    let addr = format!("127.0.0.1:{}", kafka_support::free_port());
+    for (broker, cause) in [
+        (addr.as_str(), "connection refused"),
+        ("nothing.invalid:9092", "does not resolve (DNS)"),
+    ] {
+        let s = Scratch::at(broker, &[TOPIC], "");
+        let started = std::time::Instant::now();
+        let (code, err) = run_ingest(&s.settings, &["echo", "1", "--timeout", "3"]);
+        let took = started.elapsed();
+        assert_eq!(code, Some(1), "{err}");
+        assert!(took < Duration::from_secs(8), "took {took:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "echo: connecting to broker {broker}, topics {TOPIC}"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "cannot reach the Kafka broker {broker} within 3 s"
+            )),
+            "{err}"
+        );
+        assert!(err.contains(cause), "{err}");
+    }
 }
 
 #[test]
@@ -583,4 +799,173 @@ fn listening_then_outage(storage: Storage, id: &str) -> Option<(Broker, Scratch,
     broker.kill();
     wait_until_outage_noticed(&listen);
     Some((broker, s, listen))
+}
+
+#[test]
+fn kill_9_then_status_says_not_running() {
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic(TOPIC, 1);
+    let s = Scratch::new(&broker, &[TOPIC], "");
+    let mut listen = Ingest::listen(&s.settings);
+    assert_eq!(run_status_json(&s.settings).0, Some(0));
+    listen.signal(libc::SIGKILL);
+    listen.wait_exit(Duration::from_secs(5)).unwrap();
+    let (code, json) = run_status_json(&s.settings);
+    assert_eq!(code, Some(1));
+    assert_eq!(json["running"], false, "{json}");
+    let (ok, text) = run_status(&s.settings);
+    assert!(!ok && text.contains("NOT running"), "{text}");
+}
+
+/// Settings as for GCN (client id and secret, OIDC) but the broker, the
+/// token endpoint and the protocol pointed at local ones.
+fn gcn_style(broker: &str, token_url: &str, dir: &Path) -> String {
+    format!(
+        "lvk:\n  download_dir: {tree}\n  aitoff: {{convert: false}}\n\
+         gcn-kafka:\n  client_id: my-client-id\n  client_secret: sup3r-s3cret-value\n  \
+         heartbeat: false\n  config:\n    bootstrap.servers: {broker}\n    \
+         security.protocol: sasl_plaintext\n    \
+         sasl.oauthbearer.token.endpoint.url: {token_url}\n    \
+         reconnect.backoff.max.ms: 500\n\
+         trigger:\n  state_dir: {state}\n",
+        tree = dir.join("tree").display(),
+        state = dir.join("state").display(),
+    )
+}
+
+/// A token endpoint: a Python http.server answering every POST with a
+/// well-formed (unsigned) JWT access token. Killed on drop.
+struct TokenEndpoint {
+    child: std::process::Child,
+    url: String,
+}
+
+impl TokenEndpoint {
+    fn start() -> TokenEndpoint {
+        let port = kafka_support::free_port();
+        let script = r#"
+import base64, http.server, json, sys, time
+def b64(d): return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        tok = b64({"alg": "none", "typ": "JWT"}) + "." + b64({"sub": "test", "exp": int(time.time()) + 3600}) + ".sig"
+        body = json.dumps({"access_token": tok, "token_type": "bearer", "expires_in": 3600}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+        let child = std::process::Command::new("python3")
+            .args(["-c", script, &port.to_string()])
+            .spawn()
+            .expect("python3");
+        assert!(wait_for(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }));
+        TokenEndpoint {
+            child,
+            url: format!("http://127.0.0.1:{port}/oauth2/token"),
+        }
+    }
+}
+
+impl Drop for TokenEndpoint {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_oidc_login_the_broker_refuses_is_named_authentication_and_the_secret_never_shown() {
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic(TOPIC, 1);
+    let token = TokenEndpoint::start();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("gocart.yaml");
+    std::fs::write(&settings, gcn_style(&broker.addr(), &token.url, dir.path())).unwrap();
+    let mut perms = std::fs::metadata(&settings).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    std::fs::set_permissions(&settings, perms).unwrap();
+    let mut listen = Ingest::spawn(&settings, &["listen"]);
+    let said = format!("cannot connect to {}: authentication failed", broker.addr());
+    let found = wait_for(Duration::from_secs(15), || {
+        listen.stderr_text().contains(&said)
+    });
+    let err = listen.stderr_text();
+    assert!(found, "no '{said}':\n{err}");
+    assert!(
+        err.contains(&format!(
+            "connecting to broker {}, topics {TOPIC}, client id my-client-id, group gocart-",
+            broker.addr()
+        )),
+        "{err}"
+    );
+    let status = std::fs::read_to_string(dir.path().join("state/ingest-listen.json")).unwrap();
+    let (_, text) = run_status(&settings);
+    listen.signal(libc::SIGKILL);
+    listen.wait_exit(Duration::from_secs(5));
+    let all = format!(
+        "{}{}{status}{text}",
+        listen.stderr_text(),
+        listen.stdout_text()
+    );
+    assert!(!all.contains("sup3r-s3cret"), "{all}");
+    // echo says where it connects too, and gives up with the same cause.
+    let (code, err) = run_ingest(&settings, &["echo", "1", "--timeout", "3"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("client id my-client-id") && err.contains("authentication"),
+        "{err}"
+    );
+    assert!(!err.contains("sup3r-s3cret"), "{err}");
+}
+
+#[test]
+fn a_listener_killed_and_restarted_is_back_within_10_s_and_writes_each_alert_once() {
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic(TOPIC, 1);
+    let producer = broker.producer();
+    // librdkafka's default session (45 s): a dynamic member that died would
+    // hold the partition that long; a static one is taken back at once.
+    let s = Scratch::new(&broker, &[TOPIC], "");
+    assert!(!std::fs::read_to_string(&s.settings)
+        .unwrap()
+        .contains("session.timeout"));
+    let listen = Ingest::listen(&s.settings);
+    producer.send(TOPIC, 0, &alert("S240520a"), None);
+    wait_for_dirs(&s.tree(), 1, LONG, &context(&listen));
+    producer.send(TOPIC, 0, &alert("S240520b"), None);
+    listen.signal(libc::SIGKILL);
+    drop(listen);
+    let restarted = std::time::Instant::now();
+    let again = Ingest::spawn(&s.settings, &["listen"]);
+    producer.send(TOPIC, 0, &alert("S240520c"), None);
+    let before = complete_dirs(&s.tree()).len();
+    let back = wait_for(Duration::from_secs(10), || {
+        complete_dirs(&s.tree()).len() > before
+    });
+    let took = restarted.elapsed();
+    eprintln!(
+        "restart -> first alert directory: {:.1} s",
+        took.as_secs_f64()
+    );
+    assert!(
+        back,
+        "no alert within 10 s of the restart\n{}",
+        context(&again)()
+    );
+    producer.send(TOPIC, 0, &alert("S240520d"), None);
+    wait_for_dirs(&s.tree(), 4, LONG, &context(&again));
+    assert_each_written_once(&s, "S240520", 4);
 }

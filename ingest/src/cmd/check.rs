@@ -12,7 +12,7 @@ use gocart_shared::Settings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::Exit;
-use crate::kafka::context::Context;
+use crate::kafka::context::{classify, Context};
 use crate::kafka::topics::{self, TopicError};
 use crate::kafka::KafkaSettings;
 
@@ -90,7 +90,7 @@ fn librdkafka(kafka: &KafkaSettings, report: &mut Report) {
 /// One metadata request per topic, each bounded by the requests' own timeout.
 fn broker(kafka: &KafkaSettings, report: &mut Report) {
     let what = format!("broker {}", kafka.servers);
-    let context = Context::new(kafka.redactor.clone());
+    let context = Context::new(kafka.redactor.clone(), &kafka.servers);
     // The check reports the cause itself, once; the callbacks stay quiet.
     context.closing();
     // A throwaway group (echo's): asking for metadata never joins a group.
@@ -116,10 +116,11 @@ fn broker(kafka: &KafkaSettings, report: &mut Report) {
                 // The request only says it failed; the callbacks heard why,
                 // and they are served by polling.
                 let _ = consumer.poll(CALLBACKS_WAIT);
-                let cause = match consumer.context().last_error() {
-                    Some((_, cause)) => cause,
+                let heard = match consumer.context().last_error() {
+                    Some((_, heard)) => heard,
                     None => e.to_string(),
                 };
+                let cause = classify(&heard, &kafka.servers);
                 report.fail(format!("{what} does not answer: {cause}"));
                 return;
             }

@@ -5,10 +5,10 @@ use gocart_shared::Settings;
 
 use super::Exit;
 use crate::alert::Pipeline;
-use crate::kafka::echo::{echo, EchoError};
+use crate::kafka::echo::{echo, EchoError, EchoRequest};
 use crate::shutdown::Shutdown;
 
-pub fn run(settings: Settings, days: f64) -> anyhow::Result<Exit> {
+pub fn run(settings: Settings, days: f64, timeout_secs: u64) -> anyhow::Result<Exit> {
     let kafka = match super::listen::prepare(&settings) {
         Ok(kafka) => kafka,
         Err(message) => {
@@ -18,7 +18,11 @@ pub fn run(settings: Settings, days: f64) -> anyhow::Result<Exit> {
     };
     let shutdown = Shutdown::install()?;
     let pipeline = Pipeline::new(settings);
-    let tally = match echo(&pipeline, &kafka, days, &shutdown) {
+    let request = EchoRequest {
+        days,
+        timeout: std::time::Duration::from_secs(timeout_secs),
+    };
+    let tally = match echo(&pipeline, &kafka, request, &shutdown) {
         Ok(tally) => tally,
         Err(e @ EchoError::Days(_)) => {
             gocart_shared::cli::INGEST.error(e);

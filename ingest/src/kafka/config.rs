@@ -1,5 +1,5 @@
 //! librdkafka client settings from `gocart.yaml`: GCN (an OIDC client-credentials
-//! login, DESIGN.md "Kafka") or any other broker named by `bootstrap_servers`,
+//! login, see `docs/architecture.md`) or any other broker named by `bootstrap_servers`,
 //! then the user's `config` passed through. Also the checks that make a wrong
 //! set-up a clear message instead of an endless reconnect loop: placeholder
 //! credentials, a librdkafka without OIDC, a secret in a file others can read.
@@ -73,6 +73,8 @@ pub struct KafkaSettings {
     pub is_gcn: bool,
     /// Where we connect, for messages ("kafka.gcn.nasa.gov", "127.0.0.1:9092").
     pub servers: String,
+    /// The client id we log in or identify with, if any (never the secret).
+    pub client_id: Option<String>,
     pub redactor: Redactor,
 }
 
@@ -103,7 +105,7 @@ impl KafkaSettings {
         }
         let is_gcn = gk.bootstrap_servers.trim().is_empty();
         let mut base = ClientConfig::new();
-        let servers = if is_gcn {
+        if is_gcn {
             if !has_value(&gk.client_id) || !has_value(&gk.client_secret) {
                 return Err(ConfigError::Credentials {
                     path: settings.path.clone(),
@@ -114,12 +116,10 @@ impl KafkaSettings {
                 gk.domain.trim(),
                 &gk.client_id,
                 &gk.client_secret,
-            )
+            );
         } else {
-            let servers = gk.bootstrap_servers.trim().to_string();
-            base.set("bootstrap.servers", &servers);
-            servers
-        };
+            base.set("bootstrap.servers", gk.bootstrap_servers.trim());
+        }
         // Connection closes are normal (idle brokers hang up); outages are
         // reported through error events instead, once each.
         base.set("log.connection.close", "false");
@@ -129,14 +129,34 @@ impl KafkaSettings {
         for (key, value) in &gk.config {
             base.set(key, value);
         }
+        // What the client really uses, the user's `config` included.
+        let servers = base
+            .get("bootstrap.servers")
+            .unwrap_or_default()
+            .to_string();
+        let client_id = ["sasl.oauthbearer.client.id", "client.id"]
+            .iter()
+            .find_map(|key| base.get(key))
+            .map(String::from);
         Ok(KafkaSettings {
             base,
             topics,
             heartbeat: gk.follows_heartbeat(),
             is_gcn,
             servers,
+            client_id,
             redactor: Redactor::new(&gk.client_secret),
         })
+    }
+
+    /// "broker(s) X, topics a, b, client id C": what a client connects to,
+    /// for the first line `listen` and `echo` log. Never the secret.
+    pub fn describe(&self, topics: &[String]) -> String {
+        let mut text = format!("broker {}, topics {}", self.servers, topics.join(", "));
+        if let Some(id) = &self.client_id {
+            text.push_str(&format!(", client id {id}"));
+        }
+        self.redactor.clean(&text)
     }
 
     /// The configuration every client starts from (user's `config` included).
@@ -152,6 +172,7 @@ impl KafkaSettings {
         set_default(&mut c, "auto.offset.reset", "earliest");
         set_default(&mut c, "statistics.interval.ms", "2000");
         set_default(&mut c, "max.poll.interval.ms", "600000");
+        set_default(&mut c, "group.instance.id", &instance_id(group_id));
         c.set("group.id", group_id);
         c.set("enable.auto.commit", "false");
         c.set("enable.auto.offset.store", "false");
@@ -195,15 +216,46 @@ impl KafkaSettings {
     }
 }
 
-/// GCN's keys (as NASA's gcn-kafka client sets them); returns the server.
-fn gcn_config(c: &mut ClientConfig, domain: &str, id: &str, secret: &str) -> String {
+/// The static group member id of `listen` for `group_id` on this machine.
+/// A static member that restarts (even after `kill -9`) takes its partitions
+/// back at once, instead of waiting out the dead member's session (45 s).
+/// Derived, not stored: the same settings give the same id on every run, and
+/// a copy of the settings file on a second machine (a standby) gets its own
+/// id through the host name, so the two never fence each other.
+pub fn instance_id(group_id: &str) -> String {
+    let host: String = host_name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{group_id}-{host}")
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the name is NUL-terminated
+    // when it fits, and we stop at the first NUL or the end.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// GCN's keys (as NASA's gcn-kafka client sets them).
+fn gcn_config(c: &mut ClientConfig, domain: &str, id: &str, secret: &str) {
     let domain = if domain.is_empty() {
         "gcn.nasa.gov"
     } else {
         domain
     };
-    let servers = format!("kafka.{domain}");
-    c.set("bootstrap.servers", &servers)
+    c.set("bootstrap.servers", format!("kafka.{domain}"))
         .set("security.protocol", "sasl_ssl")
         .set("sasl.mechanisms", "OAUTHBEARER")
         .set("sasl.oauthbearer.method", "oidc")
@@ -213,7 +265,6 @@ fn gcn_config(c: &mut ClientConfig, domain: &str, id: &str, secret: &str) -> Str
             "sasl.oauthbearer.token.endpoint.url",
             format!("https://auth.{domain}/oauth2/token"),
         );
-    servers
 }
 
 fn set_default(c: &mut ClientConfig, key: &str, value: &str) {
@@ -318,6 +369,11 @@ mod tests {
         assert_eq!(k.listen_topics(), vec!["igwn.gwalert", HEARTBEAT_TOPIC]);
         assert!(!format!("{k:?}").contains("s3cr3t"));
         assert_eq!(k.redactor.clean("bad s3cr3t-value!"), "bad <hidden>!");
+        let line = k.describe(&k.listen_topics());
+        assert_eq!(
+            line,
+            "broker kafka.test.gcn.nasa.gov, topics igwn.gwalert, gcn.heartbeat, client id abc"
+        );
     }
 
     #[test]
@@ -347,6 +403,14 @@ mod tests {
         // Our correctness rests on manual commits: that one is not overridable.
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         assert_eq!(c.get("group.id"), Some("g1"));
+        // A static member: the same id on every run on this machine.
+        let instance = c.get("group.instance.id").unwrap().to_string();
+        assert!(instance.starts_with("g1-"), "{instance}");
+        assert_eq!(
+            k.listen_config("g1").get("group.instance.id"),
+            Some(instance.as_str())
+        );
+        assert_eq!(k.echo_config().get("group.instance.id"), None);
         assert_eq!(k.listen_topics(), vec!["a", "b"]);
         let echo_group = k.echo_config().get("group.id").unwrap().to_string();
         assert!(echo_group.ends_with("-echo") && echo_group != "g1");

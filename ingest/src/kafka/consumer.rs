@@ -11,6 +11,14 @@
 //! without (the very first run of a new group) starts at its end, and the old
 //! alerts skipped are counted and reported; we commit that end at once, so a
 //! later run resumes from it even if no alert came in between.
+//!
+//! The status file is rewritten every few seconds whatever the loop is doing
+//! (starting up against a broker that is not there, waiting for a commit,
+//! holding a partition), so a stale file means a stuck or dead process.
+//!
+//! `listen` is a static group member (`group.instance.id`): restarted after
+//! a crash it takes its partitions back at once. A second listener with the
+//! same id fences the first, which then stops with a clear message.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -22,6 +30,7 @@ use gocart_shared::marker::Source;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message as _, OwnedMessage};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::commit::{CommitQueue, CommitResult};
@@ -52,12 +61,25 @@ const COMMIT_WAIT: Duration = Duration::from_secs(10);
 /// After a stop request, how long we still wait for the last confirmations.
 const STOP_WAIT: Duration = Duration::from_secs(3);
 
+/// How long closing the client may take after that.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     #[error("cannot create the Kafka consumer: {0}")]
     Create(String),
     #[error("cannot subscribe to {topics}: {message}")]
     Subscribe { topics: String, message: String },
+    #[error(
+        "stopped: another listener joined group {group_id} with the same instance id \
+         {instance_id} and took over (FENCED_INSTANCE_ID: {message}); run only one \
+         `listen` per settings file and machine"
+    )]
+    Fenced {
+        group_id: String,
+        instance_id: String,
+        message: String,
+    },
 }
 
 /// What `listen` needs besides the pipeline.
@@ -100,14 +122,26 @@ struct Listener {
     last_saved: Instant,
     last_consumer_error: Option<String>,
     status_write_failed: bool,
+    /// Set when the broker fenced us (another member with our instance id).
+    fenced: Option<String>,
+    /// When a commit wait first saw the stop request.
+    stop_seen: Option<Instant>,
 }
 
 /// Runs until SIGINT/SIGTERM; returns after the alert in hand is committed.
 pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError> {
-    let context = Context::new(setup.kafka.redactor.clone());
-    let consumer: BaseConsumer<Context> = setup
-        .kafka
-        .listen_config(&setup.group_id)
+    let context = Context::new(setup.kafka.redactor.clone(), &setup.kafka.servers);
+    let config = setup.kafka.listen_config(&setup.group_id);
+    let instance_id = config
+        .get("group.instance.id")
+        .unwrap_or_default()
+        .to_string();
+    tracing::info!(
+        "listen: connecting to {}, group {} (instance {instance_id})",
+        setup.kafka.describe(&setup.kafka.listen_topics()),
+        setup.group_id
+    );
+    let consumer: BaseConsumer<Context> = config
         .create_with_context(context)
         .map_err(|e| ListenError::Create(setup.kafka.redactor.clean(&e.to_string())))?;
     let previous = Status::load(&setup.state_dir).ok();
@@ -135,11 +169,15 @@ pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError>
         last_saved: Instant::now(),
         last_consumer_error: None,
         status_write_failed: false,
+        fenced: None,
+        stop_seen: None,
     };
     listener.save_status();
     if !listener.start_positions(previous.as_ref()) {
         listener.finish();
-        return Ok(());
+        let outcome = listener.outcome(&instance_id);
+        listener.close();
+        return outcome;
     }
     listener.subscribe()?;
     tracing::info!(
@@ -150,12 +188,54 @@ pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError>
     );
     listener.run();
     listener.finish();
-    Ok(())
+    let outcome = listener.outcome(&instance_id);
+    listener.close();
+    outcome
 }
 
 impl Listener {
     fn context(&self) -> &Context {
         self.consumer.context()
+    }
+
+    /// How the run ended: fine, or fenced by another listener.
+    fn outcome(&self, instance_id: &str) -> Result<(), ListenError> {
+        match &self.fenced {
+            None => Ok(()),
+            Some(message) => Err(ListenError::Fenced {
+                group_id: self.setup.group_id.clone(),
+                instance_id: instance_id.to_string(),
+                message: message.clone(),
+            }),
+        }
+    }
+
+    /// Whether to stop: a stop request, or fenced.
+    fn stopping(&self) -> bool {
+        self.setup.shutdown.requested() || self.fenced.is_some()
+    }
+
+    /// Waits `delay` while serving the consumer (its log and error events
+    /// name the cause of an outage) and keeping the status file fresh;
+    /// true if a stop was requested meanwhile.
+    fn wait_serving(&mut self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if self.stopping() {
+                return true;
+            }
+            if let Some(message) = self.poll_once(POLL) {
+                self.buffer.push_back(message);
+            }
+            self.save_if_due();
+        }
+        self.stopping()
+    }
+
+    fn save_if_due(&mut self) {
+        if self.last_saved.elapsed() >= Duration::from_secs(REFRESH_SECS as u64) {
+            self.save_status();
+        }
     }
 
     /// Sets each partition's starting offset (see the module comment); retried
@@ -167,7 +247,12 @@ impl Listener {
         let mut first_run = Vec::new();
         for topic in self.setup.kafka.listen_topics() {
             loop {
-                match self.start_topic(&topic, previous) {
+                self.save_if_due();
+                let result = self.start_topic(&topic, previous);
+                if result.is_ok() {
+                    self.context().healthy();
+                }
+                match result {
                     Ok(Some(n)) => {
                         skipped += n;
                         first_run.push(topic.clone());
@@ -187,7 +272,7 @@ impl Listener {
                         } else {
                             tracing::debug!("start-up: {e}");
                         }
-                        if self.setup.shutdown.sleep(backoff.next_delay()) {
+                        if self.wait_serving(backoff.next_delay()) {
                             return false;
                         }
                     }
@@ -218,6 +303,7 @@ impl Listener {
     ) -> Result<Option<i64>, TopicError> {
         let is_heartbeat = self.is_heartbeat(topic);
         let parts = topics::partitions(&self.consumer, topic)?;
+        self.save_if_due();
         let found = self.committed_offsets(topic, &parts)?;
         let mut to_commit = Vec::new();
         let mut skipped = None;
@@ -234,6 +320,7 @@ impl Listener {
                         offset
                     }
                     _ => {
+                        self.save_if_due();
                         let (low, high) = topics::watermarks(&self.consumer, topic, *partition)?;
                         if !is_heartbeat {
                             *skipped.get_or_insert(0) += (high - low).max(0);
@@ -299,7 +386,7 @@ impl Listener {
     }
 
     fn run(&mut self) {
-        while !self.setup.shutdown.requested() {
+        while !self.stopping() {
             if let Some(message) = self.next_message() {
                 self.handle(message);
             }
@@ -324,10 +411,35 @@ impl Listener {
                 self.last_consumer_error = None;
                 Some(message.detach())
             }
+            Some(Err(KafkaError::MessageConsumptionFatal(_))) => {
+                self.fatal();
+                None
+            }
             Some(Err(e)) => {
                 self.consumer_error(&e);
                 None
             }
+        }
+    }
+
+    /// librdkafka gave up on this client; the only fatal error a consumer
+    /// meets is being fenced by a member with the same instance id.
+    fn fatal(&mut self) {
+        let (code, text) = self
+            .consumer
+            .client()
+            .fatal_error()
+            .unwrap_or((RDKafkaErrorCode::Fatal, "fatal error".into()));
+        let text = self
+            .setup
+            .kafka
+            .redactor
+            .clean(&format!("{code:?}: {text}"));
+        if self.fenced.is_none() {
+            tracing::error!("Kafka: {text}");
+            self.context().note_error(&text);
+            self.status.fenced = Some(text.clone());
+            self.fenced = Some(text);
         }
     }
 
@@ -422,7 +534,6 @@ impl Listener {
             return false;
         }
         let start = Instant::now();
-        let mut stop_seen: Option<Instant> = None;
         loop {
             let failure = self.take_commit_results(COMMIT_POLL);
             self.drop_confirmed();
@@ -433,8 +544,11 @@ impl Listener {
                 self.commit_failed(&why);
                 return false;
             }
-            if self.setup.shutdown.requested() {
-                let seen = *stop_seen.get_or_insert_with(Instant::now);
+            self.save_if_due();
+            if self.stopping() {
+                // One budget from the first sight of the stop, however many
+                // waits follow (the alert in hand, then the last commits).
+                let seen = *self.stop_seen.get_or_insert_with(Instant::now);
                 if seen.elapsed() >= STOP_WAIT {
                     return false;
                 }
@@ -667,7 +781,7 @@ impl Listener {
                 partition: key.1,
             })
             .collect();
-        self.status.connected = !self.context().is_down();
+        self.status.connection = Some(self.context().connection());
         self.status.last_error = self.context().last_error().map(|(at, message)| LastError {
             at: Some(at),
             message,
@@ -694,6 +808,31 @@ impl Listener {
         self.context().closing();
         self.consumer.unsubscribe();
         tracing::info!("stopped");
+    }
+
+    /// Closes the consumer, waiting at most `CLOSE_WAIT`. A static member's
+    /// close can wait without end for a group coordinator that is gone; by
+    /// now every commit is confirmed or left to redelivery, so nothing is
+    /// lost by not waiting: the client is then left to the process's exit.
+    fn close(self) {
+        let Listener {
+            commits, consumer, ..
+        } = self;
+        drop(commits);
+        if consumer.close_queue().is_ok() {
+            let until = Instant::now() + CLOSE_WAIT;
+            while !consumer.closed() && Instant::now() < until {
+                let _ = consumer.poll(POLL);
+            }
+        }
+        if consumer.closed() {
+            drop(consumer);
+        } else {
+            tracing::debug!(
+                "the Kafka client did not close within {CLOSE_WAIT:?}; left to the exit"
+            );
+            std::mem::forget(consumer);
+        }
     }
 }
 

@@ -3,6 +3,12 @@
 //! when the connection goes and one when it is back. Its statistics (every few
 //! seconds) also give each partition's end offset, so the status file can show
 //! lag without a blocking call in the consumer loop.
+//!
+//! The connection is one of connecting / up / down (with a cause), never a
+//! guess: it starts as connecting and is up only once the broker answered.
+//! librdkafka's log lines about failed connections carry the host and the
+//! operating system's words ("Connection refused", "Failed to resolve ..."),
+//! which its error events often lack; both feed the cause.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,21 +24,28 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::config::Redactor;
+use super::status::{Cause, CauseKind, Connection};
 
 /// A partition, as (topic, partition).
 pub type PartitionKey = (String, i32);
 
 /// The state of the connection as the callbacks see it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Link {
+    state: Connection,
     /// Set at the first error of an outage; cleared when the broker is back.
     down_since: Option<Instant>,
     last_error: Option<(DateTime<Utc>, String)>,
 }
 
+/// librdkafka log facilities that report a failed connection or login.
+const FAILURE_FACILITIES: &[&str] = &["FAIL", "ERROR", "OIDC", "SASL", "SSL", "AUTH", "SASLMECHS"];
+
 /// The callbacks' shared state (librdkafka calls them from `poll`).
 pub struct Context {
     redactor: Redactor,
+    /// The configured bootstrap servers, named when a message has no host.
+    servers: String,
     link: Mutex<Link>,
     ends: Mutex<BTreeMap<PartitionKey, i64>>,
     /// Set while the client shuts down: its last complaints are not news.
@@ -40,10 +53,18 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(redactor: Redactor) -> Context {
+    pub fn new(redactor: Redactor, servers: &str) -> Context {
         Context {
             redactor,
-            link: Mutex::new(Link::default()),
+            servers: servers.to_string(),
+            link: Mutex::new(Link {
+                state: Connection::Connecting {
+                    host: servers.to_string(),
+                    since: Utc::now(),
+                },
+                down_since: None,
+                last_error: None,
+            }),
             ends: Mutex::new(BTreeMap::new()),
             closing: AtomicBool::new(false),
         }
@@ -53,19 +74,33 @@ impl Context {
     /// outage, then only at debug level until it is over.
     pub fn trouble(&self, what: &str) {
         let what = self.redactor.clean(what);
+        let cause = classify(&what, &self.servers);
         let mut link = lock(&self.link);
         link.last_error = Some((Utc::now(), what.clone()));
         if self.closing.load(Ordering::Relaxed) {
             tracing::debug!("Kafka (closing): {what}");
         } else if link.down_since.is_none() {
             link.down_since = Some(Instant::now());
-            tracing::warn!("Kafka: {what}; retrying until the broker is back");
+            tracing::warn!("Kafka: cannot connect to {cause}; retrying until the broker is back");
+            link.state = Connection::Down {
+                since: Utc::now(),
+                cause,
+            };
         } else {
             tracing::debug!("Kafka (still down): {what}");
+            // A vague first report ("transport failure") gives way to the
+            // first one that says why.
+            if let Connection::Down { cause: known, .. } = &mut link.state {
+                if known.kind == CauseKind::Other && cause.kind != CauseKind::Other {
+                    tracing::warn!("Kafka: the cause: {cause}");
+                    *known = cause;
+                }
+            }
         }
     }
 
-    /// Evidence the broker is reachable (a message, a commit, a broker "UP").
+    /// Evidence the broker is reachable (a message, a commit, an answer to a
+    /// request, a broker "UP").
     pub fn healthy(&self) {
         let mut link = lock(&self.link);
         if let Some(since) = link.down_since.take() {
@@ -73,6 +108,22 @@ impl Context {
                 "Kafka: connection is back after {:.0} s",
                 since.elapsed().as_secs_f64()
             );
+        }
+        if !link.state.is_up() {
+            link.state = Connection::Up { since: Utc::now() };
+        }
+    }
+
+    /// The connection as it is now, for the status file.
+    pub fn connection(&self) -> Connection {
+        lock(&self.link).state.clone()
+    }
+
+    /// Why the connection is down, if it is.
+    pub fn cause(&self) -> Option<Cause> {
+        match &lock(&self.link).state {
+            Connection::Down { cause, .. } => Some(cause.clone()),
+            _ => None,
         }
     }
 
@@ -127,11 +178,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ClientContext for Context {
-    /// librdkafka's own log lines are detail: the errors that matter arrive
-    /// as error events. Shown with `GOCART_LOG=debug`.
+    /// librdkafka's own log lines are detail (shown with `GOCART_LOG=debug`),
+    /// except its reports of failed connections and logins: they name the
+    /// host and the cause, and start (or explain) an outage.
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         let text = self.redactor.clean(log_message);
         tracing::debug!("librdkafka {level:?} {fac}: {text}");
+        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) && FAILURE_FACILITIES.contains(&fac)
+        {
+            self.trouble(&text);
+        }
     }
 
     fn stats_raw(&self, statistics: &[u8]) {
@@ -153,13 +209,77 @@ impl ClientContext for Context {
 
 impl ConsumerContext for Context {}
 
+/// Sorts a failure report into a cause and finds the host it is about:
+/// librdkafka starts its lines with the broker ("host:port/id: ..."), curl
+/// names the host it could not resolve.
+pub fn classify(text: &str, servers: &str) -> Cause {
+    let lower = text.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    let kind = if has(&[
+        "resolve",
+        "name or service not known",
+        "nodename nor servname",
+        "name resolution",
+    ]) {
+        CauseKind::Dns
+    } else if has(&["connection refused"]) {
+        CauseKind::Refused
+    } else if has(&[
+        "sasl",
+        "authenticat",
+        "oauthbearer",
+        "oidc",
+        "token",
+        "unauthorized",
+        "invalid_client",
+    ]) {
+        CauseKind::Authentication
+    } else if has(&["ssl", "tls", "certificate", "handshake"]) {
+        CauseKind::Tls
+    } else if has(&["timed out", "timeout"]) {
+        CauseKind::Timeout
+    } else {
+        CauseKind::Other
+    };
+    let text = without_thread(text);
+    Cause {
+        kind,
+        host: host_of(text).unwrap_or_else(|| servers.to_string()),
+        detail: text.to_string(),
+    }
+}
+
+/// librdkafka's "[thrd:...]: " prefix names its thread, nothing a user needs.
+fn without_thread(text: &str) -> &str {
+    match text.strip_prefix("[thrd:") {
+        Some(rest) => rest.split_once("]: ").map_or(text, |(_, after)| after),
+        None => text,
+    }
+}
+
+/// The host a failure report is about, if it says.
+fn host_of(text: &str) -> Option<String> {
+    if let Some((_, rest)) = text.split_once("Could not resolve host: ") {
+        return rest.split_whitespace().next().map(String::from);
+    }
+    if let Some((_, rest)) = text.split_once("Failed to resolve '") {
+        return rest.split('\'').next().map(String::from);
+    }
+    // "host:port/bootstrap: Connect to ..." or "host:port/1: ..."
+    let (first, _) = text.split_once(": ")?;
+    // "sasl_ssl://host:port/1" when the protocol is part of the name.
+    let first = first.split_once("://").map_or(first, |(_, rest)| rest);
+    let (broker, _) = first.split_once('/')?;
+    (!broker.is_empty() && !broker.contains(' ')).then(|| broker.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn an_outage_is_remembered_until_the_broker_is_back() {
-        let c = Context::new(Redactor::new("topsecret"));
+        let c = Context::new(Redactor::new("topsecret"), "b:9092");
         assert!(!c.is_down());
         c.trouble("1/1 brokers are down");
         c.trouble("connect failed: topsecret");
@@ -171,8 +291,66 @@ mod tests {
     }
 
     #[test]
+    fn the_connection_is_connecting_until_the_broker_answers() {
+        let c = Context::new(Redactor::new("topsecret"), "b:9092");
+        assert!(matches!(c.connection(), Connection::Connecting { host, .. } if host == "b:9092"));
+        c.trouble("BrokerTransportFailure (Local: Broker transport failure)");
+        assert_eq!(c.cause().unwrap().kind, CauseKind::Other);
+        // The first report that says why replaces a vague one.
+        c.trouble("b:9092/bootstrap: Connect to ipv4#10.0.0.1:9092 failed: Connection refused");
+        assert_eq!(c.cause().unwrap().kind, CauseKind::Refused);
+        c.healthy();
+        assert!(c.connection().is_up());
+    }
+
+    #[test]
+    fn causes_are_sorted_and_name_the_host() {
+        let cases = [
+            (
+                "[thrd:nothing.invalid:9092/bootstrap]: nothing.invalid:9092/bootstrap: Failed to resolve 'nothing.invalid:9092': Name or service not known (after 3ms in state CONNECT)",
+                CauseKind::Dns,
+                "nothing.invalid:9092",
+            ),
+            (
+                "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused (after 0ms in state CONNECT)",
+                CauseKind::Refused,
+                "127.0.0.1:1",
+            ),
+            (
+                "Failed to retrieve OIDC token: Could not resolve host: auth.gcn.nasa.gov",
+                CauseKind::Dns,
+                "auth.gcn.nasa.gov",
+            ),
+            (
+                "kafka.gcn.nasa.gov:9092/bootstrap: SASL authentication error: Authentication failed",
+                CauseKind::Authentication,
+                "kafka.gcn.nasa.gov:9092",
+            ),
+            (
+                "kafka.gcn.nasa.gov:9092/bootstrap: SSL handshake failed: wrong version number",
+                CauseKind::Tls,
+                "kafka.gcn.nasa.gov:9092",
+            ),
+            (
+                "sasl_plaintext://127.0.0.1:37871/bootstrap: SASL OAUTHBEARER mechanism handshake failed: Broker: Unsupported SASL mechanism",
+                CauseKind::Authentication,
+                "127.0.0.1:37871",
+            ),
+            (
+                "Connection timed out",
+                CauseKind::Timeout,
+                "b:9092",
+            ),
+        ];
+        for (text, kind, host) in cases {
+            let cause = classify(text, "b:9092");
+            assert_eq!((cause.kind, cause.host.as_str()), (kind, host), "{text}");
+        }
+    }
+
+    #[test]
     fn the_end_of_a_partition_is_not_an_outage() {
-        let c = Context::new(Redactor::new("topsecret"));
+        let c = Context::new(Redactor::new("topsecret"), "b:9092");
         c.error(
             KafkaError::Global(RDKafkaErrorCode::PartitionEOF),
             "end at 60",

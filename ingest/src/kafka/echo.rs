@@ -4,11 +4,14 @@
 //! offsets `listen` resumes from; the pipeline's idempotence makes replaying
 //! alerts already on disk harmless ("unchanged"). Alerts of different events
 //! are written side by side (`alert::pool`), one thread per core.
+//!
+//! echo is one-shot: a broker it cannot reach within its timeout is an error
+//! naming the host and the cause, not a retry loop without end.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gocart_shared::marker::Source;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,6 +44,12 @@ pub enum EchoError {
     Times { days: f64, message: String },
     #[error("cannot assign the partitions: {0}")]
     Assign(String),
+    #[error("cannot reach the Kafka broker {servers} within {secs} s: {cause}")]
+    Unreachable {
+        servers: String,
+        secs: u64,
+        cause: String,
+    },
 }
 
 /// Where each partition's replay starts and stops.
@@ -50,22 +59,33 @@ struct Range {
     end: i64,
 }
 
+/// What to replay, and how long to try reaching the broker.
+#[derive(Debug, Clone, Copy)]
+pub struct EchoRequest {
+    pub days: f64,
+    pub timeout: Duration,
+}
+
 /// Replays the last `days` days; returns the outcomes' tally.
 pub fn echo(
     pipeline: &Pipeline,
     kafka: &KafkaSettings,
-    days: f64,
+    request: EchoRequest,
     shutdown: &Shutdown,
 ) -> Result<Tally, EchoError> {
+    let days = request.days;
     if !(days.is_finite() && days > 0.0) {
         return Err(EchoError::Days(days));
     }
+    tracing::info!("echo: connecting to {}", kafka.describe(&kafka.topics));
     let consumer: BaseConsumer<Context> = kafka
         .echo_config()
-        .create_with_context(Context::new(kafka.redactor.clone()))
+        .create_with_context(Context::new(kafka.redactor.clone(), &kafka.servers))
         .map_err(|e| EchoError::Create(kafka.redactor.clean(&e.to_string())))?;
     let since_ms = chrono::Utc::now().timestamp_millis() - (days * 86_400_000.0) as i64;
-    let Some(mut ranges) = plan_with_retries(&consumer, kafka, since_ms, days, shutdown)? else {
+    let window = Window { since_ms, days };
+    let Some(mut ranges) = plan_with_retries(&consumer, kafka, window, request.timeout, shutdown)?
+    else {
         return Ok(Tally::default());
     };
     let total: i64 = ranges.values().map(|r| r.end - r.next).sum();
@@ -115,25 +135,83 @@ pub fn echo(
         .unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
-/// `plan`, retried while the broker is unreachable; None if stopped meanwhile.
+/// The replay's time window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    since_ms: i64,
+    days: f64,
+}
+
+/// `plan`, retried while the broker is unreachable, for at most `timeout`;
+/// None if stopped meanwhile.
 fn plan_with_retries(
     consumer: &BaseConsumer<Context>,
     kafka: &KafkaSettings,
-    since_ms: i64,
-    days: f64,
+    window: Window,
+    timeout: Duration,
     shutdown: &Shutdown,
 ) -> Result<Option<BTreeMap<PartitionKey, Range>>, EchoError> {
     let mut backoff = Backoff::new(Duration::from_secs(30));
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     loop {
-        match plan(consumer, kafka, since_ms, days) {
-            Ok(ranges) => return Ok(Some(ranges)),
+        match plan(consumer, kafka, window.since_ms, window.days) {
+            Ok(ranges) => {
+                consumer.context().healthy();
+                return Ok(Some(ranges));
+            }
             Err(e @ EchoError::Topic(TopicError::Missing { .. })) => return Err(e),
+            // Another try could not end within the timeout: wait out the
+            // rest (librdkafka's reports arrive meanwhile) and say why.
+            Err(e) if started.elapsed() + REQUEST_TIMEOUT > timeout => {
+                let left = timeout.saturating_sub(started.elapsed());
+                if serve_until(consumer, Instant::now() + left, shutdown) {
+                    return Ok(None);
+                }
+                let cause = consumer
+                    .context()
+                    .cause()
+                    .map_or_else(|| e.to_string(), |c| c.to_string());
+                return Err(EchoError::Unreachable {
+                    servers: kafka.servers.clone(),
+                    secs: timeout.as_secs(),
+                    cause,
+                });
+            }
             Err(e) if started.elapsed() > PATIENCE => consumer.context().trouble(&e.to_string()),
             Err(e) => tracing::debug!("start-up: {e}"),
         }
-        if shutdown.sleep(backoff.next_delay()) {
+        let left = timeout.saturating_sub(started.elapsed() + REQUEST_TIMEOUT);
+        let wait = backoff.next_delay().min(left);
+        if serve_until(consumer, Instant::now() + wait, shutdown) {
             return Ok(None);
+        }
+    }
+}
+
+/// Serves the consumer until `until`; true if a stop was requested.
+fn serve_until(consumer: &BaseConsumer<Context>, until: Instant, shutdown: &Shutdown) -> bool {
+    loop {
+        if shutdown.requested() {
+            return true;
+        }
+        if Instant::now() >= until {
+            serve(consumer, Duration::ZERO);
+            return false;
+        }
+        serve(consumer, Duration::from_millis(100));
+    }
+}
+
+/// Serves the consumer's events (librdkafka's reports of failed connections
+/// among them) for up to `wait`; with zero, only those already queued.
+fn serve(consumer: &BaseConsumer<Context>, wait: Duration) {
+    let until = Instant::now() + wait;
+    loop {
+        match consumer.poll(Duration::ZERO) {
+            Some(Err(KafkaError::PartitionEOF(_))) | Some(Ok(_)) => {}
+            Some(Err(e)) => consumer.context().trouble(&e.to_string()),
+            None if Instant::now() >= until => return,
+            None => std::thread::sleep(Duration::from_millis(10)),
         }
     }
 }

@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 /// The file name inside `trigger.state_dir`.
 pub const STATUS_FILE: &str = "ingest-listen.json";
 
-/// How often `listen` rewrites the file when nothing happens.
+/// How often `listen` rewrites the file, whatever it is doing.
 pub const REFRESH_SECS: i64 = 5;
+
+/// A file older than this while its process lives means a stuck loop.
+pub const STALE_SECS: i64 = 3 * REFRESH_SECS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
@@ -26,8 +29,10 @@ pub enum StatusError {
     Read { path: PathBuf, message: String },
 }
 
-/// Everything `status` shows.
+/// Everything `status` shows. Fields missing from an older file read as
+/// unknown (their defaults), never as an error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Status {
     pub pid: u32,
     pub group_id: String,
@@ -37,7 +42,10 @@ pub struct Status {
     pub updated: Option<DateTime<Utc>>,
     /// Set when listen exits cleanly.
     pub stopped: Option<DateTime<Utc>>,
-    pub connected: bool,
+    /// None: unknown (a file written before the state was recorded).
+    pub connection: Option<Connection>,
+    /// Set when another listener with the same group instance id took over.
+    pub fenced: Option<String>,
     /// Old alerts skipped on the very first run (the backlog).
     pub skipped_at_start: i64,
     pub last_message: Option<DateTime<Utc>>,
@@ -48,6 +56,86 @@ pub struct Status {
     pub last_error: Option<LastError>,
     pub counts: Counts,
     pub partitions: Vec<PartitionStatus>,
+}
+
+/// The connection to the broker as `listen` last saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Connection {
+    /// From the start until the broker first answers.
+    Connecting {
+        host: String,
+        since: DateTime<Utc>,
+    },
+    Up {
+        since: DateTime<Utc>,
+    },
+    Down {
+        since: DateTime<Utc>,
+        cause: Cause,
+    },
+}
+
+impl Connection {
+    pub fn is_up(&self) -> bool {
+        matches!(self, Connection::Up { .. })
+    }
+
+    pub fn since(&self) -> DateTime<Utc> {
+        match self {
+            Connection::Connecting { since, .. }
+            | Connection::Up { since }
+            | Connection::Down { since, .. } => *since,
+        }
+    }
+}
+
+/// Why the broker cannot be reached, sorted into the few kinds that tell a
+/// user what to fix, with the host it was about and librdkafka's own words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cause {
+    pub kind: CauseKind,
+    pub host: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CauseKind {
+    Dns,
+    Refused,
+    Authentication,
+    Tls,
+    Timeout,
+    Other,
+}
+
+impl CauseKind {
+    /// What it means, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CauseKind::Dns => "the host name does not resolve (DNS)",
+            CauseKind::Refused => "connection refused (nothing listens there)",
+            CauseKind::Authentication => {
+                "authentication failed (client id/secret, token endpoint or SASL mechanism)"
+            }
+            CauseKind::Tls => "TLS handshake failed",
+            CauseKind::Timeout => "no answer in time (timeout)",
+            CauseKind::Other => "connection failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} [{}]",
+            self.host,
+            self.kind.describe(),
+            self.detail
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -137,17 +225,9 @@ impl Status {
     }
 }
 
-/// Whether process `pid` exists (signal 0 checks without sending anything).
+/// Whether process `pid` exists (the one rule of `gocart_shared::process`).
 pub fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    gocart_shared::process::is_alive(i64::from(pid))
 }
 
 #[cfg(test)]

@@ -333,11 +333,15 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 /// Settings for a listener on the broker at `addr`, tree and state dir under `dir`.
+/// librdkafka's default session (45 s) stays: `listen` is a static member, so a
+/// restart needs no short session, and Tansu keeps rebalancing a static member
+/// whose session is short (6 s: every join took 3 s and the next heartbeat was
+/// told "rebalance in progress", forever).
 pub fn settings_text(addr: &str, dir: &Path, topics: &[&str], extra_kafka: &str) -> String {
     format!(
         "# test settings\nlvk:\n  parse_real_events: true\n  download_dir: {tree}\n  aitoff: {{convert: false}}\n\
          gcn-kafka:\n  # the test broker\n  bootstrap_servers: {addr}\n  topics: [{topics}]\n  config:\n    \
-         session.timeout.ms: 6000\n    heartbeat.interval.ms: 500\n    topic.metadata.refresh.interval.ms: 1000\n    \
+         heartbeat.interval.ms: 500\n    topic.metadata.refresh.interval.ms: 1000\n    \
          reconnect.backoff.max.ms: 500\n    statistics.interval.ms: 500\n{extra_kafka}\
          trigger:\n  state_dir: {state}\n",
         tree = dir.join("tree").display(),
