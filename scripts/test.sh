@@ -11,4 +11,13 @@ echo "test.sh: cargo fmt --check"
 cargo fmt --all --check
 echo "test.sh: cargo clippy"
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
-cargo test --workspace --locked "$@"
+# The tests that need the Tansu broker are marked ignored, so that without it
+# they are reported as ignored, never silently green; they run whenever Tansu
+# is installed (setup.sh installs it; in CI its absence fails them).
+tansu_bin=$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")
+if [ -x "$tansu_bin" ] || [ "${CI:-}" = true ]; then
+    cargo test --workspace --locked "$@" -- --include-ignored
+else
+    echo "test.sh: tansu is not installed: the Kafka tests are reported as ignored"
+    cargo test --workspace --locked "$@"
+fi

@@ -7,7 +7,6 @@
 //! - `render`: the all-sky picture;
 //! - `writer`: staging, the marker and the atomic publish;
 //! - `kafka`: listen, echo and the status file (the Kafka side);
-//! - `shutdown`: SIGINT/SIGTERM as a flag the loops check between alerts;
 //! - `cmd`: one module per command.
 
 pub mod alert;
@@ -16,6 +15,5 @@ pub mod cmd;
 pub mod kafka;
 pub mod mock;
 pub mod render;
-pub mod shutdown;
 pub mod skymap;
 pub mod writer;

@@ -44,6 +44,7 @@ fn line_starting<'a>(out: &'a str, start: &str) -> &'a str {
 }
 
 #[test]
+#[ignore = "needs tansu: scripts/test.sh runs it when tansu is installed"]
 fn a_good_setup_against_a_local_broker_passes() {
     let Some(broker) = Broker::start(Storage::Memory) else {
         eprintln!("a_good_setup_against_a_local_broker_passes: skipped the broker's success line");
@@ -80,6 +81,7 @@ fn a_good_setup_against_a_local_broker_passes() {
 }
 
 #[test]
+#[ignore = "needs tansu: scripts/test.sh runs it when tansu is installed"]
 fn a_topic_the_broker_does_not_have_fails_naming_it() {
     let Some(broker) = Broker::start(Storage::Memory) else {
         return;

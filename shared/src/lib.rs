@@ -11,6 +11,7 @@ pub mod logging;
 pub mod marker;
 pub mod process;
 pub mod settings;
+pub mod shutdown;
 pub mod tree;
 
 pub use alert::{Alert, AlertError};

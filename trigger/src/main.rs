@@ -6,7 +6,6 @@ mod cli;
 mod cmd;
 mod record;
 mod runner;
-mod shutdown;
 mod watch;
 
 use std::process::ExitCode;

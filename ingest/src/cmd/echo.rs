@@ -6,7 +6,7 @@ use gocart_shared::Settings;
 use super::Exit;
 use crate::alert::Pipeline;
 use crate::kafka::echo::{echo, EchoError, EchoRequest};
-use crate::shutdown::Shutdown;
+use gocart_shared::shutdown::Shutdown;
 
 pub fn run(settings: Settings, days: f64, timeout_secs: u64) -> anyhow::Result<Exit> {
     let kafka = match super::listen::prepare(&settings) {
@@ -16,7 +16,7 @@ pub fn run(settings: Settings, days: f64, timeout_secs: u64) -> anyhow::Result<E
             return Ok(Exit::Usage);
         }
     };
-    let shutdown = Shutdown::install()?;
+    let shutdown = Shutdown::install(super::STOP)?;
     let pipeline = Pipeline::new(settings);
     let request = EchoRequest {
         days,

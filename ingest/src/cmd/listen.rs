@@ -10,8 +10,8 @@ use crate::alert::Pipeline;
 use crate::kafka::config::{needs_group_id, new_group_id, warn_if_readable};
 use crate::kafka::consumer::{listen, ListenSetup};
 use crate::kafka::KafkaSettings;
-use crate::shutdown::Shutdown;
 use crate::writer::staging::clear_stale;
+use gocart_shared::shutdown::Shutdown;
 
 /// Staging leftovers older than this are from crashed runs, not a live writer.
 const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -31,7 +31,7 @@ pub fn run(settings: Settings) -> anyhow::Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
-    let shutdown = Shutdown::install()?;
+    let shutdown = Shutdown::install(super::STOP)?;
     let state_dir = settings.trigger.state_dir.clone();
     let pipeline = Pipeline::new(settings);
     let removed = clear_stale(pipeline.tree(), STALE_STAGING);

@@ -40,7 +40,7 @@ use super::status::{Counts, LastAlert, LastError, Status, REFRESH_SECS};
 use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
 use super::{Backoff, HEARTBEAT_TOPIC};
 use crate::alert::{Message, Outcome, Pipeline};
-use crate::shutdown::Shutdown;
+use gocart_shared::shutdown::Shutdown;
 
 /// Longest wait between retries of an alert we failed to write.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
@@ -212,7 +212,7 @@ impl Listener {
 
     /// Whether to stop: a stop request, or fenced.
     fn stopping(&self) -> bool {
-        self.setup.shutdown.requested() || self.fenced.is_some()
+        self.setup.shutdown.is_stopping() || self.fenced.is_some()
     }
 
     /// Waits `delay` while serving the consumer (its log and error events

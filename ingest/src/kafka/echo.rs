@@ -27,7 +27,7 @@ use super::Backoff;
 use crate::alert::pool::{default_threads, with_event_pool, EventPool};
 use crate::alert::{Message, Outcome, Pipeline};
 use crate::cmd::import::Tally;
-use crate::shutdown::Shutdown;
+use gocart_shared::shutdown::Shutdown;
 
 /// An alert we fail to write (our disk) is tried this many times, then counted.
 const TRIES: u32 = 3;
@@ -191,7 +191,7 @@ fn plan_with_retries(
 /// Serves the consumer until `until`; true if a stop was requested.
 fn serve_until(consumer: &BaseConsumer<Context>, until: Instant, shutdown: &Shutdown) -> bool {
     loop {
-        if shutdown.requested() {
+        if shutdown.is_stopping() {
             return true;
         }
         if Instant::now() >= until {
@@ -281,7 +281,7 @@ impl Replay<'_> {
     /// Reads until every partition reached its end (or a stop is requested).
     fn run(&mut self, ranges: &mut BTreeMap<PartitionKey, Range>, pool: &EventPool) {
         let mut last_error = None;
-        while !ranges.is_empty() && !self.shutdown.requested() {
+        while !ranges.is_empty() && !self.shutdown.is_stopping() {
             match self.consumer.poll(Duration::from_millis(100)) {
                 None => {}
                 Some(Ok(m)) => {
@@ -370,13 +370,13 @@ impl Writer<'_> {
     /// request the alerts still queued are left (echo commits nothing, so
     /// they are simply not replayed this time).
     fn write(&self, message: Message) {
-        if self.shutdown.requested() {
+        if self.shutdown.is_stopping() {
             return;
         }
         let mut backoff = Backoff::new(Duration::from_secs(10));
         for attempt in 1..=TRIES {
             let outcome = self.ingest(&message);
-            if outcome.is_settled() || attempt == TRIES || self.shutdown.requested() {
+            if outcome.is_settled() || attempt == TRIES || self.shutdown.is_stopping() {
                 return self.count(&outcome);
             }
             if self.shutdown.sleep(backoff.next_delay()) {

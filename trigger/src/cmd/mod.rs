@@ -15,6 +15,16 @@ use gocart_shared::Settings;
 
 use crate::cli::{Cli, Command};
 
+/// What SIGINT/SIGTERM do to `watch` and `replay`: no new runs start, running
+/// plugins may finish for `--stop-wait`; a second signal kills them. Killed
+/// runs stay `running` in the record and run again at the next start, so
+/// stopping is never a failure (exit 0).
+pub const STOP: gocart_shared::shutdown::Second = gocart_shared::shutdown::Second {
+    exits: false,
+    first_says: "no new runs start; a second request kills the running plugins",
+    second_says: "killing the running plugins; they run again at the next start",
+};
+
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let path = Settings::locate(cli.settings.as_deref());
     if let Some(Command::Check) = &cli.command {

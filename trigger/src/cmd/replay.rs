@@ -18,10 +18,10 @@ use crate::cli::ReplayArgs;
 use crate::record::Record;
 use crate::runner::job::{self, matches_name, Context, DirResult, Looked, Mode};
 use crate::runner::pool::Pool;
-use crate::shutdown::Shutdown;
+use gocart_shared::shutdown::Shutdown;
 
 pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let shutdown = Shutdown::install()?;
+    let shutdown = Shutdown::install(super::STOP)?;
     let tree = Tree::new(super::tree_root(&settings.lvk.download_dir)?);
     let state_dir = &settings.trigger.state_dir;
     let record = Record::open(state_dir)?;

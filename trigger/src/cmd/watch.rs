@@ -26,9 +26,9 @@ use crate::cli::WatchArgs;
 use crate::record::{self, DirNote, Identity, Record};
 use crate::runner::job::{self, Context, Mode};
 use crate::runner::pool::{Done, Pool};
-use crate::shutdown::Shutdown;
 use crate::watch::inotify::{self, Hint, Inotify, RawEvent, WatchError};
 use crate::watch::{fs_kind, scan};
+use gocart_shared::shutdown::Shutdown;
 
 /// The second look at a directory that just appeared.
 const FOLLOW_UP: Duration = Duration::from_millis(200);
@@ -38,7 +38,7 @@ const AUTO_POLL: Duration = Duration::from_secs(5);
 const PLUGIN_CHECK: Duration = Duration::from_secs(1);
 
 pub fn run(settings: &Settings, args: &WatchArgs) -> anyhow::Result<ExitCode> {
-    let shutdown = Shutdown::install()?;
+    let shutdown = Shutdown::install(super::STOP)?;
     let tree = Tree::new(super::tree_root(&settings.lvk.download_dir)?);
     let t = &settings.trigger;
     let (record, recovered) = open_record(&t.state_dir)?;

@@ -24,8 +24,8 @@ use super::process::{self, End, Outcome, Spec};
 use crate::record::{
     self, Claim, ClaimRequest, DirNote, Finish, Identity, Record, RecordError, RunState,
 };
-use crate::shutdown::Shutdown;
 use crate::watch::scan;
+use gocart_shared::shutdown::Shutdown;
 
 /// Everything a worker needs, shared by all of them.
 pub struct Context {

@@ -31,7 +31,7 @@ use gocart_shared::Marker;
 use super::job::{self, Context, DirResult, Looked, Mode, Ready};
 use super::plugins::Plugin;
 use crate::record::{Claim, Identity, Record, RecordError};
-use crate::shutdown::Shutdown;
+use gocart_shared::shutdown::Shutdown;
 
 /// The most directories claimed in one transaction.
 pub const BATCH: usize = 64;
