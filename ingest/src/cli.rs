@@ -14,23 +14,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "gocart-ingest", version, about, long_about)]
 pub struct Cli {
-    #[arg(
-        short,
-        long,
-        global = true,
-        env = "GOCART_SETTINGS",
-        value_name = "PATH",
-        help = gocart_shared::cli::SETTINGS_HELP
-    )]
-    pub settings: Option<PathBuf>,
-
-    #[arg(short, long, action = clap::ArgAction::Count, global = true,
-          help = gocart_shared::cli::VERBOSE_HELP)]
-    pub verbose: u8,
-
-    #[arg(short, long, global = true, conflicts_with = "verbose",
-          help = gocart_shared::cli::QUIET_HELP)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub global: gocart_shared::cli::GlobalArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -147,15 +132,6 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-}
-
-impl Cli {
-    pub fn verbosity(&self) -> gocart_shared::logging::Verbosity {
-        gocart_shared::logging::Verbosity {
-            verbose: self.verbose,
-            quiet: self.quiet,
-        }
-    }
 }
 
 /// For a command line holding the original's `-p`/`--plugins` (`gocart -p

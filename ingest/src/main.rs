@@ -19,8 +19,8 @@ fn main() -> ExitCode {
         return ExitStatus::Usage.into();
     }
     let cli = Cli::parse_from(args);
-    gocart_shared::logging::init(INGEST, cli.verbosity());
-    let path = Settings::locate(cli.settings.as_deref());
+    gocart_shared::logging::init(INGEST, cli.global.verbosity());
+    let path = Settings::locate(cli.global.settings.as_deref());
     let result = match &cli.command {
         Command::Init => cmd::init::run(&path),
         Command::Check => Ok(cmd::check::run(&path)),

@@ -18,6 +18,36 @@ pub const VERBOSE_HELP: &str =
 /// Help of `-q/--quiet`.
 pub const QUIET_HELP: &str = "Only warnings and errors in the log";
 
+/// The options every command of both programs takes, declared once so that
+/// `-s`, `-v` and `-q` read and behave the same on both.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "GOCART_SETTINGS",
+        value_name = "PATH",
+        help = SETTINGS_HELP
+    )]
+    pub settings: Option<std::path::PathBuf>,
+
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help = VERBOSE_HELP)]
+    pub verbose: u8,
+
+    #[arg(short, long, global = true, conflicts_with = "verbose", help = QUIET_HELP)]
+    pub quiet: bool,
+}
+
+impl GlobalArgs {
+    pub fn verbosity(&self) -> crate::logging::Verbosity {
+        crate::logging::Verbosity {
+            verbose: self.verbose,
+            quiet: self.quiet,
+        }
+    }
+}
+
 /// One of the two programs, by the name it prints before its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Program(pub &'static str);

@@ -16,38 +16,14 @@ the alert, or at the next start if the trigger was down. A durable record in tri
 keeps what ran, its exit status and its output.\n\nWithout a command it watches (see `watch --help`)."
 )]
 pub struct Cli {
-    #[arg(
-        short,
-        long,
-        global = true,
-        env = "GOCART_SETTINGS",
-        value_name = "PATH",
-        help = gocart_shared::cli::SETTINGS_HELP
-    )]
-    pub settings: Option<PathBuf>,
-
-    #[arg(short, long, action = clap::ArgAction::Count, global = true,
-          help = gocart_shared::cli::VERBOSE_HELP)]
-    pub verbose: u8,
-
-    #[arg(short, long, global = true, conflicts_with = "verbose",
-          help = gocart_shared::cli::QUIET_HELP)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub global: gocart_shared::cli::GlobalArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
 
     #[command(flatten)]
     pub watch: WatchArgs,
-}
-
-impl Cli {
-    pub fn verbosity(&self) -> gocart_shared::logging::Verbosity {
-        gocart_shared::logging::Verbosity {
-            verbose: self.verbose,
-            quiet: self.quiet,
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     // SAFETY: called first, before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = cli::Cli::parse();
-    gocart_shared::logging::init(TRIGGER, cli.verbosity());
+    gocart_shared::logging::init(TRIGGER, cli.global.verbosity());
     match cmd::run(&cli) {
         Ok(code) => code,
         Err(e) => {

@@ -26,7 +26,7 @@ pub const STOP: gocart_shared::shutdown::Second = gocart_shared::shutdown::Secon
 };
 
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let path = Settings::locate(cli.settings.as_deref());
+    let path = Settings::locate(cli.global.settings.as_deref());
     if let Some(Command::Check) = &cli.command {
         return Ok(check::run(&path));
     }
