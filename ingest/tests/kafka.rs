@@ -471,6 +471,10 @@ fn sigterm_exits_0_within_5_s_and_status_tells_running_from_stopped() {
     let exit = listen.stop();
     assert!(exit.success(), "{exit:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
+    // A clean stop is not an error: no ERROR line (rdkafka's drop used to
+    // log "Failed to close consumer queue on drop" at every stop).
+    let log = listen.stderr_text();
+    assert!(!log.contains("ERROR"), "{log}");
     let status = run_status(&s.settings);
     assert!(!status.0);
     assert!(status.1.contains("NOT running"), "{}", status.1);
