@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gocart_ingest::cli::{plugins_flag_answer, Cli, Command, MockGroup};
-use gocart_ingest::cmd::{self, Exit};
+use gocart_ingest::cmd;
 use gocart_shared::cli::{ExitStatus, INGEST};
 use gocart_shared::Settings;
 
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(exit) => ExitCode::from(exit as u8),
+        Ok(exit) => exit.into(),
         Err(e) => {
             INGEST.error(format_args!("{e:#}"));
             ExitStatus::of_error(e.as_ref()).into()
@@ -60,8 +60,8 @@ fn main() -> ExitCode {
 /// Runs a command that needs the settings; a settings error is a usage error.
 fn with_settings(
     path: &std::path::Path,
-    command: impl FnOnce(Settings) -> anyhow::Result<Exit>,
-) -> anyhow::Result<Exit> {
+    command: impl FnOnce(Settings) -> anyhow::Result<ExitStatus>,
+) -> anyhow::Result<ExitStatus> {
     match Settings::load(path) {
         Ok(settings) => {
             settings.print_warnings(&INGEST);
@@ -69,7 +69,7 @@ fn with_settings(
         }
         Err(e) => {
             INGEST.error(e);
-            Ok(Exit::Usage)
+            Ok(ExitStatus::Usage)
         }
     }
 }

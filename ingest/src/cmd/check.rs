@@ -11,16 +11,16 @@ use gocart_shared::check::{load_settings, probe_writable, Report};
 use gocart_shared::Settings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use super::Exit;
 use crate::kafka::context::{classify, Context};
 use crate::kafka::topics::{self, TopicError};
 use crate::kafka::KafkaSettings;
+use gocart_shared::cli::ExitStatus;
 
 /// How long the callbacks of a failed request are waited for.
 const CALLBACKS_WAIT: Duration = Duration::from_millis(200);
 
 /// Runs every check on the settings file at `path`; exit 1 if one failed.
-pub fn run(path: &Path) -> Exit {
+pub fn run(path: &Path) -> ExitStatus {
     let mut report = Report::default();
     let Some(settings) = load_settings(path, &mut report) else {
         return exit(&report);
@@ -49,11 +49,11 @@ pub fn run(path: &Path) -> Exit {
     exit(&report)
 }
 
-fn exit(report: &Report) -> Exit {
+fn exit(report: &Report) -> ExitStatus {
     if report.failed() {
-        Exit::Rejected
+        ExitStatus::Failure
     } else {
-        Exit::Ok
+        ExitStatus::Ok
     }
 }
 

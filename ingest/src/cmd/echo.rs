@@ -3,17 +3,17 @@
 
 use gocart_shared::Settings;
 
-use super::Exit;
 use crate::alert::Pipeline;
 use crate::kafka::echo::{echo, EchoError, EchoRequest};
+use gocart_shared::cli::ExitStatus;
 use gocart_shared::shutdown::Shutdown;
 
-pub fn run(settings: Settings, days: f64, timeout_secs: u64) -> anyhow::Result<Exit> {
+pub fn run(settings: Settings, days: f64, timeout_secs: u64) -> anyhow::Result<ExitStatus> {
     let kafka = match super::listen::prepare(&settings) {
         Ok(kafka) => kafka,
         Err(message) => {
             gocart_shared::cli::INGEST.error(message);
-            return Ok(Exit::Usage);
+            return Ok(ExitStatus::Usage);
         }
     };
     let shutdown = Shutdown::install(super::STOP)?;
@@ -26,14 +26,14 @@ pub fn run(settings: Settings, days: f64, timeout_secs: u64) -> anyhow::Result<E
         Ok(tally) => tally,
         Err(e @ EchoError::Days(_)) => {
             gocart_shared::cli::INGEST.error(e);
-            return Ok(Exit::Usage);
+            return Ok(ExitStatus::Usage);
         }
         Err(e) => return Err(e.into()),
     };
     println!("{}", tally.summary());
     Ok(if tally.rejected + tally.failed > 0 {
-        Exit::Rejected
+        ExitStatus::Failure
     } else {
-        Exit::Ok
+        ExitStatus::Ok
     })
 }

@@ -9,9 +9,9 @@ use gocart_shared::cli::{count, INGEST};
 use gocart_shared::marker::Source;
 use gocart_shared::Settings;
 
-use super::Exit;
 use crate::alert::{write_report, Message, Outcome, Pipeline};
 use crate::writer::staging::clear_stale;
+use gocart_shared::cli::ExitStatus;
 
 /// Staging leftovers older than this are from crashed runs, not a live writer.
 const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -60,7 +60,7 @@ enum Input {
     Unusable { path: PathBuf, why: String },
 }
 
-pub fn run(settings: Settings, paths: &[PathBuf]) -> anyhow::Result<Exit> {
+pub fn run(settings: Settings, paths: &[PathBuf]) -> anyhow::Result<ExitStatus> {
     let inputs = expand(paths);
     let pipeline = Pipeline::new(settings);
     let removed = clear_stale(pipeline.tree(), STALE_STAGING);
@@ -87,9 +87,9 @@ pub fn run(settings: Settings, paths: &[PathBuf]) -> anyhow::Result<Exit> {
     }
     println!("{}", tally.summary());
     Ok(if tally.rejected + tally.failed > 0 {
-        Exit::Rejected
+        ExitStatus::Failure
     } else {
-        Exit::Ok
+        ExitStatus::Ok
     })
 }
 

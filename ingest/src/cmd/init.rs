@@ -8,13 +8,13 @@ use anyhow::Context;
 use gocart_shared::settings::DEFAULT_FILE;
 use gocart_shared::Settings;
 
-use super::Exit;
+use gocart_shared::cli::ExitStatus;
 
 /// The plugin template users copy, installed into `plugins_dir`.
 const TEMPLATE_NAME: &str = "gp_template.py";
 const TEMPLATE: &str = include_str!("../../../plugins/gp_template.py");
 
-pub fn run(path: &Path) -> anyhow::Result<Exit> {
+pub fn run(path: &Path) -> anyhow::Result<ExitStatus> {
     let created = write_new(path, DEFAULT_FILE.as_bytes(), 0o600)?;
     if created {
         println!("Wrote the default settings to {}", path.display());
@@ -28,7 +28,7 @@ pub fn run(path: &Path) -> anyhow::Result<Exit> {
         Ok(s) => s,
         Err(e) => {
             gocart_shared::cli::INGEST.error(e);
-            return Ok(Exit::Usage);
+            return Ok(ExitStatus::Usage);
         }
     };
     let plugins = &settings.trigger.plugins_dir;
@@ -41,7 +41,7 @@ pub fn run(path: &Path) -> anyhow::Result<Exit> {
     println!("Plugins folder: {}", plugins.display());
     println!("Alert tree:     {}", settings.lvk.download_dir.display());
     print_next_steps(path, &settings);
-    Ok(Exit::Ok)
+    Ok(ExitStatus::Ok)
 }
 
 /// What a new user does next, from a first look to live alerts.

@@ -5,30 +5,30 @@
 use gocart_shared::settings::write_group_id;
 use gocart_shared::Settings;
 
-use super::Exit;
 use crate::alert::Pipeline;
 use crate::kafka::config::{needs_group_id, new_group_id, warn_if_readable};
 use crate::kafka::consumer::{listen, ListenSetup};
 use crate::kafka::KafkaSettings;
 use crate::writer::staging::clear_stale;
+use gocart_shared::cli::ExitStatus;
 use gocart_shared::shutdown::Shutdown;
 
 /// Staging leftovers older than this are from crashed runs, not a live writer.
 const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
 
-pub fn run(settings: Settings) -> anyhow::Result<Exit> {
+pub fn run(settings: Settings) -> anyhow::Result<ExitStatus> {
     let kafka = match prepare(&settings) {
         Ok(kafka) => kafka,
         Err(message) => {
             gocart_shared::cli::INGEST.error(message);
-            return Ok(Exit::Usage);
+            return Ok(ExitStatus::Usage);
         }
     };
     let group_id = match group_id(&settings) {
         Ok(id) => id,
         Err(message) => {
             gocart_shared::cli::INGEST.error(message);
-            return Ok(Exit::Usage);
+            return Ok(ExitStatus::Usage);
         }
     };
     let shutdown = Shutdown::install(super::STOP)?;
@@ -48,7 +48,7 @@ pub fn run(settings: Settings) -> anyhow::Result<Exit> {
         shutdown,
     };
     listen(pipeline, setup)?;
-    Ok(Exit::Ok)
+    Ok(ExitStatus::Ok)
 }
 
 /// The Kafka settings, checked; an error is a message for the user.

@@ -11,10 +11,10 @@ use gocart_shared::{Settings, Source, Tree};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::import::Tally;
-use super::Exit;
 use crate::alert::{Message, Pipeline};
 use crate::kafka::config::KafkaSettings;
 use crate::mock::{self, Group, MockAlert, Options};
+use gocart_shared::cli::ExitStatus;
 
 /// What `mock` was asked for.
 #[derive(Debug, Clone)]
@@ -25,13 +25,13 @@ pub struct Request {
     pub publish: bool,
 }
 
-pub fn run(settings: Settings, request: &Request) -> anyhow::Result<Exit> {
+pub fn run(settings: Settings, request: &Request) -> anyhow::Result<ExitStatus> {
     if request.publish && settings.gcn_kafka.bootstrap_servers.trim().is_empty() {
         gocart_shared::cli::INGEST.error(format_args!(
             "mock --publish: refusing to publish to GCN; set gcn-kafka.bootstrap_servers in {} to a local broker",
             settings.path.display()
         ));
-        return Ok(Exit::Usage);
+        return Ok(ExitStatus::Usage);
     }
     let seed = request
         .seed
@@ -61,7 +61,7 @@ pub fn run(settings: Settings, request: &Request) -> anyhow::Result<Exit> {
     }
 }
 
-fn write(settings: Settings, alerts: &[MockAlert], seed: u64) -> anyhow::Result<Exit> {
+fn write(settings: Settings, alerts: &[MockAlert], seed: u64) -> anyhow::Result<ExitStatus> {
     let pipeline = Pipeline::new(settings);
     let mut tally = Tally::default();
     let stdout = std::io::stdout();
@@ -74,20 +74,20 @@ fn write(settings: Settings, alerts: &[MockAlert], seed: u64) -> anyhow::Result<
     }
     println!("{}", tally.summary());
     Ok(if tally.rejected + tally.failed > 0 {
-        Exit::Rejected
+        ExitStatus::Failure
     } else {
-        Exit::Ok
+        ExitStatus::Ok
     })
 }
 
 /// Produces the alerts to the first topic of a `bootstrap_servers` broker.
 /// Never to GCN: mock alerts there would reach every observer.
-fn publish(settings: &Settings, alerts: &[MockAlert]) -> anyhow::Result<Exit> {
+fn publish(settings: &Settings, alerts: &[MockAlert]) -> anyhow::Result<ExitStatus> {
     let kafka = match KafkaSettings::from_settings(settings) {
         Ok(k) => k,
         Err(e) => {
             gocart_shared::cli::INGEST.error(format_args!("mock --publish: {e}"));
-            return Ok(Exit::Usage);
+            return Ok(ExitStatus::Usage);
         }
     };
     let topic = &kafka.topics[0];
@@ -120,5 +120,5 @@ fn publish(settings: &Settings, alerts: &[MockAlert]) -> anyhow::Result<Exit> {
             kafka.servers
         )
     })?;
-    Ok(Exit::Ok)
+    Ok(ExitStatus::Ok)
 }

@@ -16,14 +16,3 @@ pub const STOP: gocart_shared::shutdown::Second = gocart_shared::shutdown::Secon
     first_says: "finishing the alert in hand, then exiting; a second request exits at once",
     second_says: "exiting now; the alert in hand is delivered again at the next start",
 };
-
-/// How a command ended, as the process exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Everything was written or deliberately skipped.
-    Ok = 0,
-    /// Some input was rejected or could not be written.
-    Rejected = 1,
-    /// The command line or the settings are wrong.
-    Usage = 2,
-}

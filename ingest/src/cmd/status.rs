@@ -8,16 +8,16 @@ use chrono::{DateTime, Utc};
 use gocart_shared::Settings;
 use serde::Serialize;
 
-use super::Exit;
 use crate::kafka::status::{
     pid_alive, Connection, Counts, LastAlert, LastError, Status, STALE_SECS,
 };
 use crate::kafka::HEARTBEAT_TOPIC;
+use gocart_shared::cli::ExitStatus;
 
 /// GCN sends a heartbeat every second; a minute without one is an outage.
 const HEARTBEAT_LATE_SECS: i64 = 60;
 
-pub fn run(settings: &Settings, json: bool) -> anyhow::Result<Exit> {
+pub fn run(settings: &Settings, json: bool) -> anyhow::Result<ExitStatus> {
     let state_dir = &settings.trigger.state_dir;
     let path = Status::path(state_dir);
     let (lines, healthy, object) = match Status::load(state_dir) {
@@ -46,7 +46,11 @@ pub fn run(settings: &Settings, json: bool) -> anyhow::Result<Exit> {
             println!("{line}");
         }
     }
-    Ok(if healthy { Exit::Ok } else { Exit::Rejected })
+    Ok(if healthy {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::Failure
+    })
 }
 
 /// What `status` tells, text or JSON.
