@@ -10,14 +10,14 @@
 
 use chrono::{DateTime, Utc};
 use gocart_shared::settings::Aitoff;
-use gocart_shared::Alert;
 
 use super::canvas::{Canvas, Pen};
 use super::cosmology::redshift;
 use super::style::{self, Rgb};
 use super::text::{Align, Fonts, TextStyle};
-use crate::alert::maps::fits_name;
-use crate::alert::report::far_text;
+use crate::message::names::fits_name;
+use crate::message::report::far_text;
+use crate::message::Alert;
 use crate::skymap::{SkyMap, Stats};
 
 /// The symbol in front of a legend entry.

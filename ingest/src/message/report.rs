@@ -2,7 +2,7 @@
 //! delay, SIGNIFICANT, FAR as "1 per N yrs", CLASSIFICATION, PROPERTIES), each
 //! filter's verdict, and the outcome. Observers read this on a terminal.
 
-use gocart_shared::Alert;
+use super::Alert;
 
 /// The summary block of one alert, one line per entry.
 pub fn summary(alert: &Alert) -> Vec<String> {

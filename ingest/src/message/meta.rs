@@ -3,8 +3,7 @@
 
 use serde_json::{json, Value};
 
-use gocart_shared::Alert;
-
+use super::Alert;
 use crate::skymap::{header, SkyMap, Stats};
 
 /// The `HEADER` / `ALERT` / `EXTRA` document.
