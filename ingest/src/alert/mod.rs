@@ -12,8 +12,8 @@ pub mod filter;
 pub mod maps;
 pub mod pool;
 
-pub use crate::message::{clip_text, Alert, AlertError, Event, ExternalCoinc, MAX_MESSAGE_BYTES};
-pub use crate::message::{meta, model, names, report};
+pub use gocart_alert::{clip_text, Alert, AlertError, Event, ExternalCoinc, MAX_MESSAGE_BYTES};
+pub use gocart_alert::{meta, model, names, report};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -241,7 +241,8 @@ impl Pipeline {
             .write("meta.yaml", yaml.as_bytes())
             .map_err(Failure::io("cannot write meta.yaml"))?;
         if let (Some(staged), Some(stats), true) = (staged, stats, lvk.aitoff.convert) {
-            render::write_skymap_png(alert, &staged.map, stats, &lvk.aitoff, staging)
+            render::render_png(alert, &staged.map, stats, &lvk.aitoff)
+                .and_then(|png| staging.write("skymap.png", &png))
                 .map_err(Failure::io("cannot write skymap.png"))?;
         }
         if lvk.json {

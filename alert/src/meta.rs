@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::Alert;
-use crate::skymap::{header, SkyMap, Stats};
+use gocart_skymap::{header, SkyMap, Stats};
 
 /// The `HEADER` / `ALERT` / `EXTRA` document.
 pub fn document(alert: &Alert, map: Option<&SkyMap>, stats: Option<&Stats>) -> Value {

@@ -37,21 +37,8 @@ use self::regions::Regions;
 use self::style::FRAME;
 use self::text::Fonts;
 use self::zone::Zone;
-use crate::message::Alert;
-use crate::skymap::{CardValue, SkyMap, Stats};
-use crate::writer::Staging;
-
-/// Draws `skymap.png` into the staging directory.
-pub fn write_skymap_png(
-    alert: &Alert,
-    map: &SkyMap,
-    stats: &Stats,
-    options: &Aitoff,
-    staging: &mut Staging,
-) -> std::io::Result<()> {
-    let bytes = render_png(alert, map, stats, options)?;
-    staging.write("skymap.png", &bytes)
-}
+use gocart_alert::Alert;
+use gocart_skymap::{CardValue, SkyMap, Stats};
 
 /// The picture as PNG bytes.
 pub fn render_png(

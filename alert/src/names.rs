@@ -4,7 +4,7 @@
 use gocart_shared::marker::is_plain_file_name;
 
 use super::Event;
-use crate::skymap::SkyMap;
+use gocart_skymap::SkyMap;
 
 /// The combined (GW + external) sky map's file name.
 pub const COMBINED_NAME: &str = "combined.multiorder.fits";
