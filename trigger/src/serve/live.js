@@ -8,6 +8,10 @@
     return;
   }
   var source = new EventSource("/live");
+  // Says on the page that updates will come (tests wait for it, people may look).
+  source.addEventListener("hello", function () {
+    document.body.setAttribute("data-live-state", "connected");
+  });
   source.addEventListener("alert", function (message) {
     var notice = JSON.parse(message.data);
     if (page === "list") {
