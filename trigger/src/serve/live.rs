@@ -145,7 +145,10 @@ impl Announcer {
                 }
                 self.known.retain(|dir, _| !dir.starts_with(&path));
             }
-            Hint::Rescan => self.announce_new(&self.tree.root().to_path_buf()),
+            Hint::Rescan => {
+                let root = self.tree.root().to_path_buf();
+                self.announce_new(&root);
+            }
             Hint::Broken(why) => {
                 tracing::warn!("live updates: {why}; scanning the tree every {POLL:?} instead");
                 self.inotify = None;

@@ -53,9 +53,9 @@ pub fn router(site: Arc<Site>) -> Router {
 
 type Rel = Result<UrlPath<String>, PathRejection>;
 
-/// The decoded path after the route's prefix, or a logged 404.
-fn rel_of(rel: Rel, uri: &Uri) -> Result<String, Response> {
-    rel.map(|UrlPath(rel)| rel).map_err(|_| refused(uri))
+/// The decoded path after the route's prefix (`None`: not UTF-8 once decoded).
+fn rel_of(rel: Rel) -> Option<String> {
+    rel.ok().map(|UrlPath(rel)| rel)
 }
 
 fn refused(uri: &Uri) -> Response {
@@ -108,9 +108,8 @@ async fn list(State(site): State<Arc<Site>>) -> Response {
 }
 
 async fn alert(State(site): State<Arc<Site>>, uri: Uri, rel: Rel) -> Response {
-    let rel = match rel_of(rel, &uri) {
-        Ok(rel) => rel,
-        Err(response) => return response,
+    let Some(rel) = rel_of(rel) else {
+        return refused(&uri);
     };
     blocking(move || {
         let Some(dir) = files::alert_dir(&site.tree, &rel) else {
@@ -153,9 +152,8 @@ fn output_of(state_dir: &Path, row: &RunRow) -> Option<String> {
 }
 
 async fn event(State(site): State<Arc<Site>>, uri: Uri, rel: Rel) -> Response {
-    let rel = match rel_of(rel, &uri) {
-        Ok(rel) => rel,
-        Err(response) => return response,
+    let Some(rel) = rel_of(rel) else {
+        return refused(&uri);
     };
     blocking(move || {
         let Some(event_dir) = files::event_dir(&site.tree, &rel) else {
@@ -190,9 +188,8 @@ async fn status_page(State(site): State<Arc<Site>>) -> Response {
 }
 
 async fn file(State(site): State<Arc<Site>>, uri: Uri, rel: Rel) -> Response {
-    let rel = match rel_of(rel, &uri) {
-        Ok(rel) => rel,
-        Err(response) => return response,
+    let Some(rel) = rel_of(rel) else {
+        return refused(&uri);
     };
     blocking(move || {
         let Some(path) = files::alert_file(&site.tree, &rel) else {
@@ -216,9 +213,8 @@ fn content_type(path: &Path) -> &'static str {
 }
 
 async fn thumb(State(site): State<Arc<Site>>, uri: Uri, rel: Rel) -> Response {
-    let rel = match rel_of(rel, &uri) {
-        Ok(rel) => rel,
-        Err(response) => return response,
+    let Some(rel) = rel_of(rel) else {
+        return refused(&uri);
     };
     blocking(move || {
         let Some(dir) = files::alert_dir(&site.tree, &rel) else {
