@@ -72,6 +72,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         settings_path: config.settings_path,
         live,
     });
+    // Read every directory's meta.yaml once now, so that the first look at
+    // the list is as fast as the next ones.
+    let warm = site.clone();
+    tokio::task::spawn_blocking(move || warm.catalog.alerts_in(&warm.tree, warm.tree.root()));
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
