@@ -133,9 +133,8 @@ fn write_settings(base: &Path) -> anyhow::Result<PathBuf> {
 /// Alert number `i`: its own event, time and marker; the big files linked.
 fn copy_alert(sample: &Path, root: &Path, i: usize) -> anyhow::Result<()> {
     let event = format!("MS99{i:05}a");
-    let stamp = 20260101_000000 + i as u64;
-    let (day, time) = (stamp / 1_000_000, stamp % 1_000_000);
-    let name = format!("{day}T{time:06}_initial");
+    let (h, m, sec) = ((i / 3600) % 24, (i / 60) % 60, i % 60);
+    let name = format!("20260101T{h:02}{m:02}{sec:02}_initial");
     let dir = root.join("mockevents").join(&event).join(name);
     std::fs::create_dir_all(&dir)?;
     for entry in std::fs::read_dir(sample)? {
@@ -152,13 +151,7 @@ fn copy_alert(sample: &Path, root: &Path, i: usize) -> anyhow::Result<()> {
     let mut marker: serde_json::Value =
         serde_json::from_slice(&std::fs::read(sample.join(MARKER_NAME))?)?;
     marker["superevent_id"] = event.into();
-    marker["time_created"] = format!(
-        "2026-01-01T{:02}:{:02}:{:02}Z",
-        (i / 3600) % 24,
-        (i / 60) % 60,
-        i % 60
-    )
-    .into();
+    marker["time_created"] = format!("2026-01-01T{h:02}:{m:02}:{sec:02}Z").into();
     std::fs::write(dir.join(MARKER_NAME), serde_json::to_vec_pretty(&marker)?)?;
     Ok(())
 }

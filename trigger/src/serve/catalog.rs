@@ -63,6 +63,12 @@ impl Catalog {
     pub fn alerts_in(&self, tree: &Tree, path: &Path) -> Vec<Arc<AlertSummary>> {
         let mut seen = Vec::new();
         tree.for_each_complete_alert_in(path, |dir, meta| seen.push((dir, identity(meta))));
+        if path == tree.root() {
+            // Directories gone from the tree leave the cache too.
+            let present: std::collections::HashSet<&PathBuf> =
+                seen.iter().map(|(d, _)| d).collect();
+            self.lock().retain(|dir, _| present.contains(dir));
+        }
         let mut alerts: Vec<Arc<AlertSummary>> = seen
             .into_iter()
             .filter_map(|(dir, id)| self.summary_of(tree, &dir, id))
@@ -135,4 +141,53 @@ pub fn read_meta(dir: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(dir.join("meta.yaml"))
         .map_err(|e| format!("cannot read meta.yaml: {e}"))?;
     serde_saphyr::from_str(&text).map_err(|e| format!("meta.yaml is not valid YAML: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(root: &Path, event: &str, meta: &str) -> PathBuf {
+        let dir = root
+            .join("mockevents")
+            .join(event)
+            .join("20260101T000000_initial");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("meta.yaml"), meta).unwrap();
+        let marker = serde_json::json!({
+            "superevent_id": event, "alert_type": "INITIAL",
+            "time_created": "2026-01-01T00:00:00Z", "source": {"mock": 1},
+            "written_at": "2026-01-01T00:00:00.000Z", "message_sha256": "x", "files": []
+        });
+        std::fs::write(dir.join(MARKER_NAME), marker.to_string()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn summaries_follow_the_marker_and_leave_with_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let tree = Tree::new(&root);
+        let meta = "ALERT:\n  event:\n    significant: true\n    far: 1.0e-9\n    \
+                    classification: {BNS: 0.9, BBH: 0.1}\nEXTRA:\n  area90: 12.5\n";
+        let first = alert(&root, "MS1", meta);
+        alert(&root, "MS2", "not: [valid");
+        let catalog = Catalog::default();
+        let alerts = catalog.alerts_in(&tree, &root);
+        assert_eq!(alerts.len(), 2);
+        let ms1 = alerts.iter().find(|a| a.superevent_id == "MS1").unwrap();
+        assert_eq!(ms1.area90, Some(12.5));
+        assert_eq!(ms1.classification[0].0, "BNS");
+        let ms2 = alerts.iter().find(|a| a.superevent_id == "MS2").unwrap();
+        assert!(ms2.problem.is_some());
+        // A new marker (a replaced directory) is read again.
+        std::fs::write(first.join("meta.yaml"), meta.replace("12.5", "7.0")).unwrap();
+        let marker = std::fs::read(first.join(MARKER_NAME)).unwrap();
+        std::fs::remove_file(first.join(MARKER_NAME)).unwrap();
+        std::fs::write(first.join(MARKER_NAME), [&marker[..], b" "].concat()).unwrap();
+        assert_eq!(catalog.summary(&tree, &first).unwrap().area90, Some(7.0));
+        std::fs::remove_dir_all(root.join("mockevents/MS2")).unwrap();
+        assert_eq!(catalog.alerts_in(&tree, &root).len(), 1);
+        assert_eq!(catalog.lock().len(), 1);
+    }
 }
