@@ -146,7 +146,14 @@ mod tests {
         let (mut ledger, mut holds) = (Ledger::new(), Holds::new());
         let t0 = Instant::now();
         ledger.start(&key(0), 0, false);
-        assert!(deliver(&mut ledger, &mut holds, &key(0), 0, &disk_full(), t0));
+        assert!(deliver(
+            &mut ledger,
+            &mut holds,
+            &key(0),
+            0,
+            &disk_full(),
+            t0
+        ));
         // 1 was fetched before the pause: not taken, and nothing committed.
         let written = Outcome::Written(PathBuf::from("S1"));
         assert!(!deliver(&mut ledger, &mut holds, &key(0), 1, &written, t0));

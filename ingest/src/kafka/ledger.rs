@@ -83,7 +83,9 @@ impl Partition {
     fn confirm(&mut self, next: i64) -> bool {
         let done = self.confirmed.map_or(next, |done| done.max(next));
         self.confirmed = Some(done);
-        self.committed = Some(self.committed.map_or(done, |c| c.max(done)));
+        // Only a partition with a starting offset shows one (a topic that
+        // appeared after the start is shown by its end alone).
+        self.committed = self.committed.map(|c| c.max(done));
         let dropped = self.pending.is_some_and(|p| p <= done);
         if dropped {
             self.pending = None;
@@ -112,7 +114,7 @@ impl Ledger {
         let part = self.partitions.entry(key.clone()).or_default();
         part.committed = Some(next);
         part.settled_to = Some(next);
-        if commit {
+        if commit && part.confirmed.is_none_or(|done| done < next) {
             part.pending = Some(next);
         }
     }
@@ -167,7 +169,11 @@ impl Ledger {
     pub fn confirm(&mut self, offsets: &[(PartitionKey, i64)]) {
         let mut dropped = false;
         for (key, next) in offsets {
-            dropped |= self.partitions.entry(key.clone()).or_default().confirm(*next);
+            dropped |= self
+                .partitions
+                .entry(key.clone())
+                .or_default()
+                .confirm(*next);
         }
         if dropped {
             self.failures = 0;
@@ -256,7 +262,10 @@ mod tests {
         ledger.start(&key(0), 7, false);
         ledger.receive(&key(0), 7);
         assert!(!ledger.record(&key(0), 7, &disk_full()));
-        assert!(ledger.to_commit().is_empty(), "a failure of ours is never committed");
+        assert!(
+            ledger.to_commit().is_empty(),
+            "a failure of ours is never committed"
+        );
     }
 
     #[test]
@@ -298,7 +307,11 @@ mod tests {
         assert!(!ledger.record(&key(0), 0, &disk_full()));
         ledger.record(&key(1), 40, &written());
         ledger.record(&key(1), 41, &written());
-        assert_eq!(commit(&mut ledger), vec![(key(1), 42)], "0 holds only itself");
+        assert_eq!(
+            commit(&mut ledger),
+            vec![(key(1), 42)],
+            "0 holds only itself"
+        );
         ledger.record(&key(0), 0, &written());
         assert_eq!(commit(&mut ledger), vec![(key(0), 1)]);
         assert_eq!(committed(&ledger, &key(1)), Some(42));
@@ -356,13 +369,21 @@ mod tests {
         ledger.record(&key(0), 3, &written());
         ledger.receive(&key(0), 4);
         ledger.record(&key(0), 4, &disk_full());
-        // The stop: what is pending is committed, 4 is left where it is.
-        assert_eq!(commit(&mut ledger), vec![(key(0), 4)]);
+        // Another partition: 7 written, 8 received with no outcome yet.
+        ledger.start(&key(1), 7, false);
+        ledger.receive(&key(1), 7);
+        ledger.record(&key(1), 7, &written());
+        ledger.receive(&key(1), 8);
+        // The stop: what is pending is committed, 4 and 8 are left where
+        // they are.
+        assert_eq!(commit(&mut ledger), vec![(key(0), 4), (key(1), 8)]);
         assert!(!ledger.has_pending());
-        // The next run resumes at 4: the alert in hand is delivered again.
+        // The next run resumes at 4 and 8: the alerts in hand come again.
         let mut next_run = Ledger::new();
-        next_run.start(&key(0), committed(&ledger, &key(0)).unwrap(), false);
-        assert_eq!(next_run.receive(&key(0), 4), Receipt::New);
+        for (k, at) in [(key(0), 4), (key(1), 8)] {
+            next_run.start(&k, committed(&ledger, &k).unwrap(), false);
+            assert_eq!(next_run.receive(&k, at), Receipt::New);
+        }
     }
 
     #[test]
@@ -394,14 +415,51 @@ mod tests {
     }
 
     #[test]
-    fn a_partition_found_after_the_start_shows_its_commit() {
-        // A topic that did not exist at the start has no starting offset.
+    fn a_partition_found_after_the_start_is_committed_but_shows_no_start() {
+        // A topic that did not exist at the start has no starting offset: its
+        // alerts are committed, and the status file shows its end alone.
         let mut ledger = Ledger::new();
         ledger.receive(&key(0), 0);
         ledger.settle(&key(0), 0);
+        assert_eq!(commit(&mut ledger), vec![(key(0), 1)]);
+        assert!(!ledger.has_pending());
         assert_eq!(committed(&ledger, &key(0)), None);
-        commit(&mut ledger);
-        assert_eq!(committed(&ledger, &key(0)), Some(1));
+    }
+
+    #[test]
+    fn a_start_already_confirmed_is_not_sent_again() {
+        // A start-up retried after its commit was confirmed late.
+        let mut ledger = Ledger::new();
+        ledger.start(&key(0), 9, true);
+        ledger.confirm(&[(key(0), 9)]);
+        ledger.start(&key(0), 9, true);
+        assert!(!ledger.has_pending());
+        ledger.start(&key(0), 12, true);
+        assert_eq!(ledger.to_commit(), vec![(key(0), 12)]);
+    }
+
+    #[test]
+    fn a_partition_taken_back_after_a_rebalance_never_commits_backwards() {
+        // 0..3 settled; the commit of 3 is sent but not confirmed when the
+        // partition is revoked and assigned again: 1 and 2 come again.
+        let mut ledger = Ledger::new();
+        ledger.start(&key(0), 0, false);
+        for offset in 0..3 {
+            ledger.receive(&key(0), offset);
+            ledger.settle(&key(0), offset);
+        }
+        ledger.confirm(&[(key(0), 1)]);
+        for offset in 1..3 {
+            assert_eq!(ledger.receive(&key(0), offset), Receipt::Again);
+            assert!(ledger.record(&key(0), offset, &Outcome::Unchanged(PathBuf::from("S1"))));
+            assert_eq!(
+                ledger.to_commit(),
+                vec![(key(0), 3)],
+                "never back to {}",
+                offset + 1
+            );
+        }
+        assert_eq!(ledger.receive(&key(0), 3), Receipt::New);
     }
 
     #[test]
@@ -409,10 +467,13 @@ mod tests {
         let mut ledger = Ledger::new();
         ledger.start(&key(0), 0, true);
         ledger.start(&key(1), 0, true);
-        let failures: Vec<CommitFailure> = (0..=COMMIT_TRIES).map(|_| ledger.commit_failed()).collect();
+        let failures: Vec<CommitFailure> =
+            (0..=COMMIT_TRIES).map(|_| ledger.commit_failed()).collect();
         assert!(failures[0].first);
         assert!(failures[1..].iter().all(|f| !f.first));
-        assert!(failures[..COMMIT_TRIES as usize].iter().all(|f| f.gave_up.is_none()));
+        assert!(failures[..COMMIT_TRIES as usize]
+            .iter()
+            .all(|f| f.gave_up.is_none()));
         assert_eq!(failures[COMMIT_TRIES as usize].gave_up, Some(2));
         assert!(!ledger.has_pending(), "left to redelivery");
         // A new run of failures starts over.
