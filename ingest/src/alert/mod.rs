@@ -13,6 +13,7 @@ pub mod maps;
 pub mod meta;
 pub mod pool;
 pub mod report;
+pub mod tally;
 
 use std::io::Write;
 use std::path::PathBuf;

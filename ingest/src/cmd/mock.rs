@@ -10,7 +10,7 @@ use gocart_shared::alert::MAX_MESSAGE_BYTES;
 use gocart_shared::{Settings, Source, Tree};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-use super::import::Tally;
+use crate::alert::tally::Tally;
 use crate::alert::{Message, Pipeline};
 use crate::kafka::config::KafkaSettings;
 use crate::mock::{self, Group, MockAlert, Options};

@@ -14,6 +14,8 @@ pub mod config;
 pub mod consumer;
 pub mod context;
 pub mod echo;
+pub mod hold;
+pub mod ledger;
 pub mod status;
 pub mod topics;
 
