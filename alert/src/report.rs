@@ -2,6 +2,8 @@
 //! delay, SIGNIFICANT, FAR as "1 per N yrs", CLASSIFICATION, PROPERTIES), each
 //! filter's verdict, and the outcome. Observers read this on a terminal.
 
+use gocart_shared::far::far_text;
+
 use super::Alert;
 
 /// The summary block of one alert, one line per entry.
@@ -61,20 +63,6 @@ pub fn summary(alert: &Alert) -> Vec<String> {
     lines
 }
 
-/// A false-alarm rate as people say it: "1 per 12.3 yrs", or days when it is
-/// under 1000 days (the original's rule). A FAR of 0 is never a false alarm.
-pub fn far_text(far_hz: f64) -> String {
-    if far_hz <= 0.0 {
-        return "0 Hz (no false alarms expected)".into();
-    }
-    let days = 1.0 / (far_hz * 86400.0);
-    if days > 1000.0 {
-        format!("1 per {:.1} yrs", days / 365.0)
-    } else {
-        format!("1 per {days:.1} days")
-    }
-}
-
 /// `{'BNS': 0.95, 'NSBH': 0.01}`, as the original printed Python dicts.
 fn python_dict(pairs: &[(String, f64)], two_decimals: bool) -> String {
     let items: Vec<String> = pairs
@@ -104,13 +92,6 @@ fn python_float(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn far_reads_as_the_original_printed_it() {
-        assert_eq!(far_text(9.11069936486e-14), "1 per 348050.0 yrs");
-        assert_eq!(far_text(1e-6), "1 per 11.6 days");
-        assert_eq!(far_text(0.0), "0 Hz (no false alarms expected)");
-    }
 
     #[test]
     fn the_summary_of_a_real_alert() {

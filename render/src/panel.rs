@@ -16,8 +16,8 @@ use super::cosmology::redshift;
 use super::style::{self, Rgb};
 use super::text::{Align, Fonts, TextStyle};
 use gocart_alert::names::fits_name;
-use gocart_alert::report::far_text;
 use gocart_alert::Alert;
+use gocart_shared::far::far_text;
 use gocart_skymap::{SkyMap, Stats};
 
 /// The symbol in front of a legend entry.

@@ -6,6 +6,7 @@ mod cli;
 mod cmd;
 mod record;
 mod runner;
+mod serve;
 mod watch;
 
 use std::process::ExitCode;

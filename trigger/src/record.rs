@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 
 /// The file name of the record inside `state_dir`.
 pub const RECORD_FILE: &str = "trigger.sqlite";
@@ -284,6 +286,32 @@ impl Record {
         };
         record.configure()?;
         Ok(record)
+    }
+
+    /// Opens an existing record for reading only (`serve`): nothing is
+    /// created, migrated or written. `None` when there is no record yet.
+    pub fn open_read_only(state_dir: &Path) -> Result<Option<Record>> {
+        let path = state_dir.join(RECORD_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&path, flags).map_err(|source| RecordError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        let record = Record {
+            conn,
+            path,
+            pid: std::process::id(),
+            full_sync: std::cell::Cell::new(true),
+        };
+        record
+            .conn
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(|e| record.err(e))?;
+        Ok(Some(record))
     }
 
     fn configure(&self) -> Result<()> {
@@ -872,8 +900,12 @@ impl Record {
         )
     }
 
+    /// Every run, by directory and plugin.
+    pub fn all_runs(&self) -> Result<Vec<RunRow>> {
+        self.rows_where("1 ORDER BY dir, plugin", [])
+    }
+
     /// Every run of one directory.
-    #[cfg(test)]
     pub fn runs_of(&self, dir: &str) -> Result<Vec<RunRow>> {
         self.rows_where("dir = ?1 ORDER BY plugin", [dir])
     }

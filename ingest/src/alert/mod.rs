@@ -11,6 +11,7 @@
 pub mod filter;
 pub mod maps;
 pub mod pool;
+pub mod tally;
 
 pub use gocart_alert::{clip_text, Alert, AlertError, Event, ExternalCoinc, MAX_MESSAGE_BYTES};
 pub use gocart_alert::{meta, model, names, report};

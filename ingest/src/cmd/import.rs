@@ -8,47 +8,13 @@ use gocart_shared::cli::{count, INGEST};
 use gocart_shared::marker::Source;
 use gocart_shared::Settings;
 
+use crate::alert::tally::Tally;
 use crate::alert::{write_report, Message, Outcome, Pipeline, MAX_MESSAGE_BYTES};
 use crate::writer::staging::clear_stale;
 use gocart_shared::cli::ExitStatus;
 
 /// Staging leftovers older than this are from crashed runs, not a live writer.
 const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Counts of outcomes, for the closing line and the exit status.
-#[derive(Debug, Default)]
-pub struct Tally {
-    pub written: usize,
-    pub unchanged: usize,
-    pub skipped: usize,
-    pub rejected: usize,
-    pub failed: usize,
-}
-
-impl Tally {
-    pub fn add(&mut self, outcome: &Outcome) {
-        match outcome {
-            Outcome::Written(_) | Outcome::Replaced(_) => self.written += 1,
-            Outcome::Unchanged(_) => self.unchanged += 1,
-            Outcome::Skipped(_) => self.skipped += 1,
-            Outcome::Rejected { .. } => self.rejected += 1,
-            Outcome::Failed(_) => self.failed += 1,
-        }
-    }
-
-    pub fn summary(&self) -> String {
-        let total = self.written + self.unchanged + self.skipped + self.rejected + self.failed;
-        format!(
-            "{}: {} written, {} unchanged, {} skipped, {} rejected, {} failed",
-            count(total, "alert", "alerts"),
-            self.written,
-            self.unchanged,
-            self.skipped,
-            self.rejected,
-            self.failed
-        )
-    }
-}
 
 /// One thing to import, in the order given.
 #[derive(Debug, PartialEq)]

@@ -9,7 +9,7 @@ use chrono::Utc;
 use gocart_shared::{Settings, Source, Tree};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-use super::import::Tally;
+use crate::alert::tally::Tally;
 use crate::alert::{Message, Pipeline, MAX_MESSAGE_BYTES};
 use crate::kafka::config::KafkaSettings;
 use crate::mock::{self, Group, MockAlert, Options};

@@ -93,20 +93,24 @@ impl Drop for CommitQueue {
 /// # Safety
 /// `event` must be a valid, not yet destroyed librdkafka event.
 unsafe fn read_event(event: *mut rd::rd_kafka_event_t) -> CommitResult {
-    let err = rd::rd_kafka_event_error(event);
+    // SAFETY: `event` is valid (the caller's promise).
+    let err = unsafe { rd::rd_kafka_event_error(event) };
     if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
         return CommitResult::Failed(error_text(err));
     }
-    let list = rd::rd_kafka_event_topic_partition_list(event);
+    // SAFETY: `event` is valid; the list it returns (or null) lives as long.
+    let list = unsafe { rd::rd_kafka_event_topic_partition_list(event) };
     if list.is_null() {
         return CommitResult::Done(Vec::new());
     }
-    let list = &*list;
+    // SAFETY: not null, and owned by the event, which outlives this function.
+    let list = unsafe { &*list };
     let count = usize::try_from(list.cnt).unwrap_or(0);
     let elems = if count == 0 || list.elems.is_null() {
         &[][..]
     } else {
-        std::slice::from_raw_parts(list.elems, count)
+        // SAFETY: librdkafka keeps `cnt` initialised elements at `elems`.
+        unsafe { std::slice::from_raw_parts(list.elems, count) }
     };
     let mut done = Vec::new();
     for e in elems {
@@ -116,7 +120,11 @@ unsafe fn read_event(event: *mut rd::rd_kafka_event_t) -> CommitResult {
         if e.topic.is_null() {
             continue;
         }
-        let topic = CStr::from_ptr(e.topic).to_string_lossy().into_owned();
+        // SAFETY: a non-null topic name is a NUL-terminated string owned by
+        // the list; it is copied before the event is destroyed.
+        let topic = unsafe { CStr::from_ptr(e.topic) }
+            .to_string_lossy()
+            .into_owned();
         done.push(((topic, e.partition), e.offset));
     }
     CommitResult::Done(done)

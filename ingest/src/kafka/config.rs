@@ -236,16 +236,13 @@ pub fn instance_id(group_id: &str) -> String {
     format!("{group_id}-{host}")
 }
 
+/// The machine's name as `hostname` prints it (uname's node name, which is
+/// what gethostname returns on Linux).
 fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; the name is NUL-terminated
-    // when it fits, and we stop at the first NUL or the end.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// GCN's keys (as NASA's gcn-kafka client sets them).

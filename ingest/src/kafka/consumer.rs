@@ -19,6 +19,10 @@
 //! `listen` is a static group member (`group.instance.id`): restarted after
 //! a crash it takes its partitions back at once. A second listener with the
 //! same id fences the first, which then stops with a clear message.
+//!
+//! The rules about offsets live in plain types this loop drives: `Ledger`
+//! (what may be committed) and `Holds` (when a failed alert is tried again).
+//! This file keeps the I/O: the rdkafka calls and the status file.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -36,23 +40,19 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::commit::{CommitQueue, CommitResult};
 use super::config::KafkaSettings;
 use super::context::{Context, PartitionKey};
-use super::status::{Counts, LastAlert, LastError, Status, REFRESH_SECS};
+use super::hold::{Hold, Holds};
+use super::ledger::{Ledger, Receipt};
+use super::status::{LastAlert, LastError, Status, REFRESH_SECS};
 use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
 use super::{Backoff, HEARTBEAT_TOPIC};
 use crate::alert::{Message, Outcome, Pipeline};
 use gocart_shared::shutdown::Shutdown;
-
-/// Longest wait between retries of an alert we failed to write.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// How long one `poll` waits: short, so a stop request is seen quickly.
 const POLL: Duration = Duration::from_millis(100);
 
 /// How long one wait for a commit result lasts before the consumer is served.
 const COMMIT_POLL: Duration = Duration::from_millis(10);
-
-/// Rounds of failed commits before pending ones are left to redelivery.
-const COMMIT_TRIES: u32 = 5;
 
 /// How long we wait for the broker to confirm an alert's commit before going
 /// on (the commit stays pending and is confirmed or re-sent later).
@@ -90,16 +90,6 @@ pub struct ListenSetup {
     pub shutdown: Shutdown,
 }
 
-/// An alert we could not write: its partition is paused at `offset` until `due`.
-#[derive(Debug, Clone, Copy)]
-struct Held {
-    offset: i64,
-    due: Instant,
-    resumed: bool,
-    /// Failed tries so far: only the first is logged (one line per outage).
-    tries: u32,
-}
-
 struct Listener {
     /// Declared before the consumer: it must be dropped first.
     commits: CommitQueue,
@@ -107,18 +97,12 @@ struct Listener {
     pipeline: Pipeline,
     setup: ListenSetup,
     status: Status,
-    /// The next offset to read per partition, as committed by us or found.
-    committed: BTreeMap<PartitionKey, i64>,
-    /// Settled offsets not yet confirmed as committed (heartbeats: lazily).
-    pending: BTreeMap<PartitionKey, i64>,
-    /// Rounds of commits that failed since the last confirmation.
-    commit_failures: u32,
-    /// Offsets the broker confirmed as committed.
-    confirmed: BTreeMap<PartitionKey, i64>,
+    /// Offsets received, settled and committed (heartbeats: lazily).
+    ledger: Ledger,
+    /// Alerts we failed to write, waiting in place for their retry.
+    holds: Holds,
     /// Messages polled while waiting for a commit confirmation.
     buffer: VecDeque<OwnedMessage>,
-    held: BTreeMap<PartitionKey, Held>,
-    backoff: Backoff,
     last_saved: Instant,
     last_consumer_error: Option<String>,
     status_write_failed: bool,
@@ -159,13 +143,9 @@ pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError>
         pipeline,
         setup,
         status,
-        committed: BTreeMap::new(),
-        pending: BTreeMap::new(),
-        commit_failures: 0,
-        confirmed: BTreeMap::new(),
+        ledger: Ledger::new(),
+        holds: Holds::new(),
         buffer: VecDeque::new(),
-        held: BTreeMap::new(),
-        backoff: Backoff::new(MAX_RETRY_WAIT),
         last_saved: Instant::now(),
         last_consumer_error: None,
         status_write_failed: false,
@@ -305,19 +285,19 @@ impl Listener {
         let parts = topics::partitions(&self.consumer, topic)?;
         self.save_if_due();
         let found = self.committed_offsets(topic, &parts)?;
-        let mut to_commit = Vec::new();
+        let mut starts = Vec::new();
         let mut skipped = None;
         for (partition, committed) in parts.iter().zip(found) {
+            let key = (topic.to_string(), *partition);
             let start = match committed {
-                Some(offset) if !is_heartbeat => offset,
+                Some(offset) if !is_heartbeat => (key, offset, false),
                 _ => match previous_offset(previous, &self.setup.group_id, topic, *partition) {
                     Some(offset) if !is_heartbeat => {
                         tracing::warn!(
                             "the broker has no committed offset for {topic}/{partition}; \
                              resuming from our own record ({offset})"
                         );
-                        to_commit.push(((topic.to_string(), *partition), offset));
-                        offset
+                        (key, offset, true)
                     }
                     _ => {
                         self.save_if_due();
@@ -325,22 +305,21 @@ impl Listener {
                         if !is_heartbeat {
                             *skipped.get_or_insert(0) += (high - low).max(0);
                         }
-                        to_commit.push(((topic.to_string(), *partition), high));
-                        high
+                        (key, high, true)
                     }
                 },
             };
-            self.committed
-                .insert((topic.to_string(), *partition), start);
+            starts.push(start);
         }
-        if !to_commit.is_empty() {
-            self.pending.extend(to_commit);
-            if !self.commit_pending(REQUEST_TIMEOUT) {
-                return Err(TopicError::Request {
-                    topic: topic.to_string(),
-                    message: "cannot commit the starting offsets".into(),
-                });
-            }
+        let any_to_commit = starts.iter().any(|(_, _, commit)| *commit);
+        for (key, next, commit) in starts {
+            self.ledger.start(&key, next, commit);
+        }
+        if any_to_commit && !self.commit_pending(REQUEST_TIMEOUT) {
+            return Err(TopicError::Request {
+                topic: topic.to_string(),
+                message: "cannot commit the starting offsets".into(),
+            });
         }
         Ok(skipped)
     }
@@ -474,15 +453,22 @@ impl Listener {
         if self.is_heartbeat(m.topic()) {
             // Proof of a live connection; never an alert, never in the tree.
             self.status.last_heartbeat = Some(now);
-            self.pending.insert(key, m.offset() + 1);
+            self.ledger.receive(&key, m.offset());
+            self.ledger.settle(&key, m.offset());
             return;
         }
-        if let Some(held) = self.held.get(&key).copied() {
-            if m.offset() != held.offset {
-                // Fetched before the pause took hold: go back, never past it.
-                self.rewind(&key, held.offset);
-                return;
-            }
+        if let Some(held) = self.holds.blocked_by(&key, m.offset()) {
+            // Fetched before the pause took hold: go back, never past it.
+            self.rewind(&key, held);
+            return;
+        }
+        if self.ledger.receive(&key, m.offset()) == Receipt::Again {
+            tracing::debug!(
+                "{}/{}@{}: delivered again (settled before)",
+                key.0,
+                key.1,
+                m.offset()
+            );
         }
         let message = Message {
             bytes: m.payload().unwrap_or_default().to_vec(),
@@ -502,11 +488,11 @@ impl Listener {
                 m.offset()
             );
         }
-        let tries = self.held.get(&key).map_or(0, |h| h.tries);
+        let tries = self.holds.tries(&key);
         let outcome = self.ingest(&message, tries);
         tracing::debug!("settled in {} ms", received.elapsed().as_millis());
         self.record(&message.bytes, &outcome);
-        if outcome.is_settled() {
+        if self.ledger.record(&key, m.offset(), &outcome) {
             if tries > 0 {
                 tracing::info!(
                     "alert at {}/{} offset {}: {} (after {tries} failed tries)",
@@ -516,12 +502,12 @@ impl Listener {
                     outcome.describe()
                 );
             }
-            self.held.remove(&key);
-            self.backoff.reset();
-            self.pending.insert(key, m.offset() + 1);
-            self.commit_pending(COMMIT_WAIT);
+            self.holds.settled(&key);
+            if self.ledger.has_pending() {
+                self.commit_pending(COMMIT_WAIT);
+            }
         } else {
-            self.hold(&key, m.offset(), tries + 1);
+            self.hold(&key, m.offset());
         }
         self.save_status();
     }
@@ -536,8 +522,7 @@ impl Listener {
         let start = Instant::now();
         loop {
             let failure = self.take_commit_results(COMMIT_POLL);
-            self.drop_confirmed();
-            if self.pending.is_empty() {
+            if !self.ledger.has_pending() {
                 return true;
             }
             if let Some(why) = failure {
@@ -568,8 +553,8 @@ impl Listener {
     /// commit queue (see `commit.rs`).
     fn send_pending(&mut self) -> bool {
         let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), next) in &self.pending {
-            add(&mut tpl, topic, *partition, *next);
+        for ((topic, partition), next) in self.ledger.to_commit() {
+            add(&mut tpl, &topic, partition, next);
         }
         match self.commits.send(&self.consumer, &tpl) {
             Ok(()) => true,
@@ -581,58 +566,35 @@ impl Listener {
     }
 
     /// Reads the commit results that arrive within `wait` (and any queued
-    /// behind them); the last failure, if any.
+    /// behind them) into the ledger; the last failure, if any.
     fn take_commit_results(&mut self, wait: Duration) -> Option<String> {
         let mut failure = None;
         let mut wait = wait;
         while let Some(result) = self.commits.poll(wait) {
             wait = Duration::ZERO;
             match result {
-                CommitResult::Done(offsets) => {
-                    for (key, next) in offsets {
-                        let slot = self.confirmed.entry(key).or_insert(next);
-                        *slot = (*slot).max(next);
-                    }
-                }
+                CommitResult::Done(offsets) => self.ledger.confirm(&offsets),
                 CommitResult::Failed(why) => failure = Some(why),
             }
         }
         failure
     }
 
-    /// Pending offsets the broker has confirmed are committed now.
-    fn drop_confirmed(&mut self) {
-        let confirmed = &self.confirmed;
-        let before = self.pending.len();
-        self.pending
-            .retain(|key, next| confirmed.get(key).is_none_or(|done| done < next));
-        if self.pending.len() < before {
-            self.commit_failures = 0;
-        }
-        for (key, slot) in self.committed.iter_mut() {
-            if let Some(done) = confirmed.get(key) {
-                *slot = (*slot).max(*done);
-            }
-        }
-    }
-
     /// A commit failed: logged once per run of failures; after a few rounds
     /// the pending offsets are left to redelivery (the alerts are on disk and
     /// will be found unchanged).
     fn commit_failed(&mut self, why: &str) {
-        self.commit_failures += 1;
+        let failure = self.ledger.commit_failed();
         self.context().note_error(&format!("commit failed: {why}"));
-        if self.commit_failures == 1 {
+        if failure.first {
             tracing::warn!("cannot commit yet ({why}); the alerts are safe on disk, retrying");
         }
-        if self.commit_failures > COMMIT_TRIES {
+        if let Some(partitions) = failure.gave_up {
             tracing::info!(
                 "giving up committing {}; their last alerts will be delivered \
                  again and found unchanged",
-                gocart_shared::cli::count(self.pending.len(), "partition", "partitions")
+                gocart_shared::cli::count(partitions, "partition", "partitions")
             );
-            self.pending.clear();
-            self.commit_failures = 0;
         }
     }
 
@@ -652,8 +614,8 @@ impl Listener {
     }
 
     /// Pauses the partition at the failed alert and schedules a retry.
-    fn hold(&mut self, key: &PartitionKey, offset: i64, tries: u32) {
-        let delay = self.backoff.next_delay();
+    fn hold(&mut self, key: &PartitionKey, offset: i64) {
+        let Hold { tries, delay } = self.holds.hold(key, offset, Instant::now());
         if tries == 1 {
             tracing::warn!(
                 "alert at {}/{} offset {offset} not written; trying again in {} s, then less \
@@ -675,15 +637,6 @@ impl Listener {
         if let Err(e) = self.consumer.pause(&tpl) {
             tracing::debug!("pause {}/{}: {e}", key.0, key.1);
         }
-        self.held.insert(
-            key.clone(),
-            Held {
-                offset,
-                due: Instant::now() + delay,
-                resumed: false,
-                tries,
-            },
-        );
         self.rewind(key, offset);
     }
 
@@ -699,29 +652,7 @@ impl Listener {
     }
 
     fn record(&mut self, bytes: &[u8], outcome: &Outcome) {
-        let counts: &mut Counts = &mut self.status.counts;
-        let label = match outcome {
-            Outcome::Written(_) | Outcome::Replaced(_) => {
-                counts.written += 1;
-                "written"
-            }
-            Outcome::Unchanged(_) => {
-                counts.unchanged += 1;
-                "unchanged"
-            }
-            Outcome::Skipped(_) => {
-                counts.skipped += 1;
-                "skipped"
-            }
-            Outcome::Rejected { .. } => {
-                counts.rejected += 1;
-                "rejected"
-            }
-            Outcome::Failed(_) => {
-                counts.failed += 1;
-                "failed"
-            }
-        };
+        let label = self.status.counts.add(outcome);
         let (id, kind) = alert_names(bytes);
         self.status.last_alert = Some(LastAlert {
             superevent_id: id,
@@ -736,29 +667,18 @@ impl Listener {
 
     /// Retries, lazy commits and the status file, every few seconds.
     fn housekeeping(&mut self) {
-        let now = Instant::now();
-        let due: Vec<PartitionKey> = self
-            .held
-            .iter()
-            .filter(|(_, h)| !h.resumed && h.due <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due {
+        for key in self.holds.due(Instant::now()) {
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition(&key.0, key.1);
             if let Err(e) = self.consumer.resume(&tpl) {
                 tracing::debug!("resume {}/{}: {e}", key.0, key.1);
-            }
-            if let Some(h) = self.held.get_mut(&key) {
-                h.resumed = true;
             }
         }
         if self.last_saved.elapsed() >= Duration::from_secs(REFRESH_SECS as u64) {
             if let Some(why) = self.take_commit_results(Duration::ZERO) {
                 self.commit_failed(&why);
             }
-            self.drop_confirmed();
-            if !self.pending.is_empty() && !self.context().is_down() {
+            if self.ledger.has_pending() && !self.context().is_down() {
                 self.send_pending();
             }
             self.save_status();
@@ -766,16 +686,16 @@ impl Listener {
     }
 
     fn save_status(&mut self) {
-        self.drop_confirmed();
         let ends = self.context().ends();
-        let mut keys: Vec<PartitionKey> = self.committed.keys().cloned().collect();
+        let committed: BTreeMap<&PartitionKey, i64> = self.ledger.committed().collect();
+        let mut keys: Vec<PartitionKey> = committed.keys().map(|k| (*k).clone()).collect();
         keys.extend(ends.keys().cloned());
         keys.sort();
         keys.dedup();
         self.status.partitions = keys
             .into_iter()
             .map(|key| super::status::PartitionStatus {
-                committed: self.committed.get(&key).copied(),
+                committed: committed.get(&key).copied(),
                 end: ends.get(&key).copied(),
                 topic: key.0,
                 partition: key.1,
@@ -800,7 +720,7 @@ impl Listener {
 
     /// The alert in hand is done: commit what is pending, record the stop.
     fn finish(&mut self) {
-        if !self.pending.is_empty() {
+        if self.ledger.has_pending() {
             self.commit_pending(STOP_WAIT);
         }
         self.status.stopped = Some(Utc::now());

@@ -25,8 +25,8 @@ use super::context::{Context, PartitionKey};
 use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
 use super::Backoff;
 use crate::alert::pool::{default_threads, with_event_pool, EventPool};
+use crate::alert::tally::Tally;
 use crate::alert::{Message, Outcome, Pipeline};
-use crate::cmd::import::Tally;
 use gocart_shared::shutdown::Shutdown;
 
 /// An alert we fail to write (our disk) is tried this many times, then counted.

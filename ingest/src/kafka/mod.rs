@@ -15,6 +15,8 @@ pub mod consumer;
 pub mod context;
 pub mod echo;
 pub mod group_id;
+pub mod hold;
+pub mod ledger;
 pub mod status;
 pub mod topics;
 

@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use gocart_shared::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
 
+use crate::alert::tally::Tally;
+
 /// The file name inside `trigger.state_dir`.
 pub const STATUS_FILE: &str = "ingest-listen.json";
 
@@ -153,14 +155,8 @@ pub struct LastError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Counts {
-    pub written: u64,
-    pub unchanged: u64,
-    pub skipped: u64,
-    pub rejected: u64,
-    pub failed: u64,
-}
+/// What became of the alerts since `listen` started, counted as `import` counts.
+pub type Counts = Tally;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct PartitionStatus {
