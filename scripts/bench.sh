@@ -7,7 +7,7 @@
 # (scripts/setup.sh installs it).
 #
 #   scripts/bench.sh            # everything
-#   scripts/bench.sh ingest     # only some: ingest render trigger kafka load
+#   scripts/bench.sh ingest     # only some: ingest render trigger kafka load serve
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,7 +16,7 @@ if [ ! -d "$alerts" ]; then
     echo "bench: the real alerts are missing at $alerts (set GOCART_TEST_DATA)" >&2
     exit 1
 fi
-only=" ${*:-ingest render trigger kafka load} "
+only=" ${*:-ingest render trigger kafka load serve} "
 out=target/bench
 mkdir -p "$out"
 figures="$out/figures.txt"
@@ -87,6 +87,9 @@ fi
 if [[ $only == *" load "* ]]; then
     run load "" "$bin/examples/bench_load" --alerts 1000
 fi
+if [[ $only == *" serve "* ]]; then
+    run serve "" "$bin/examples/bench_serve" --alerts 1000
+fi
 
 python3 - "$figures" <<'PY'
 import platform, subprocess, sys, datetime
@@ -126,6 +129,10 @@ rows = [
     ("load.listen_vmhwm_mb", "load: listen peak RSS (VmHWM), MB", None),
     ("load.trigger_vmhwm_mb", "load: trigger peak RSS (VmHWM), MB", None),
     ("load.runs_per_s", "load: plugin runs per second (3 plugins, concurrency 2)", None),
+    ("serve.list_median_ms", "serve: list of 1,000 alerts, median ms", ("<", 100)),
+    ("serve.list_first_ms", "serve: the list's first answer after start, ms", None),
+    ("serve.alert_median_ms", "serve: one alert page, median ms", None),
+    ("serve.thumb_first_ms", "serve: a thumbnail made, ms", None),
 ]
 
 def sh(cmd):

@@ -4,7 +4,8 @@
 # plugins/, feeds it realistic mock alerts through gocart-ingest (through a
 # local Kafka broker and `gocart-ingest listen` when Tansu is installed, as
 # `scripts/setup.sh` does; else through the import path), shows each plugin's
-# output as it runs, stops cleanly and leaves the tree to look at.
+# output as it runs, serves the tree in a browser meanwhile (`gocart-trigger
+# serve`, its URL printed), stops cleanly and leaves the tree to look at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Not the test broker's 16-minute build: the demo uses Tansu when it is there.
@@ -50,8 +51,26 @@ echo "== gocart-trigger watches $root/lvk_events and runs plugins/gp_* on each n
 "$bin/gocart-trigger" -s "$root/gocart.yaml" watch &
 trigger=$!
 listen=""
-trap 'kill -TERM $trigger $listen $broker 2>/dev/null || true' EXIT
+serve=""
+trap 'kill -TERM $trigger $listen $broker $serve 2>/dev/null || true' EXIT
 sleep 1
+
+# The page: on 127.0.0.1:8620, or any free port when that one is taken.
+start_serve() {
+    : > "$root/serve.out"
+    "$bin/gocart-trigger" -s "$root/gocart.yaml" serve "$@" > "$root/serve.out" 2> "$root/serve.log" &
+    serve=$!
+    for _ in $(seq 100); do
+        grep -q '^serving ' "$root/serve.out" && return 0
+        kill -0 $serve 2>/dev/null || { wait $serve 2>/dev/null || true; serve=""; return 1; }
+        sleep 0.1
+    done
+    return 1
+}
+mkdir -p "$root/lvk_events"
+start_serve || start_serve --addr 127.0.0.1:0 || echo "(gocart-trigger serve did not start: see $root/serve.log)"
+url=$(sed -n 's/^serving //p' "$root/serve.out")
+[ -n "$url" ] && echo "== open $url in a browser: the alerts appear there as they are written"
 
 count=6
 if [ -n "$broker" ]; then
@@ -85,6 +104,7 @@ for _ in $(seq 120); do
 done
 kill -TERM $trigger
 wait $trigger || true
+if [ -n "$serve" ]; then kill -TERM $serve; wait $serve || true; fi
 if [ -n "$broker" ]; then kill -TERM $broker 2>/dev/null || true; wait $broker 2>/dev/null || true; fi
 trap - EXIT
 
@@ -100,3 +120,4 @@ echo "== EXTRA of ${first#$root/lvk_events/}"
 sed -n '/^EXTRA:/,$p' "$first"
 echo
 echo "Open a picture: $(dirname "$first")/skymap.png"
+echo "Browse the tree: $bin/gocart-trigger -s $root/gocart.yaml serve   (then open http://127.0.0.1:8620/)"

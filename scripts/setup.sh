@@ -2,14 +2,16 @@
 # Installs what building and testing gocart needs on a fresh Debian machine:
 # cfitsio (FITS), cmake and pkg-config (for -sys crates), OpenSSL headers and CA
 # certificates (librdkafka with TLS and OIDC for GCN), Python 3 with PyYAML
-# (plugins and the tests that read meta.yaml as a plugin does), and the Tansu
-# Kafka broker the Kafka tests run against.
+# (plugins and the tests that read meta.yaml as a plugin does), and, for the
+# tests only, Debian's Chromium (the `serve` pages in a real headless browser)
+# and the Tansu Kafka broker the Kafka tests run against.
 # Safe to run again: it installs only what is missing.
 #
 #   scripts/setup.sh                   everything, the test broker included
 #   scripts/setup.sh --without-broker  all but Tansu (~16 minutes to build on
-#                                      a fresh 2-core machine): what the demo
-#                                      needs, which uses Tansu only if present
+#                                      a fresh 2-core machine) and Chromium:
+#                                      what the demo needs, which uses Tansu
+#                                      only if present
 set -euo pipefail
 
 with_broker=true
@@ -26,6 +28,8 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-yaml)
+# Chromium: trigger/tests/serve.rs loads the pages in it (headless).
+if $with_broker && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]}"
     sudo_cmd=""

@@ -1,5 +1,6 @@
-//! The command line: `watch` (the default), `replay`, `status` and `check`.
+//! The command line: `watch` (the default), `replay`, `status`, `check` and `serve`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,6 +58,30 @@ pub enum Command {
     /// at least one plugin, each plugin runnable (execute bit, or the Python
     /// interpreter for .py), and Python importing PyYAML for .py plugins.
     Check,
+    /// Show the alert tree in a browser, read-only: alerts newest first, one page
+    /// per alert and per superevent, both programs' status, live updates.
+    ///
+    /// Prints `serving http://ADDR/` once it listens. It binds 127.0.0.1 by
+    /// default; any other address needs --token, then checked on every request
+    /// (`Authorization: Bearer TOKEN`, or the cookie a `?token=TOKEN` link sets).
+    /// Thumbnails are cached in <state_dir>/thumbs; nothing else is written.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8620")]
+    pub addr: SocketAddr,
+
+    /// The token every request must carry; needed for any address but loopback.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GOCART_SERVE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

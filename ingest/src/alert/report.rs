@@ -61,19 +61,8 @@ pub fn summary(alert: &Alert) -> Vec<String> {
     lines
 }
 
-/// A false-alarm rate as people say it: "1 per 12.3 yrs", or days when it is
-/// under 1000 days (the original's rule). A FAR of 0 is never a false alarm.
-pub fn far_text(far_hz: f64) -> String {
-    if far_hz <= 0.0 {
-        return "0 Hz (no false alarms expected)".into();
-    }
-    let days = 1.0 / (far_hz * 86400.0);
-    if days > 1000.0 {
-        format!("1 per {:.1} yrs", days / 365.0)
-    } else {
-        format!("1 per {days:.1} days")
-    }
-}
+/// The one wording of a FAR, shared with `gocart-trigger serve`.
+pub use gocart_shared::alert::far_text;
 
 /// `{'BNS': 0.95, 'NSBH': 0.01}`, as the original printed Python dicts.
 fn python_dict(pairs: &[(String, f64)], two_decimals: bool) -> String {

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod replay;
+pub mod serve;
 pub mod status;
 pub mod watch;
 
@@ -37,6 +38,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Watch(args)) => watch::run(&settings, args),
         Some(Command::Replay(args)) => replay::run(&settings, args),
         Some(Command::Status(args)) => status::run(&settings, args),
+        Some(Command::Serve(args)) => serve::run(&settings, &path, args),
         Some(Command::Check) => Ok(check::run(&path)),
     }
 }

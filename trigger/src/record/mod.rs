@@ -21,9 +21,10 @@ mod reports;
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use claims::{Claim, ClaimRequest, Finish};
 pub use dirs::DirNote;
@@ -95,6 +96,9 @@ pub struct Identity {
     pub mtime_ns: i64,
 }
 
+/// How long a read-only reader (`serve`) waits for a writer's lock.
+const READ_ONLY_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A connection to the record. One per thread (SQLite connections are not shared).
 pub struct Record {
     conn: Connection,
@@ -121,19 +125,35 @@ impl Record {
             dir: state_dir.into(),
             source,
         })?;
-        let path = state_dir.join(RECORD_FILE);
-        let conn = Connection::open(&path).map_err(|source| RecordError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        let record = Record {
-            conn,
-            path,
-            pid: std::process::id(),
-            full_sync: std::cell::Cell::new(true),
-        };
+        let record = Record::connect(state_dir.join(RECORD_FILE), OpenFlags::default())?;
         record.sqlite(|| record.configure())?;
         Ok(record)
+    }
+
+    /// Opens an existing record for reading only (`serve`): nothing is
+    /// created, migrated or written. `None` when there is no record yet.
+    pub fn open_read_only(state_dir: &Path) -> Result<Option<Record>> {
+        let path = state_dir.join(RECORD_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let record = Record::connect(path, flags)?;
+        record.sqlite(|| record.conn.busy_timeout(READ_ONLY_BUSY_TIMEOUT))?;
+        Ok(Some(record))
+    }
+
+    /// The connection to the file at `path`, not yet configured.
+    fn connect(path: PathBuf, flags: OpenFlags) -> Result<Record> {
+        match Connection::open_with_flags(&path, flags) {
+            Ok(conn) => Ok(Record {
+                conn,
+                path,
+                pid: std::process::id(),
+                full_sync: std::cell::Cell::new(true),
+            }),
+            Err(source) => Err(RecordError::Sqlite { path, source }),
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -1,5 +1,5 @@
-//! Reading the record for people and monitoring (`status`): counts per state
-//! and per kind of directory, and the last runs and failures as rows.
+//! Reading the record for people and monitoring (`status`, `serve`): counts
+//! per state and per kind of directory, and runs as rows.
 
 use super::{Record, Result, RunState};
 
@@ -85,8 +85,12 @@ impl Record {
         })
     }
 
+    /// Every run, by directory and plugin.
+    pub fn all_runs(&self) -> Result<Vec<RunRow>> {
+        self.sqlite(|| self.rows_where("1 ORDER BY dir, plugin", []))
+    }
+
     /// Every run of one directory.
-    #[cfg(test)]
     pub fn runs_of(&self, dir: &str) -> Result<Vec<RunRow>> {
         self.sqlite(|| self.rows_where("dir = ?1 ORDER BY plugin", [dir]))
     }

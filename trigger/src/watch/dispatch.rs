@@ -561,7 +561,7 @@ mod tests {
         let dir = place.complete("S1", "S1-1-Preliminary");
         dispatcher.full_scan();
         dispatcher.full_scan(); // in hand: not queued twice
-        assert_eq!(dispatcher.queue, [dir.clone()]);
+        assert_eq!(dispatcher.queue, std::slice::from_ref(&dir));
         settled(&mut dispatcher, &dir);
         dispatcher.full_scan();
         dispatcher.scan(&place.root.join("superevents/S1"), true);

@@ -19,7 +19,8 @@ pub fn identity_of(dir: &Path) -> Option<Identity> {
         .map(|meta| identity(&meta))
 }
 
-fn identity(meta: &std::fs::Metadata) -> Identity {
+/// The identity of a marker from its metadata.
+pub fn identity(meta: &std::fs::Metadata) -> Identity {
     Identity {
         ino: meta.ino(),
         size: meta.size(),

@@ -1,0 +1,135 @@
+//! Which paths a request may name: only complete alert directories, their
+//! event directories and the plain files inside them, after every symlink is
+//! resolved, and plugin logs inside the state dir. Everything else (`..`,
+//! encoded or not, absolute paths, hidden names, a symlink out of the tree)
+//! is `None`, which the routes answer with 404 and a warning.
+
+use std::path::{Path, PathBuf};
+
+use gocart_shared::tree::{MOCK_EVENTS, REAL_EVENTS};
+use gocart_shared::{Level, Tree, MARKER_NAME};
+
+/// The plain names of a relative path (already percent-decoded), or `None`
+/// if one is empty (an absolute path, `//`), `.`, `..`, hidden, or holds a
+/// NUL or a backslash.
+fn plain_names(rel: &str) -> Option<Vec<&str>> {
+    let names: Vec<&str> = rel.split('/').collect();
+    let plain =
+        |n: &&str| !n.is_empty() && !n.starts_with('.') && !n.contains('\0') && !n.contains('\\');
+    names.iter().all(plain).then_some(names)
+}
+
+/// `path` with its symlinks resolved, if that is still at `level` in the tree.
+fn resolved_at(tree: &Tree, path: &Path, level: Level) -> Option<PathBuf> {
+    let real = path.canonicalize().ok()?;
+    (tree.level_of(&real) == Some(level) && real.is_dir()).then_some(real)
+}
+
+/// `<kind>/<superevent_id>`: an event directory.
+pub fn event_dir(tree: &Tree, rel: &str) -> Option<PathBuf> {
+    match plain_names(rel)?.as_slice() {
+        [kind, event] if is_kind(kind) => {
+            resolved_at(tree, &tree.root().join(kind).join(event), Level::Event)
+        }
+        _ => None,
+    }
+}
+
+/// `<kind>/<superevent_id>/<dir>`: a complete alert directory.
+pub fn alert_dir(tree: &Tree, rel: &str) -> Option<PathBuf> {
+    match plain_names(rel)?.as_slice() {
+        [kind, event, dir] if is_kind(kind) => {
+            let path = tree.root().join(kind).join(event).join(dir);
+            let real = resolved_at(tree, &path, Level::Alert)?;
+            real.join(MARKER_NAME).is_file().then_some(real)
+        }
+        _ => None,
+    }
+}
+
+/// `<kind>/<superevent_id>/<dir>/<file>`: a regular file of a complete alert
+/// directory (its marker and other hidden files are not served).
+pub fn alert_file(tree: &Tree, rel: &str) -> Option<PathBuf> {
+    let (dir, name) = rel.rsplit_once('/')?;
+    plain_names(name)?;
+    let dir = alert_dir(tree, dir)?;
+    let real = dir.join(name).canonicalize().ok()?;
+    let parent = real.parent()?;
+    let inside = tree.level_of(parent) == Some(Level::Alert) && parent.join(MARKER_NAME).is_file();
+    (inside && real.is_file()).then_some(real)
+}
+
+/// A plugin's log as the record names it, if it really is inside
+/// `<state_dir>/logs` once resolved.
+pub fn plugin_log(state_dir: &Path, recorded: &str) -> Option<PathBuf> {
+    let logs = state_dir.join("logs").canonicalize().ok()?;
+    let real = Path::new(recorded).canonicalize().ok()?;
+    (real.starts_with(&logs) && real.is_file()).then_some(real)
+}
+
+/// The path of an alert or event directory relative to the tree, as URLs carry it.
+pub fn relative(tree: &Tree, path: &Path) -> Option<String> {
+    let rest = path.strip_prefix(tree.root()).ok()?;
+    let names: Vec<&str> = rest
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect::<Option<_>>()?;
+    Some(names.join("/"))
+}
+
+fn is_kind(name: &str) -> bool {
+    name == MOCK_EVENTS || name == REAL_EVENTS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree_with_alert() -> (tempfile::TempDir, Tree) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap().join("tree");
+        let dir = root.join("mockevents/MS1/20260101T000000_initial");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("meta.yaml"), "x").unwrap();
+        std::fs::write(dir.join(MARKER_NAME), "{}").unwrap();
+        std::fs::write(tmp.path().join("secret"), "s").unwrap();
+        (tmp, Tree::new(root))
+    }
+
+    #[test]
+    fn only_plain_paths_into_complete_directories_resolve() {
+        let (_tmp, tree) = tree_with_alert();
+        let rel = "mockevents/MS1/20260101T000000_initial";
+        assert!(alert_dir(&tree, rel).is_some());
+        assert!(event_dir(&tree, "mockevents/MS1").is_some());
+        assert!(alert_file(&tree, &format!("{rel}/meta.yaml")).is_some());
+        for bad in [
+            format!("{rel}/{MARKER_NAME}"),
+            format!("{rel}/../../../../secret"),
+            format!("{rel}/missing"),
+            format!("/{rel}/meta.yaml"),
+            format!("{rel}//meta.yaml"),
+            format!("{rel}\\..\\meta.yaml"),
+            "mockevents/MS1/meta.yaml".into(),
+            "other/MS1/x/meta.yaml".into(),
+        ] {
+            assert!(alert_file(&tree, &bad).is_none(), "{bad}");
+        }
+        assert!(alert_dir(&tree, "mockevents/MS1").is_none());
+        assert!(event_dir(&tree, "mockevents/..").is_none());
+    }
+
+    #[test]
+    fn symlinks_out_of_the_tree_are_refused() {
+        let (tmp, tree) = tree_with_alert();
+        let dir = tree.root().join("mockevents/MS1/20260101T000000_initial");
+        std::os::unix::fs::symlink(tmp.path().join("secret"), dir.join("link")).unwrap();
+        let rel = "mockevents/MS1/20260101T000000_initial/link";
+        assert!(alert_file(&tree, rel).is_none());
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join(MARKER_NAME), "{}").unwrap();
+        std::os::unix::fs::symlink(&outside, tree.root().join("mockevents/MS1/linked")).unwrap();
+        assert!(alert_dir(&tree, "mockevents/MS1/linked").is_none());
+    }
+}
