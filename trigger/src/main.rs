@@ -1,18 +1,12 @@
-//! `gocart-trigger`: runs every plugin once on every complete alert directory.
-//! This file only parses the command line, sets up logging and reports errors;
-//! the commands are in `cmd/`.
-
-mod cli;
-mod cmd;
-mod record;
-mod runner;
-mod serve;
-mod watch;
+//! `gocart-trigger`: a thin entry point over the library (see `lib.rs`). It
+//! only parses the command line, sets up logging and maps the result of the
+//! command to the exit status.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use gocart_shared::cli::{ExitStatus, TRIGGER};
+use gocart_trigger::{cli, cmd};
 
 fn main() -> ExitCode {
     // `gocart-... status | head` must end quietly, as any Unix tool does,
