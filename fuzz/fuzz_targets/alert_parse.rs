@@ -5,8 +5,7 @@
 
 #![no_main]
 
-use gocart_ingest::alert::{meta, report};
-use gocart_shared::Alert;
+use gocart_alert::{meta, report, Alert};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use gocart_ingest::skymap::{flatten, header, read_skymap, Stats};
+use gocart_skymap::{flatten, header, read_skymap, Stats};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use gocart_ingest::alert::Alert;
 use gocart_ingest::render;
 use gocart_ingest::skymap::{read_skymap, SkyMap, Stats};
 use gocart_shared::settings::Aitoff;
-use gocart_shared::Alert;
 
 struct Args {
     runs: usize,

@@ -9,10 +9,7 @@ use gocart_shared::cli::{ExitStatus, INGEST};
 use gocart_shared::Settings;
 
 fn main() -> ExitCode {
-    // `gocart-... status | head` must end quietly, as any Unix tool does,
-    // not panic on the closed pipe: Rust ignores SIGPIPE by default.
-    // SAFETY: called first, before any thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    gocart_shared::cli::end_quietly_on_closed_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(answer) = plugins_flag_answer(&args) {
         INGEST.error(answer);

@@ -529,7 +529,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let alerts = generate(&options(3, 12), dir.path()).unwrap();
         for alert in &alerts {
-            let parsed = gocart_shared::Alert::parse(&alert.message).unwrap();
+            let parsed = crate::alert::Alert::parse(&alert.message).unwrap();
             assert!(parsed.is_mock() && parsed.superevent_id.starts_with("MS261124"));
             assert_eq!(parsed.skymap().is_some(), !parsed.is_retraction());
             assert!(parsed.time_created < options(3, 1).now);

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{Env, Run};
-use gocart_shared::alert::MAX_MESSAGE_BYTES;
+use gocart_ingest::alert::MAX_MESSAGE_BYTES;
 use gocart_shared::marker::sha256_hex;
 use hostile_cases::Expect;
 use serde_json::Value;

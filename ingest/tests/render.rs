@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use gocart_ingest::alert::Alert;
 use gocart_ingest::render::blocks::Blocks;
 use gocart_ingest::render::raster::pixel_map;
 use gocart_ingest::render::regions::{Level, Regions};
@@ -18,7 +19,6 @@ use gocart_ingest::render::style::{self, Rgb, FRAME};
 use gocart_ingest::render::{self, ephemeris, Bodies};
 use gocart_ingest::skymap::{pixel_area_sr, read_skymap, Pixel, SkyMap, Stats};
 use gocart_shared::settings::Aitoff;
-use gocart_shared::Alert;
 
 /// A decoded picture.
 struct Picture {

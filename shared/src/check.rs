@@ -126,7 +126,7 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         let err = probe_writable(&file.join("sub")).unwrap_err();
         assert!(err.contains("is not a folder"), "{err}");
-        if unsafe { libc::geteuid() } != 0 {
+        if !rustix::process::geteuid().is_root() {
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
             let err = probe_writable(dir.path()).unwrap_err();
             assert!(err.contains("cannot write"), "{err}");

@@ -18,6 +18,32 @@ pub const VERBOSE_HELP: &str =
 /// Help of `-q/--quiet`.
 pub const QUIET_HELP: &str = "Only warnings and errors in the log";
 
+/// Makes a write to a closed pipe end the program quietly, as any Unix tool
+/// does (`gocart-... status | head`), instead of failing on EPIPE: Rust's
+/// runtime ignores SIGPIPE. Call it first in `main`, before any thread exists.
+pub fn end_quietly_on_closed_pipe() {
+    // No crate resets a signal to its default safely (rustix, nix and
+    // signal-hook all leave it unsafe), so this is the one place that does.
+    // SAFETY: SIG_DFL installs no handler of ours, so nothing can run in a
+    // signal context; `signal` only changes this process's disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// The longest duration a flag takes: about 31 years, far from any overflow of
+/// the clock arithmetic it is used in.
+pub const MAX_FLAG_SECS: f64 = 1e9;
+
+/// A duration flag's value (clap `value_parser`): a number of seconds (`2.5`),
+/// or any duration the settings file accepts (`90s`, `5m`), up to
+/// [`MAX_FLAG_SECS`]. The syntax is `settings::parse_duration`'s.
+pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::settings::parse_duration(text)
+        .filter(|d| d.as_secs_f64() <= MAX_FLAG_SECS)
+        .ok_or_else(|| {
+            format!("`{text}` is not a number of seconds (or a duration such as 90s, 5m)")
+        })
+}
+
 /// The options every command of both programs takes, declared once so that
 /// `-s`, `-v` and `-q` read and behave the same on both.
 #[derive(Debug, Clone, clap::Args)]
@@ -138,6 +164,21 @@ impl_count!(u32, u64, usize, i64);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_flags_take_seconds_or_a_unit_within_the_limit() {
+        use std::time::Duration;
+        assert_eq!(duration_arg("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(duration_arg("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(duration_arg("1e3"), Ok(Duration::from_secs(1000)));
+        assert_eq!(duration_arg("0"), Ok(Duration::ZERO));
+        assert_eq!(duration_arg("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(duration_arg("1e9"), Ok(Duration::from_secs(1_000_000_000)));
+        for bad in ["soon", "-1", "NaN", "inf", "1e10", "40000d", ""] {
+            let err = duration_arg(bad).unwrap_err();
+            assert!(err.contains("not a number of seconds"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn counts_agree_with_their_noun() {

@@ -92,7 +92,7 @@ impl Marker {
     pub fn read_checked(dir: &Path) -> Result<Marker, MarkerError> {
         let marker = Marker::read(dir)?;
         for entry in &marker.files {
-            if !crate::alert::is_plain_file_name(&entry.name) {
+            if !is_plain_file_name(&entry.name) {
                 return Err(MarkerError::Invalid {
                     dir: dir.into(),
                     message: format!("file name {:?} is not a plain name", entry.name),
@@ -126,6 +126,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A file name inside an alert directory: a plain name with dots, never a path.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 #[cfg(test)]

@@ -42,8 +42,6 @@ pub enum SettingsError {
     },
     #[error("settings file {path} is not valid YAML: {message}")]
     Syntax { path: PathBuf, message: String },
-    #[error("cannot write settings file {path}: {message}")]
-    Write { path: PathBuf, message: String },
 }
 
 /// The settings both programs read.
@@ -638,181 +636,27 @@ fn duration_text<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error>
     })
 }
 
-/// Parses `90`, `90s`, `30m`, `24h`, `7d` or `1.5h`.
+/// Parses a duration as the settings file and the command lines write it: a
+/// number of seconds (`90`, `2.5`, `1e3`) or a number with a unit (`90s`,
+/// `30m`, `24h`, `7d`, `1.5h`). The one duration syntax of both programs.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let scale = match unit.trim() {
-        "s" | "sec" | "secs" => 1.0,
-        "m" | "min" | "mins" => 60.0,
-        "h" | "hr" | "hrs" => 3600.0,
-        "d" | "day" | "days" => 86400.0,
-        _ => return None,
-    };
-    let value: f64 = number.trim().parse().ok()?;
-    // try_: a value too large for a Duration (`1e30d`) is refused, not a panic.
-    Duration::try_from_secs_f64(value * scale).ok()
-}
-
-/// Writes `group_id` into the `gcn-kafka:` section of the settings file at `path`,
-/// changing nothing else: comments, order, other keys and the file's mode stay as
-/// they were. The id is generated on the first `listen` and must survive every
-/// later run, or the next run would start at the end of the topic again.
-///
-/// The file is rewritten through a temporary file and a rename, so a crash leaves
-/// either the old file or the new one, never half of either.
-pub fn write_group_id(path: &Path, group_id: &str) -> Result<(), SettingsError> {
-    let fail = |message: String| SettingsError::Write {
-        path: path.to_path_buf(),
-        message,
-    };
-    if !is_plain_id(group_id) {
-        return Err(fail(format!("`{group_id}` is not a plain group id")));
-    }
-    // Write through a symlink to the file it names, not over the link.
-    let target = std::fs::canonicalize(path).map_err(|e| fail(e.to_string()))?;
-    let text = std::fs::read_to_string(&target).map_err(|e| fail(e.to_string()))?;
-    let edited = with_group_id(&text, group_id).map_err(fail)?;
-    // Never write a file that would not load, or that says something else.
-    match Settings::parse(&edited, path) {
-        Ok(s) if s.gcn_kafka.group_id == group_id => {}
-        _ => {
-            return Err(fail(
-                "the edited file would not read back the new group_id; set `gcn-kafka.group_id` yourself"
-                    .into(),
-            ))
+    let seconds = match text.parse::<f64>() {
+        Ok(seconds) => seconds,
+        Err(_) => {
+            let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic())?);
+            let scale = match unit.trim() {
+                "s" | "sec" | "secs" => 1.0,
+                "m" | "min" | "mins" => 60.0,
+                "h" | "hr" | "hrs" => 3600.0,
+                "d" | "day" | "days" => 86400.0,
+                _ => return None,
+            };
+            number.trim().parse::<f64>().ok()? * scale
         }
-    }
-    replace_file(&target, edited.as_bytes()).map_err(|e| fail(e.to_string()))
-}
-
-/// Group ids we generate or accept for writing: no YAML-special characters.
-fn is_plain_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// The settings text with `group_id` set inside `gcn-kafka:`, as a line edit.
-fn with_group_id(text: &str, group_id: &str) -> Result<String, String> {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let Some(header) = lines.iter().position(|l| is_section_header(l, "gcn-kafka")) else {
-        let sep = if text.is_empty() || text.ends_with('\n') {
-            ""
-        } else {
-            "\n"
-        };
-        return Ok(format!("{text}{sep}gcn-kafka:\n    group_id: {group_id}\n"));
     };
-    let after_colon = lines[header]
-        .trim_end()
-        .strip_prefix("gcn-kafka:")
-        .unwrap_or_default()
-        .trim();
-    if after_colon.starts_with('{') {
-        return flow_with_group_id(&lines, header, group_id);
-    }
-    let block_end = (header + 1..lines.len())
-        .find(|&i| is_top_level(lines[i]))
-        .unwrap_or(lines.len());
-    let body = &lines[header + 1..block_end];
-    let indent = body
-        .iter()
-        .find(|l| !is_blank_or_comment(l))
-        .map(|l| l.len() - l.trim_start().len())
-        .unwrap_or(4);
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    let existing = body.iter().position(|l| {
-        l.len() - l.trim_start().len() == indent && l.trim_start().starts_with("group_id:")
-    });
-    match existing {
-        Some(i) => out[header + 1 + i] = group_id_line(lines[header + 1 + i], indent, group_id),
-        None => {
-            if !out[header].ends_with('\n') {
-                out[header].push('\n');
-            }
-            out.insert(
-                header + 1,
-                format!("{}group_id: {group_id}\n", " ".repeat(indent)),
-            );
-        }
-    }
-    Ok(out.concat())
-}
-
-/// `group_id: <id>` replacing the old value, keeping a trailing comment.
-fn group_id_line(old: &str, indent: usize, group_id: &str) -> String {
-    let value = old.trim_start()["group_id:".len()..].trim_end_matches(['\r', '\n']);
-    // A ` #` starts a comment unless it is inside quotes; old values are plain.
-    let comment = value.find(" #").map(|i| &value[i..]).unwrap_or("");
-    let ending = if old.ends_with("\r\n") {
-        "\r\n"
-    } else if old.ends_with('\n') {
-        "\n"
-    } else {
-        ""
-    };
-    format!(
-        "{}group_id: {group_id}{comment}{ending}",
-        " ".repeat(indent)
-    )
-}
-
-/// `gcn-kafka: {a: b}` on one line: add `group_id` first, unless one is there.
-fn flow_with_group_id(lines: &[&str], header: usize, group_id: &str) -> Result<String, String> {
-    let line = lines[header];
-    if line.contains("group_id") || !line.trim_end().ends_with('}') {
-        return Err(
-            "gcn-kafka is written in flow style {...}; set `group_id` in it yourself".into(),
-        );
-    }
-    let open = line.find('{').unwrap_or(0);
-    let rest = line[open + 1..].trim_start();
-    let sep = if rest.starts_with('}') { "" } else { ", " };
-    let edited = format!("{}{{group_id: {group_id}{sep}{rest}", &line[..open]);
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    out[header] = edited;
-    Ok(out.concat())
-}
-
-fn is_section_header(line: &str, name: &str) -> bool {
-    line.strip_prefix(name)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .is_some()
-}
-
-fn is_top_level(line: &str) -> bool {
-    !is_blank_or_comment(line) && !line.starts_with([' ', '\t'])
-}
-
-fn is_blank_or_comment(line: &str) -> bool {
-    let t = line.trim();
-    t.is_empty() || t.starts_with('#')
-}
-
-/// Replaces `target` with `bytes` atomically, keeping its permissions.
-fn replace_file(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let permissions = std::fs::metadata(target)?.permissions();
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.set_permissions(permissions)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, target)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    // try_: a negative, NaN or too large value (`1e30d`) is refused, not a panic.
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 #[cfg(test)]
@@ -824,39 +668,7 @@ mod tests {
     }
 
     /// The settings file of the original gocart, byte for byte as it ships.
-    const ORIGINAL: &str = r#"version: 1
-
-lvk:
-    # DOWNLOAD MOCK EVENT ALERTS? USEFUL AS A HEARTBEAT MONITOR
-    parse_mock_events: True
-    parse_real_events: False
-    download_dir: ~/lvk_events
-    aitoff:
-        convert: True
-        sun_moon: True
-        sun_moon_contour: True
-        galactic_plane: True
-    ascii_map:
-        convert: True
-        nside: 64
-    json: False
-    # filters:
-    #     - name: general
-
-gcn-kafka:
-    client_id: XXXX
-    client_secret: XXXX
-    group_id: XXXX
-
-logging settings:
-    formatters:
-        file_style:
-            format: '* %(asctime)s - %(name)s - %(levelname)s (%(pathname)s > %(funcName)s > %(lineno)d) - %(message)s  '
-            datefmt: '%Y/%m/%d %H:%M:%S'
-    root:
-        level: WARNING
-        handlers: [file,console]
-"#;
+    const ORIGINAL: &str = include_str!("settings/original.yaml");
 
     #[test]
     fn the_original_file_loads_unchanged() {
@@ -1015,77 +827,12 @@ lvk:
         assert_eq!(parse_duration("1e30d"), None);
         assert_eq!(parse_duration("-1h"), None);
         assert_eq!(parse_duration("NaN"), None);
+        assert_eq!(parse_duration("inf"), None);
+        // A bare number is seconds, in any notation a command line accepts.
+        assert_eq!(parse_duration("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_duration(" 1e3 "), Some(Duration::from_secs(1000)));
+        assert_eq!(parse_duration("1.5e3s"), None);
         assert!(parse("trigger: {catch_up: soon}").is_err());
-    }
-
-    #[test]
-    fn group_id_replaces_the_placeholder_and_keeps_everything_else() {
-        let edited = with_group_id(ORIGINAL, "gocart-abc123").unwrap();
-        let expected = ORIGINAL.replace("    group_id: XXXX\n", "    group_id: gocart-abc123\n");
-        assert_eq!(edited, expected);
-        assert_eq!(parse(&edited).unwrap().gcn_kafka.group_id, "gocart-abc123");
-        // The shipped file: its comments (one mentions group_id) survive.
-        let edited = with_group_id(DEFAULT_FILE, "g-1").unwrap();
-        assert_eq!(
-            edited,
-            DEFAULT_FILE.replace("    group_id: XXXX\n", "    group_id: g-1\n")
-        );
-    }
-
-    #[test]
-    fn group_id_is_added_when_absent() {
-        let text = "lvk:\n  json: true\ngcn-kafka:\n  # broker\n  bootstrap_servers: 127.0.0.1:9\nother: 1\n";
-        let edited = with_group_id(text, "g-2").unwrap();
-        assert_eq!(
-            edited,
-            "lvk:\n  json: true\ngcn-kafka:\n  group_id: g-2\n  # broker\n  bootstrap_servers: 127.0.0.1:9\nother: 1\n"
-        );
-        let s = parse(&edited).unwrap();
-        assert_eq!(s.gcn_kafka.group_id, "g-2");
-        assert_eq!(s.gcn_kafka.bootstrap_servers, "127.0.0.1:9");
-        // No section at all: one is appended.
-        let edited = with_group_id("lvk:\n  json: true", "g-3").unwrap();
-        assert_eq!(
-            edited,
-            "lvk:\n  json: true\ngcn-kafka:\n    group_id: g-3\n"
-        );
-        // Flow style gets the key inside the braces.
-        let edited = with_group_id("gcn-kafka: {topics: [a]}\n", "g-4").unwrap();
-        assert_eq!(parse(&edited).unwrap().gcn_kafka.group_id, "g-4");
-        assert_eq!(parse(&edited).unwrap().gcn_kafka.topics, vec!["a"]);
-    }
-
-    #[test]
-    fn group_id_keeps_a_trailing_comment_and_ignores_nested_keys() {
-        let text = "gcn-kafka:\n  config:\n    group_id: nested\n  group_id: '' # mine\n";
-        let edited = with_group_id(text, "g-5").unwrap();
-        assert_eq!(
-            edited,
-            "gcn-kafka:\n  config:\n    group_id: nested\n  group_id: g-5 # mine\n"
-        );
-    }
-
-    #[test]
-    fn write_group_id_rewrites_the_file_keeping_its_mode() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.yaml");
-        std::fs::write(&path, ORIGINAL).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        write_group_id(&path, "gocart-x1").unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            ORIGINAL.replace("group_id: XXXX", "group_id: gocart-x1")
-        );
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
-        assert!(write_group_id(&path, "bad id: {x}").is_err());
     }
 
     fn warnings(text: &str) -> Vec<String> {

@@ -12,11 +12,8 @@
 //! A directory is replaced by a newer copy of the same alert in one step
 //! (`exchange_dirs`): the trigger never sees the name missing or half-filled.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::alert::Alert;
 use crate::marker::MARKER_NAME;
 
 pub const MOCK_EVENTS: &str = "mockevents";
@@ -26,23 +23,8 @@ pub const REJECTED: &str = ".rejected";
 
 /// Swaps two directories in one step (Linux `renameat2(RENAME_EXCHANGE)`).
 pub fn exchange_dirs(a: &Path, b: &Path) -> std::io::Result<()> {
-    let a = CString::new(a.as_os_str().as_bytes())?;
-    let b = CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: both are valid NUL-terminated paths that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
 }
 
 /// The alert tree rooted at `download_dir`.
@@ -80,9 +62,10 @@ impl Tree {
         self.root.join(kind).join(superevent_id)
     }
 
-    /// The directory this alert is written to.
-    pub fn alert_dir(&self, alert: &Alert) -> PathBuf {
-        self.event_dir(&alert.superevent_id).join(alert.dir_name())
+    /// The directory an alert of this event is written to, under its
+    /// directory name (`<stamp>_<alert type>`, which the alert itself makes).
+    pub fn alert_dir(&self, superevent_id: &str, dir_name: &str) -> PathBuf {
+        self.event_dir(superevent_id).join(dir_name)
     }
 
     /// Whether an earlier alert of this event was written: its event directory
@@ -92,10 +75,11 @@ impl Tree {
         self.event_has_complete_alert_besides(superevent_id, None)
     }
 
-    /// As [`Tree::event_has_complete_alert`], not counting `alert`'s own
-    /// directory: an alert delivered again is not an earlier alert of itself.
-    pub fn event_has_other_complete_alert(&self, alert: &Alert) -> bool {
-        self.event_has_complete_alert_besides(&alert.superevent_id, Some(&alert.dir_name()))
+    /// As [`Tree::event_has_complete_alert`], not counting the alert's own
+    /// directory `dir_name`: an alert delivered again is not an earlier alert of
+    /// itself.
+    pub fn event_has_other_complete_alert(&self, superevent_id: &str, dir_name: &str) -> bool {
+        self.event_has_complete_alert_besides(superevent_id, Some(dir_name))
     }
 
     fn event_has_complete_alert_besides(&self, superevent_id: &str, own: Option<&str>) -> bool {

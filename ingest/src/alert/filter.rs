@@ -7,7 +7,9 @@
 //! and its reason prints exactly the value compared.
 
 use gocart_shared::settings::{Criterion, Filter};
-use gocart_shared::{Alert, Tree};
+use gocart_shared::Tree;
+
+use super::Alert;
 
 use crate::skymap::stats::round_area;
 use crate::skymap::{SkyMap, Stats};
@@ -114,7 +116,10 @@ fn failure(criterion: &Criterion, facts: &Facts) -> Option<String> {
             property_at_least(event?.property("HasRemnant")?, *min, "HasRemnant")
         }
         Criterion::EventDirExists(wanted) => {
-            let exists = facts.tree.event_has_other_complete_alert(facts.alert);
+            let exists = facts.tree.event_has_other_complete_alert(
+                &facts.alert.superevent_id,
+                &facts.alert.dir_name(),
+            );
             match (wanted, exists) {
                 (true, false) => {
                     Some("The event has not previously passed the filtering criteria".into())

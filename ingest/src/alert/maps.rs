@@ -2,14 +2,11 @@
 //! directory and checked by reading them back as multi-order FITS tables.
 
 use base64::Engine;
-use gocart_shared::alert::{is_plain_file_name, Event};
-use gocart_shared::Alert;
 
+use super::names::{fits_name, COMBINED_NAME};
+use super::Alert;
 use crate::skymap::{read_skymap, SkyMap};
 use crate::writer::Staging;
-
-/// The combined (GW + external) sky map's file name.
-pub const COMBINED_NAME: &str = "combined.multiorder.fits";
 
 /// What went wrong with a sky map: the alert's fault, or ours (I/O).
 #[derive(Debug)]
@@ -72,37 +69,5 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
         engine.decode(compact)
     } else {
         engine.decode(text)
-    }
-}
-
-/// `<creator>.multiorder.fits`, with the creator lower-cased; maps made by
-/// `ligo-skymap-from-samples` are named after what made the samples: `bilby` for
-/// CBC, the pipeline for bursts (`olib`, `cwb`, `mly`; the original called them
-/// all `bilby`).
-pub fn fits_name(map: &SkyMap, event: &Event) -> String {
-    let creator = map.creator().unwrap_or("skymap").to_lowercase();
-    let stem = if creator == "ligo-skymap-from-samples" {
-        match (event.is_burst(), event.pipeline.as_deref()) {
-            (true, Some(pipeline)) => pipeline.to_lowercase(),
-            _ => "bilby".to_string(),
-        }
-    } else {
-        creator
-    };
-    let stem: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let name = format!("{stem}.multiorder.fits");
-    if is_plain_file_name(&name) && !stem.is_empty() {
-        name
-    } else {
-        "skymap.multiorder.fits".into()
     }
 }

@@ -10,17 +10,17 @@
 
 pub mod filter;
 pub mod maps;
-pub mod meta;
 pub mod pool;
-pub mod report;
 pub mod tally;
+
+pub use gocart_alert::{clip_text, Alert, AlertError, Event, ExternalCoinc, MAX_MESSAGE_BYTES};
+pub use gocart_alert::{meta, model, names, report};
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use gocart_shared::alert::clip_text;
 use gocart_shared::marker::{sha256_hex, Source};
-use gocart_shared::{Alert, Marker, Settings, Tree};
+use gocart_shared::{Marker, Settings, Tree};
 
 use crate::render;
 use crate::skymap::{flatten, Stats};
@@ -156,7 +156,9 @@ impl Pipeline {
             // What failed, for which alert directory (so on which disk), and why.
             Err(Failure::Io(what, e)) => Outcome::Failed(format!(
                 "{what} for {}: {e}",
-                self.tree.alert_dir(&alert).display()
+                self.tree
+                    .alert_dir(&alert.superevent_id, &alert.dir_name())
+                    .display()
             )),
         }
     }
@@ -240,7 +242,8 @@ impl Pipeline {
             .write("meta.yaml", yaml.as_bytes())
             .map_err(Failure::io("cannot write meta.yaml"))?;
         if let (Some(staged), Some(stats), true) = (staged, stats, lvk.aitoff.convert) {
-            render::write_skymap_png(alert, &staged.map, stats, &lvk.aitoff, staging)
+            render::render_png(alert, &staged.map, stats, &lvk.aitoff)
+                .and_then(|png| staging.write("skymap.png", &png))
                 .map_err(Failure::io("cannot write skymap.png"))?;
         }
         if lvk.json {
@@ -276,7 +279,7 @@ impl Pipeline {
         let staged = staging
             .complete(&marker)
             .map_err(Failure::io("cannot write the marker"))?;
-        let target = self.tree.alert_dir(alert);
+        let target = self.tree.alert_dir(&alert.superevent_id, &alert.dir_name());
         let published = publish(&staged, &target, &message_sha256).map_err(|e| {
             let _ = std::fs::remove_dir_all(&staged);
             Failure::Io("cannot move the alert into place".into(), e)

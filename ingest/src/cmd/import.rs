@@ -4,13 +4,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use gocart_shared::alert::MAX_MESSAGE_BYTES;
 use gocart_shared::cli::{count, INGEST};
 use gocart_shared::marker::Source;
 use gocart_shared::Settings;
 
 use crate::alert::tally::Tally;
-use crate::alert::{write_report, Message, Outcome, Pipeline};
+use crate::alert::{write_report, Message, Outcome, Pipeline, MAX_MESSAGE_BYTES};
 use crate::writer::staging::clear_stale;
 use gocart_shared::cli::ExitStatus;
 

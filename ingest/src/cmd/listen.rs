@@ -2,12 +2,12 @@
 //! has a persistent id (generated once and written back into the settings
 //! file), then runs the listen loop until SIGINT/SIGTERM.
 
-use gocart_shared::settings::write_group_id;
 use gocart_shared::Settings;
 
 use crate::alert::Pipeline;
 use crate::kafka::config::{needs_group_id, new_group_id, warn_if_readable};
 use crate::kafka::consumer::{listen, ListenSetup};
+use crate::kafka::group_id::write_group_id;
 use crate::kafka::KafkaSettings;
 use crate::writer::staging::clear_stale;
 use gocart_shared::cli::ExitStatus;

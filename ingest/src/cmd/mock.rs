@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use gocart_shared::alert::MAX_MESSAGE_BYTES;
 use gocart_shared::{Settings, Source, Tree};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::alert::tally::Tally;
-use crate::alert::{Message, Pipeline};
+use crate::alert::{Message, Pipeline, MAX_MESSAGE_BYTES};
 use crate::kafka::config::KafkaSettings;
 use crate::mock::{self, Group, MockAlert, Options};
 use gocart_shared::cli::ExitStatus;

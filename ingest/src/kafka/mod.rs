@@ -14,6 +14,7 @@ pub mod config;
 pub mod consumer;
 pub mod context;
 pub mod echo;
+pub mod group_id;
 pub mod hold;
 pub mod ledger;
 pub mod status;

@@ -2,11 +2,12 @@
 //! Alerts can be days apart, so "no alert for a day" says nothing; what tells a
 //! healthy listener from a stuck one is: is the process alive, is the file
 //! fresh, is the connection up (the last heartbeat), and is the lag zero.
-//! Written atomically (temp file + rename), so a reader never sees half of it.
+//! Written atomically (`gocart_shared::atomic`), so a reader never sees half of it.
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use gocart_shared::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::tally::Tally;
@@ -179,7 +180,7 @@ impl Status {
         state_dir.join(STATUS_FILE)
     }
 
-    /// Writes the file atomically, creating the state dir if needed.
+    /// Writes the file atomically and durably, creating the state dir if needed.
     pub fn save(&self, state_dir: &Path) -> Result<(), StatusError> {
         let path = Status::path(state_dir);
         let fail = |source| StatusError::Write {
@@ -187,10 +188,8 @@ impl Status {
             source,
         };
         std::fs::create_dir_all(state_dir).map_err(fail)?;
-        let tmp = state_dir.join(format!(".{STATUS_FILE}.tmp"));
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| fail(e.into()))?;
-        std::fs::write(&tmp, bytes).map_err(fail)?;
-        std::fs::rename(&tmp, &path).map_err(fail)
+        write_atomic(&path, &bytes).map_err(fail)
     }
 
     pub fn load(state_dir: &Path) -> Result<Status, StatusError> {

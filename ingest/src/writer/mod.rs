@@ -14,9 +14,4 @@ pub use publish::{publish, Published};
 pub use rejected::keep_rejected;
 pub use staging::Staging;
 
-use std::path::Path;
-
-/// fsyncs a directory, so that a rename or a new entry in it survives a power cut.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
+pub use gocart_shared::atomic::sync_dir;

@@ -12,8 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::TimeZone;
+use gocart_ingest::alert::Alert;
 use gocart_shared::marker::sha256_hex;
-use gocart_shared::{Alert, Tree};
+use gocart_shared::Tree;
 use gocart_tests::{alert_dirs, assert_holds_message, binaries};
 
 use super::tree::{assert_leftovers_only_of, staging_leftovers, Verifier};
@@ -132,7 +133,9 @@ impl Queue {
             std::fs::write(&file, bytes).unwrap();
             let alert = Alert::parse(bytes).expect("mock alerts parse");
             queue.files.push(file);
-            queue.dirs.push(Tree::new("").alert_dir(&alert));
+            queue
+                .dirs
+                .push(Tree::new("").alert_dir(&alert.superevent_id, &alert.dir_name()));
             queue.shas.push(sha256_hex(bytes));
             queue.retractions += alert.is_retraction() as usize;
         }

@@ -268,8 +268,8 @@ fn keep(dir: &Path, args: &ReplayArgs, since: Option<DateTime<Utc>>) -> bool {
         return false;
     }
     if let Some(since) = since {
-        let created = gocart_shared::alert::parse_utc(&marker.time_created)
-            .or_else(|| gocart_shared::alert::parse_utc(&marker.written_at));
+        let created = gocart_shared::time::parse_utc(&marker.time_created)
+            .or_else(|| gocart_shared::time::parse_utc(&marker.written_at));
         return created.is_some_and(|t| t >= since);
     }
     true
@@ -277,7 +277,7 @@ fn keep(dir: &Path, args: &ReplayArgs, since: Option<DateTime<Utc>>) -> bool {
 
 /// `2026-01-31`, `2026-01-31T12:00:00Z`, or an age such as `7d` or `12h`.
 fn parse_since(text: &str) -> anyhow::Result<DateTime<Utc>> {
-    if let Some(t) = gocart_shared::alert::parse_utc(text) {
+    if let Some(t) = gocart_shared::time::parse_utc(text) {
         return Ok(t);
     }
     if let Ok(day) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {

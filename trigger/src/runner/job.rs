@@ -365,7 +365,7 @@ fn note(record: &Record, key: &str, identity: Identity, marker: &Marker) -> Resu
 
 /// When the alert was written: the marker says; its file's time if unreadable.
 pub fn written_at(marker: &Marker, identity: Identity) -> DateTime<Utc> {
-    gocart_shared::alert::parse_utc(&marker.written_at)
+    gocart_shared::time::parse_utc(&marker.written_at)
         .unwrap_or_else(|| DateTime::from_timestamp_nanos(identity.mtime_ns))
 }
 
@@ -408,7 +408,7 @@ pub(crate) fn matches_name(plugin: &str, wanted: &str) -> bool {
 fn appeared_at(record: &Record, plugin: &Plugin) -> Result<DateTime<Utc>, JobError> {
     let candidate = plugin.ctime.min(Utc::now());
     let text = record.plugin_appeared_at(&plugin.name, &record::time_text(candidate))?;
-    Ok(gocart_shared::alert::parse_utc(&text).unwrap_or(candidate))
+    Ok(gocart_shared::time::parse_utc(&text).unwrap_or(candidate))
 }
 
 /// The one table of which recorded runs are due again: whether a run in

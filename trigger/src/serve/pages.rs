@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::record::{RunRow, RunState, Summary};
 
-use gocart_shared::alert::far_text;
+use gocart_shared::far::far_text;
 
 use super::catalog::AlertSummary;
 use super::status::{IngestStatus, TriggerStatus};

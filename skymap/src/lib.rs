@@ -35,6 +35,17 @@ pub struct Pixel {
 }
 
 impl Pixel {
+    /// A pixel of a map without distances (`distmu` infinite).
+    pub fn without_distance(depth: u8, ipix: u64, probdensity: f64) -> Pixel {
+        Pixel {
+            depth,
+            ipix,
+            probdensity,
+            distmu: f64::INFINITY,
+            distsigma: 1.0,
+        }
+    }
+
     /// Solid angle in steradians.
     pub fn area_sr(&self) -> f64 {
         pixel_area_sr(self.depth)
@@ -175,17 +186,11 @@ impl SkyMap {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
-    pub(crate) fn px(depth: u8, ipix: u64, probdensity: f64) -> Pixel {
-        Pixel {
-            depth,
-            ipix,
-            probdensity,
-            distmu: f64::INFINITY,
-            distsigma: 1.0,
-        }
+    fn px(depth: u8, ipix: u64, probdensity: f64) -> Pixel {
+        Pixel::without_distance(depth, ipix, probdensity)
     }
 
     #[test]

@@ -20,16 +20,7 @@ use super::canvas::Canvas;
 use super::projection::Frame;
 use super::regions::{Level, Regions};
 use super::style::{self, Rgb};
-
-/// A small circle on the sky, filled with a translucent colour.
-#[derive(Debug, Clone, Copy)]
-pub struct Zone {
-    pub centre: [f64; 3],
-    /// cos of the angular radius: a point is inside when its dot product with
-    /// `centre` is at least this.
-    pub cos_radius: f64,
-    pub color: Rgb,
-}
+use super::zone::Zone;
 
 /// Marks pixels outside the ellipse in the pixel map.
 const NO_SKY: u8 = u8::MAX;

@@ -11,7 +11,7 @@ use super::ephemeris::RaDec;
 use super::projection::{unit_vector, Frame};
 use super::style::{self, Rgb};
 use super::text::{Align, Fonts, TextStyle};
-use crate::skymap::sky::equatorial_deg;
+use gocart_skymap::sky::equatorial_deg;
 
 /// Grid spacing, degrees.
 const RA_STEP: u32 = 30;
@@ -189,7 +189,7 @@ pub fn draw_body(canvas: &mut Canvas, frame: &Frame, at: RaDec, fill: Rgb, edge:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::ephemeris::separation_deg;
+    use crate::ephemeris::separation_deg;
 
     #[test]
     fn small_circles_are_at_the_right_distance() {

@@ -16,8 +16,8 @@
 //! edge may cross, are always done pixel by pixel.
 
 use super::projection::Frame;
-use super::raster::Zone;
 use super::regions::Regions;
+use super::zone::Zone;
 
 /// Block side, pixels.
 pub const BLOCK: usize = 16;

@@ -198,7 +198,6 @@ pub fn separation_deg(a: RaDec, b: RaDec) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDateTime;
     use std::path::PathBuf;
 
     fn reference_file() -> Option<serde_json::Value> {
@@ -219,9 +218,7 @@ mod tests {
     }
 
     fn parse_utc(text: &str) -> DateTime<Utc> {
-        let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-            .unwrap_or_else(|e| panic!("{text}: {e}"));
-        naive.and_utc()
+        gocart_shared::time::parse_utc(text).unwrap_or_else(|| panic!("{text} is not a time"))
     }
 
     #[test]

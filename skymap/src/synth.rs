@@ -223,7 +223,7 @@ pub fn area_deg2(pixels: &[Pixel]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::skymap::{SkyMap, Stats};
+    use crate::{SkyMap, Stats};
 
     /// Finer layouts converge on the analytic areas of a Gaussian blob
     /// (X% region: a disc of area -2πσ² ln(1-X)).

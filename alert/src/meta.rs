@@ -3,9 +3,8 @@
 
 use serde_json::{json, Value};
 
-use gocart_shared::Alert;
-
-use crate::skymap::{header, SkyMap, Stats};
+use super::Alert;
+use gocart_skymap::{header, SkyMap, Stats};
 
 /// The `HEADER` / `ALERT` / `EXTRA` document.
 pub fn document(alert: &Alert, map: Option<&SkyMap>, stats: Option<&Stats>) -> Value {

@@ -13,8 +13,8 @@ use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use super::canvas::Canvas;
 use super::style::Rgb;
 
-static REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-static BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+static REGULAR_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static BOLD_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// Horizontal placement of a line of text relative to its x.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

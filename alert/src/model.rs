@@ -5,7 +5,8 @@
 //! `meta.yaml`; the typed fields are what the programs act on. Anything that could
 //! end up in a path (the superevent id, the alert type) must be a plain name.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
+use gocart_shared::time::parse_utc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -364,46 +365,6 @@ fn check_plain_name(field: &str, value: &str) -> Result<(), AlertError> {
                 clip_text(&format!("{value:?}"))
             ),
         ))
-    }
-}
-
-/// Parses an ISO 8601 time: with `Z` or an offset (converted to UTC), or without
-/// a zone (taken as UTC), with or without fractional seconds, `T` or space.
-pub fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let with_t = text.replacen(' ', "T", 1);
-    if let Ok(t) = DateTime::parse_from_rfc3339(&with_t) {
-        return Some(t.with_timezone(&Utc));
-    }
-    NaiveDateTime::parse_from_str(&with_t, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|t| t.and_utc())
-}
-
-/// A file name inside an alert directory: a plain name with dots, never a path.
-pub fn is_plain_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
-/// A false-alarm rate as people say it: "1 per 12.3 yrs", or days when it is
-/// under 1000 days (the original's rule). A FAR of 0 is never a false alarm.
-pub fn far_text(far_hz: f64) -> String {
-    if far_hz <= 0.0 {
-        return "0 Hz (no false alarms expected)".into();
-    }
-    let days = 1.0 / (far_hz * 86400.0);
-    if days > 1000.0 {
-        format!("1 per {:.1} yrs", days / 365.0)
-    } else {
-        format!("1 per {days:.1} days")
     }
 }
 

@@ -8,7 +8,7 @@
 //! neighbouring picture pixels mostly fall in the same map pixel, so the last
 //! hit is tried first.
 
-use crate::skymap::{SkyMap, MAX_DEPTH};
+use gocart_skymap::{SkyMap, MAX_DEPTH};
 
 /// The credible regions, from the outside in. Its discriminant is what the
 /// per-pixel pass stores.
@@ -116,9 +116,13 @@ impl Regions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::skymap::{pixel_area_sr, Stats, DEG2_PER_SR};
+    use gocart_skymap::{pixel_area_sr, Stats, DEG2_PER_SR};
 
-    use crate::skymap::tests::px as pixel;
+    use gocart_skymap::Pixel;
+
+    fn pixel(depth: u8, ipix: u64, probdensity: f64) -> Pixel {
+        Pixel::without_distance(depth, ipix, probdensity)
+    }
 
     /// All 48 pixels of depth 2: four dense ones in a corner, the rest flat.
     fn map() -> SkyMap {

@@ -10,15 +10,15 @@
 
 use chrono::{DateTime, Utc};
 use gocart_shared::settings::Aitoff;
-use gocart_shared::Alert;
 
 use super::canvas::{Canvas, Pen};
 use super::cosmology::redshift;
 use super::style::{self, Rgb};
 use super::text::{Align, Fonts, TextStyle};
-use crate::alert::maps::fits_name;
-use crate::alert::report::far_text;
-use crate::skymap::{SkyMap, Stats};
+use gocart_alert::names::fits_name;
+use gocart_alert::Alert;
+use gocart_shared::far::far_text;
+use gocart_skymap::{SkyMap, Stats};
 
 /// The symbol in front of a legend entry.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -282,7 +282,7 @@ fn draw_swatch(canvas: &mut Canvas, x: f32, y: f32, swatch: Swatch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::skymap::{Card, CardValue, Pixel};
+    use gocart_skymap::{Card, CardValue, Pixel};
 
     fn map(cards: Vec<Card>) -> SkyMap {
         let density = 1.0 / (4.0 * std::f64::consts::PI);

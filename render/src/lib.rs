@@ -24,32 +24,21 @@ pub mod raster;
 pub mod regions;
 pub mod style;
 pub mod text;
+pub mod zone;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use gocart_shared::settings::Aitoff;
-use gocart_shared::Alert;
+use gocart_shared::time::parse_utc;
 
 use self::canvas::Canvas;
 use self::ephemeris::RaDec;
 use self::projection::unit_vector;
-use self::raster::Zone;
 use self::regions::Regions;
 use self::style::FRAME;
 use self::text::Fonts;
-use crate::skymap::{CardValue, SkyMap, Stats};
-use crate::writer::Staging;
-
-/// Draws `skymap.png` into the staging directory.
-pub fn write_skymap_png(
-    alert: &Alert,
-    map: &SkyMap,
-    stats: &Stats,
-    options: &Aitoff,
-    staging: &mut Staging,
-) -> std::io::Result<()> {
-    let bytes = render_png(alert, map, stats, options)?;
-    staging.write("skymap.png", &bytes)
-}
+use self::zone::Zone;
+use gocart_alert::Alert;
+use gocart_skymap::{CardValue, SkyMap, Stats};
 
 /// The picture as PNG bytes.
 pub fn render_png(
@@ -151,20 +140,13 @@ pub fn zones(bodies: &Bodies) -> Vec<Zone> {
 /// data), else the event time, else the time the alert was made.
 pub fn observation_time(alert: &Alert, map: &SkyMap) -> DateTime<Utc> {
     let from_header = match map.card("DATE-OBS") {
-        Some(CardValue::Text(text)) => parse_fits_time(text),
+        // A FITS date (`2023-04-26T04:42:23.381972`, UTC, maybe with a `Z`).
+        Some(CardValue::Text(text)) => parse_utc(text),
         _ => None,
     };
     from_header
         .or_else(|| alert.event.as_ref().and_then(|e| e.time))
         .unwrap_or(alert.time_created)
-}
-
-/// A FITS date (`2023-04-26T04:42:23.381972`, UTC, maybe with a `Z`).
-fn parse_fits_time(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim().trim_end_matches('Z');
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|naive| naive.and_utc())
 }
 
 #[cfg(test)]
@@ -173,9 +155,9 @@ mod tests {
 
     #[test]
     fn fits_dates_are_read_with_or_without_fractions() {
-        let t = parse_fits_time("2023-04-26T04:42:23.381972").expect("a time");
+        let t = parse_utc("2023-04-26T04:42:23.381972").expect("a time");
         assert_eq!(t.to_rfc3339(), "2023-04-26T04:42:23.381972+00:00");
-        assert!(parse_fits_time("2023-04-26T04:42:23Z").is_some());
-        assert!(parse_fits_time("yesterday").is_none());
+        assert!(parse_utc("2023-04-26T04:42:23Z").is_some());
+        assert!(parse_utc("yesterday").is_none());
     }
 }

@@ -2,7 +2,9 @@
 //! delay, SIGNIFICANT, FAR as "1 per N yrs", CLASSIFICATION, PROPERTIES), each
 //! filter's verdict, and the outcome. Observers read this on a terminal.
 
-use gocart_shared::Alert;
+use gocart_shared::far::far_text;
+
+use super::Alert;
 
 /// The summary block of one alert, one line per entry.
 pub fn summary(alert: &Alert) -> Vec<String> {
@@ -61,9 +63,6 @@ pub fn summary(alert: &Alert) -> Vec<String> {
     lines
 }
 
-/// The one wording of a FAR, shared with `gocart-trigger serve`.
-pub use gocart_shared::alert::far_text;
-
 /// `{'BNS': 0.95, 'NSBH': 0.01}`, as the original printed Python dicts.
 fn python_dict(pairs: &[(String, f64)], two_decimals: bool) -> String {
     let items: Vec<String> = pairs
@@ -93,13 +92,6 @@ fn python_float(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn far_reads_as_the_original_printed_it() {
-        assert_eq!(far_text(9.11069936486e-14), "1 per 348050.0 yrs");
-        assert_eq!(far_text(1e-6), "1 per 11.6 days");
-        assert_eq!(far_text(0.0), "0 Hz (no false alarms expected)");
-    }
 
     #[test]
     fn the_summary_of_a_real_alert() {

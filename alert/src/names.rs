@@ -1,0 +1,42 @@
+//! The names an alert's sky maps are written under in its directory. The
+//! pipeline writes them and the picture's panel shows the event's: one rule.
+
+use gocart_shared::marker::is_plain_file_name;
+
+use super::Event;
+use gocart_skymap::SkyMap;
+
+/// The combined (GW + external) sky map's file name.
+pub const COMBINED_NAME: &str = "combined.multiorder.fits";
+
+/// `<creator>.multiorder.fits`, with the creator lower-cased; maps made by
+/// `ligo-skymap-from-samples` are named after what made the samples: `bilby` for
+/// CBC, the pipeline for bursts (`olib`, `cwb`, `mly`; the original called them
+/// all `bilby`).
+pub fn fits_name(map: &SkyMap, event: &Event) -> String {
+    let creator = map.creator().unwrap_or("skymap").to_lowercase();
+    let stem = if creator == "ligo-skymap-from-samples" {
+        match (event.is_burst(), event.pipeline.as_deref()) {
+            (true, Some(pipeline)) => pipeline.to_lowercase(),
+            _ => "bilby".to_string(),
+        }
+    } else {
+        creator
+    };
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = format!("{stem}.multiorder.fits");
+    if is_plain_file_name(&name) && !stem.is_empty() {
+        name
+    } else {
+        "skymap.multiorder.fits".into()
+    }
+}
