@@ -9,10 +9,7 @@ use gocart_shared::cli::{ExitStatus, TRIGGER};
 use gocart_trigger::{cli, cmd};
 
 fn main() -> ExitCode {
-    // `gocart-... status | head` must end quietly, as any Unix tool does,
-    // not panic on the closed pipe: Rust ignores SIGPIPE by default.
-    // SAFETY: called first, before any thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    gocart_shared::cli::end_quietly_on_closed_pipe();
     let cli = cli::Cli::parse();
     gocart_shared::logging::init(TRIGGER, cli.global.verbosity());
     match cmd::run(&cli) {
