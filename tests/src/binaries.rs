@@ -45,8 +45,9 @@ fn build() -> Binaries {
     }
 }
 
-/// `<target>/<profile>`: a test binary lives in its `deps/`.
-fn profile_dir() -> PathBuf {
+/// `<target>/<profile>`, where cargo puts the programs: a test binary lives
+/// in its `deps/`, an example in its `examples/`.
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     let deps = exe.parent().expect("a test binary is in deps/");
     deps.parent()

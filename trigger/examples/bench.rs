@@ -31,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context};
 use gocart_shared::marker::{sha256_hex, FileEntry};
 use gocart_shared::{Marker, Source, MARKER_NAME};
+use gocart_tests::process::{send_signal, Signal};
 
 fn main() -> anyhow::Result<()> {
     if let Some(log) = std::env::var_os("GOCART_BENCH_LOG") {
@@ -189,8 +190,7 @@ fn started(stderr: &Path) -> bool {
 }
 
 fn stop(mut child: Child) -> anyhow::Result<()> {
-    // SAFETY: signals our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    send_signal(child.id(), Signal::TERM);
     child.wait()?;
     Ok(())
 }
@@ -321,8 +321,7 @@ fn cpu_ms(pid: u32) -> f64 {
         .iter()
         .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
         .sum();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = rustix::param::clock_ticks_per_second() as f64;
     ticks * 1000.0 / hz
 }
 

@@ -13,8 +13,7 @@
 //! Usage (from the checkout):
 //!   cargo run --release -p gocart-trigger --example bench_serve -- [--alerts N] [--runs R]
 
-#[path = "../tests/http_client/mod.rs"]
-mod http_client;
+use gocart_tests::http;
 
 use std::io::BufRead as _;
 use std::os::unix::fs::PermissionsExt;
@@ -193,8 +192,8 @@ impl Server {
         Ok(Server { child, addr })
     }
 
-    fn get(&self, path: &str) -> http_client::Reply {
-        http_client::request(&self.addr, "GET", path, &[])
+    fn get(&self, path: &str) -> http::Reply {
+        http::request(&self.addr, "GET", path, &[])
     }
 }
 
@@ -206,7 +205,7 @@ impl Drop for Server {
 }
 
 /// Milliseconds one request took, and its reply (which must be a 200).
-fn timed(ask: impl Fn() -> http_client::Reply) -> anyhow::Result<(f64, http_client::Reply)> {
+fn timed(ask: impl Fn() -> http::Reply) -> anyhow::Result<(f64, http::Reply)> {
     let started = Instant::now();
     let reply = ask();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -216,7 +215,7 @@ fn timed(ask: impl Fn() -> http_client::Reply) -> anyhow::Result<(f64, http_clie
     Ok((ms, reply))
 }
 
-fn repeat(times: usize, ask: impl Fn() -> http_client::Reply) -> anyhow::Result<Vec<f64>> {
+fn repeat(times: usize, ask: impl Fn() -> http::Reply) -> anyhow::Result<Vec<f64>> {
     let mut all = Vec::with_capacity(times);
     for _ in 0..times {
         all.push(timed(&ask)?.0);
