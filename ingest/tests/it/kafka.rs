@@ -219,7 +219,7 @@ fn a_broker_restart_while_listening_loses_nothing() {
     assert!(listen.stop().success());
 }
 
-/// Issue 7's broker fault: alerts sent just before the broker goes, a minute
+/// A broker fault: alerts sent just before the broker goes, a minute
 /// without it (longer than the session timeout: the group is rebuilt), more
 /// alerts after. Every alert once; one warning and one recovery line.
 #[test]
@@ -259,7 +259,7 @@ fn the_broker_stopped_for_60_s_mid_stream_loses_nothing() {
     assert!(listen.stop().success());
 }
 
-/// Issue 7's network cut: the broker stays up, but the port the listener
+/// A network cut: the broker stays up, but the port the listener
 /// talks to closes and every connection through it drops, for 10 s; an alert
 /// sent during the cut waits in the producer and arrives after it.
 #[test]

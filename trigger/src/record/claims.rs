@@ -234,8 +234,9 @@ impl Record {
     /// Records the end of a run this process claimed. Relaxed (see
     /// [`Record::relaxed`]): it survives a crash of the trigger at once, and a
     /// power loss from the next claim on; if a power loss takes it, the run
-    /// is still `running` and happens again, which is the at-least-once the
-    /// design promises for a crash mid-run. This halves the fsyncs per run.
+    /// is still `running` and happens again, which is the at-least-once
+    /// docs/contracts.md promises for a crash mid-run. This halves the fsyncs
+    /// per run.
     pub fn finish(&self, dir: &str, plugin: &str, end: &Finish) -> Result<()> {
         let state = if end.ok { "ok" } else { "failed" };
         self.relaxed(|| {
