@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -242,12 +242,8 @@ impl Scene {
     /// `gocart-trigger watch`, waited for until it watches the tree.
     fn start_trigger(&self, exe: &Path) -> anyhow::Result<Child> {
         let stderr = self.base.join("trigger.err");
-        let child = Command::new(exe)
-            .arg("-s")
-            .arg(&self.settings)
+        let child = gocart_tests::with_settings(exe, &self.settings)
             .arg("watch")
-            .env_remove("GOCART_SETTINGS")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr)?)
             .spawn()?;
@@ -316,11 +312,8 @@ impl Scene {
 
     /// `gocart-trigger status --json --last N`; `None` if it failed.
     fn status(&self, last: usize) -> Option<Status> {
-        let out = Command::new(&binaries().trigger)
-            .arg("-s")
-            .arg(&self.settings)
+        let out = gocart_tests::with_settings(&binaries().trigger, &self.settings)
             .args(["status", "--json", "--last", &last.to_string()])
-            .env_remove("GOCART_SETTINGS")
             .output()
             .ok()?;
         Status::parse(&out.stdout)

@@ -353,16 +353,12 @@ impl Ingest {
             .as_nanos();
         let stdout = dir.join(format!("out-{n}.txt"));
         let stderr = dir.join(format!("err-{n}.txt"));
-        let child = Command::new(ingest_exe())
-            .arg("-s")
-            .arg(settings)
+        let child = crate::with_settings(ingest_exe(), settings)
             .args(args)
-            .env_remove("GOCART_SETTINGS")
             .env(
                 "GOCART_LOG",
                 std::env::var("GOCART_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()

@@ -22,7 +22,7 @@ mod record;
 mod tree;
 mod wait;
 
-pub use binaries::{binaries, profile_dir, Binaries};
+pub use binaries::{binaries, profile_dir, with_settings, Binaries};
 pub use record::{Pair, Status};
 pub use tree::{alert_dirs, assert_holds_message, entries};
 pub use wait::{unique, wait_until};

@@ -163,12 +163,9 @@ fn start(s: &Setup, name: &str) -> anyhow::Result<(Child, PathBuf)> {
     } else {
         "info"
     };
-    let child = Command::new(trigger_binary()?)
+    let child = gocart_tests::with_settings(trigger_binary()?, &s.settings)
         .env("RUST_LOG", log)
-        .arg("-s")
-        .arg(&s.settings)
         .env("GOCART_BENCH_LOG", &s.log)
-        .stdin(Stdio::null())
         .stderr(std::fs::File::create(&stderr)?)
         .spawn()?;
     Ok((child, stderr))

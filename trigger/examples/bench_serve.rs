@@ -43,9 +43,7 @@ fn main() -> anyhow::Result<()> {
     let root = base.join("lvk_events");
     let bins = gocart_tests::binaries();
 
-    run(Command::new(&bins.ingest)
-        .arg("-s")
-        .arg(&settings)
+    run(gocart_tests::with_settings(&bins.ingest, &settings)
         .args(["mock", "--count", "4", "--seed", "11"]))?;
     let samples = gocart_tests::alert_dirs(&root);
     let started = Instant::now();
@@ -63,10 +61,7 @@ fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    run(Command::new(&bins.trigger)
-        .arg("-s")
-        .arg(&settings)
-        .arg("replay"))?;
+    run(gocart_tests::with_settings(&bins.trigger, &settings).arg("replay"))?;
     println!(
         "record: {alerts} plugin runs by replay in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -173,11 +168,8 @@ struct Server {
 
 impl Server {
     fn start(trigger: &Path, settings: &Path) -> anyhow::Result<Server> {
-        let mut child = Command::new(trigger)
-            .arg("-s")
-            .arg(settings)
+        let mut child = gocart_tests::with_settings(trigger, settings)
             .args(["-q", "serve", "--addr", "127.0.0.1:0"])
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()?;
         let mut line = String::new();

@@ -4,7 +4,6 @@
 use gocart_tests::kafka;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kafka::{free_port, ingest_exe, settings_text, Broker, Storage};
@@ -17,11 +16,8 @@ struct Checked {
 
 fn check(settings: &Path) -> Checked {
     let start = Instant::now();
-    let output = Command::new(ingest_exe())
-        .arg("-s")
-        .arg(settings)
+    let output = gocart_tests::with_settings(ingest_exe(), settings)
         .arg("check")
-        .env_remove("GOCART_SETTINGS")
         .output()
         .unwrap();
     Checked {

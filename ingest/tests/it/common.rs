@@ -49,11 +49,7 @@ impl Env {
     }
 
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gocart-ingest"));
-        cmd.arg("-s")
-            .arg(&self.settings)
-            .env_remove("GOCART_SETTINGS");
-        cmd
+        gocart_tests::with_settings(env!("CARGO_BIN_EXE_gocart-ingest"), &self.settings)
     }
 
     pub fn import(&self, paths: &[&Path]) -> Run {

@@ -488,9 +488,7 @@ fn sigterm_exits_0_within_5_s_and_status_tells_running_from_stopped() {
 }
 
 fn run_status(settings: &Path) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gocart-ingest"))
-        .arg("-s")
-        .arg(settings)
+    let out = gocart_tests::with_settings(env!("CARGO_BIN_EXE_gocart-ingest"), settings)
         .arg("status")
         .output()
         .unwrap();
@@ -502,9 +500,7 @@ fn run_status(settings: &Path) -> (bool, String) {
 
 /// `status --json`: its exit code and the object it printed.
 fn run_status_json(settings: &Path) -> (Option<i32>, serde_json::Value) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gocart-ingest"))
-        .arg("-s")
-        .arg(settings)
+    let out = gocart_tests::with_settings(env!("CARGO_BIN_EXE_gocart-ingest"), settings)
         .args(["status", "--json"])
         .output()
         .unwrap();
@@ -516,11 +512,8 @@ fn run_status_json(settings: &Path) -> (Option<i32>, serde_json::Value) {
 
 /// `gocart-ingest ARGS` run to its end: exit code and stderr.
 fn run_ingest(settings: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gocart-ingest"))
-        .arg("-s")
-        .arg(settings)
+    let out = gocart_tests::with_settings(env!("CARGO_BIN_EXE_gocart-ingest"), settings)
         .args(args)
-        .env_remove("GOCART_SETTINGS")
         .output()
         .unwrap();
     (
@@ -706,9 +699,7 @@ fn gcn_credentials_still_xxxx_are_a_clear_message() {
     )
     .unwrap();
     for args in [&["listen"][..], &["echo", "1"][..]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gocart-ingest"))
-            .arg("-s")
-            .arg(&settings)
+        let out = gocart_tests::with_settings(env!("CARGO_BIN_EXE_gocart-ingest"), &settings)
             .args(args)
             .env_remove("GCN_KAFKA_CLIENT_ID")
             .env_remove("GCN_KAFKA_CLIENT_SECRET")

@@ -6,7 +6,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -107,12 +107,9 @@ impl Env {
 
     pub fn start(&self, args: &[&str]) -> Trigger {
         let stderr = self.tmp.path().join(format!("trigger-{}.log", unique()));
-        let mut command = Command::new(BIN);
+        let mut command = gocart_tests::with_settings(BIN, &self.settings);
         command
-            .arg("-s")
-            .arg(&self.settings)
             .args(args)
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).unwrap());
         Trigger::spawn(&mut command, stderr)
@@ -120,11 +117,8 @@ impl Env {
 
     /// Runs the binary to completion (`replay`, `status`).
     pub fn command(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("-s")
-            .arg(&self.settings)
+        gocart_tests::with_settings(BIN, &self.settings)
             .args(args)
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     }

@@ -72,22 +72,16 @@ impl Site {
     }
 
     fn ingest(&self, args: &[&str]) {
-        let out = Command::new(&gocart_tests::binaries().ingest)
-            .arg("-s")
-            .arg(&self.settings)
+        let out = gocart_tests::with_settings(&gocart_tests::binaries().ingest, &self.settings)
             .args(args)
-            .stdin(Stdio::null())
             .output()
             .unwrap();
         assert!(out.status.success(), "gocart-ingest {args:?}: {out:?}");
     }
 
     fn trigger(&self, args: &[&str]) -> std::process::Output {
-        Command::new(TRIGGER)
-            .arg("-s")
-            .arg(&self.settings)
+        gocart_tests::with_settings(TRIGGER, &self.settings)
             .args(args)
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     }
@@ -106,13 +100,10 @@ impl Site {
 
     fn serve_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let log = self.tmp.path().join(format!("serve-{}.log", unique()));
-        let mut child = Command::new(TRIGGER)
-            .arg("-s")
-            .arg(&self.settings)
+        let mut child = gocart_tests::with_settings(TRIGGER, &self.settings)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

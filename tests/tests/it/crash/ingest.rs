@@ -15,7 +15,7 @@ use chrono::TimeZone;
 use gocart_ingest::alert::Alert;
 use gocart_shared::marker::sha256_hex;
 use gocart_shared::Tree;
-use gocart_tests::{alert_dirs, assert_holds_message, binaries};
+use gocart_tests::{alert_dirs, assert_holds_message, binaries, with_settings};
 
 use super::tree::{assert_leftovers_only_of, staging_leftovers, Verifier};
 use super::{run_and_kill, Config, Rng};
@@ -245,13 +245,8 @@ impl Epoch {
     }
 
     fn import(&self, queue: &Queue) -> Command {
-        let mut command = Command::new(&binaries().ingest);
-        command
-            .arg("-s")
-            .arg(&self.settings)
-            .env_remove("GOCART_SETTINGS")
-            .arg("import")
-            .args(&queue.files[self.done..]);
+        let mut command = with_settings(&binaries().ingest, &self.settings);
+        command.arg("import").args(&queue.files[self.done..]);
         command
     }
 

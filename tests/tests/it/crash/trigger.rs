@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gocart_tests::process::Trigger;
-use gocart_tests::{alert_dirs, binaries, Pair, Status};
+use gocart_tests::{alert_dirs, binaries, with_settings, Pair, Status};
 
 use super::tree::Verifier;
 use super::{output_files, Config, Rng};
@@ -139,13 +139,7 @@ impl Scene {
     }
 
     fn command(&self, program: &Path) -> Command {
-        let mut command = Command::new(program);
-        command
-            .arg("-s")
-            .arg(&self.settings)
-            .env_remove("GOCART_SETTINGS")
-            .stdin(Stdio::null());
-        command
+        with_settings(program, &self.settings)
     }
 
     fn start(&self) -> Trigger {
