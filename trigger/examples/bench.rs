@@ -204,6 +204,7 @@ fn build(
     let meta = format!("ALERT: {{superevent_id: {event}, alert_type: INITIAL}}\n");
     std::fs::write(staging.join("meta.yaml"), &meta)?;
     let marker = Marker {
+        kind: gocart_shared::Kind::Lvk,
         superevent_id: event.into(),
         alert_type: "INITIAL".into(),
         time_created: written_at.into(),

@@ -177,6 +177,7 @@ pub fn write_alert_files(dir: &Path, event: &str, written_at: DateTime<Utc>) {
         });
     }
     let marker = Marker {
+        kind: gocart_shared::Kind::Lvk,
         superevent_id: event.into(),
         alert_type: "INITIAL".into(),
         time_created: written_at.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -213,6 +214,7 @@ pub fn write_marker_for(dir: &Path, event: &str) {
     }
     let now = Utc::now();
     let marker = Marker {
+        kind: gocart_shared::Kind::Lvk,
         superevent_id: event.into(),
         alert_type: "INITIAL".into(),
         time_created: now.to_rfc3339_opts(SecondsFormat::Secs, true),
