@@ -99,6 +99,28 @@ impl Context {
         }
     }
 
+    /// When the cause so far is vague (librdkafka said "transport failure" or
+    /// nothing yet, which happens when it has not retried within a short
+    /// `echo --timeout`), resolves the configured host names ourselves, each
+    /// for at most `limit`, so that a name that does not exist is reported as
+    /// the DNS failure it is rather than as "connection failed".
+    pub fn check_host_names(&self, limit: std::time::Duration) {
+        let vague = match &lock(&self.link).state {
+            Connection::Down { cause, .. } => cause.kind == CauseKind::Other,
+            Connection::Up { .. } => false,
+            _ => true,
+        };
+        if !vague {
+            return;
+        }
+        for server in self.servers.split(',').map(str::trim) {
+            if let Some(failure) = resolve_failure(server, limit) {
+                self.trouble(&failure);
+                return;
+            }
+        }
+    }
+
     /// Evidence the broker is reachable (a message, a commit, an answer to a
     /// request, a broker "UP").
     pub fn healthy(&self) {
@@ -209,6 +231,25 @@ impl ClientContext for Context {
 
 impl ConsumerContext for Context {}
 
+/// "Failed to resolve 'HOST:PORT': why" when `server` does not resolve
+/// within `limit`; `None` when it does, or when the answer takes longer (a
+/// slow resolver is not proof of a missing name).
+fn resolve_failure(server: &str, limit: std::time::Duration) -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = server.to_string();
+    // The lookup cannot be cancelled; a thread left behind on a hung resolver
+    // ends with the process.
+    std::thread::spawn(move || {
+        let _ = tx.send(name.to_socket_addrs().map(|mut a| a.next().is_some()));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Err(e)) => Some(format!("Failed to resolve '{server}': {e}")),
+        Ok(Ok(false)) => Some(format!("Failed to resolve '{server}': no address")),
+        _ => None,
+    }
+}
+
 /// Sorts a failure report into a cause and finds the host it is about:
 /// librdkafka starts its lines with the broker ("host:port/id: ..."), curl
 /// names the host it could not resolve.
@@ -276,6 +317,28 @@ fn host_of(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vague_cause_gives_way_to_our_own_lookup_of_the_host_name() {
+        let limit = std::time::Duration::from_secs(5);
+        let c = Context::new(Redactor::new("s"), "nothing.invalid:9092");
+        c.trouble("1/1 brokers are down");
+        assert_eq!(c.cause().unwrap().kind, CauseKind::Other);
+        c.check_host_names(limit);
+        let cause = c.cause().unwrap();
+        assert_eq!(cause.kind, CauseKind::Dns, "{cause}");
+        assert_eq!(cause.host, "nothing.invalid:9092");
+
+        // A name that resolves leaves the vague cause as it was, and a
+        // specific cause is never second-guessed.
+        let c = Context::new(Redactor::new("s"), "127.0.0.1:9");
+        c.trouble("1/1 brokers are down");
+        c.check_host_names(limit);
+        assert_eq!(c.cause().unwrap().kind, CauseKind::Other);
+        c.trouble("127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9 failed: Connection refused");
+        c.check_host_names(limit);
+        assert_eq!(c.cause().unwrap().kind, CauseKind::Refused);
+    }
 
     #[test]
     fn an_outage_is_remembered_until_the_broker_is_back() {
