@@ -18,6 +18,7 @@ mod routes;
 mod status;
 mod thumbs;
 
+use std::future::IntoFuture as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,7 +58,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .max_blocking_threads(8)
         .build()
         .context("cannot start the web server's runtime")?;
-    runtime.block_on(serve(config))
+    let served = runtime.block_on(serve(config));
+    // Disk work still running on the blocking pool (a thumbnail, the first
+    // read of a large tree) changes nothing that needs finishing.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    served
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -94,15 +99,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = writeln!(stdout, "serving http://{bound}/");
     let _ = stdout.flush();
     let stopping = site.live.stopper();
-    axum::serve(listener, routes::router(site))
-        .with_graceful_shutdown(async move {
-            stop_requested().await;
-            tracing::info!("stopping");
-            stopping.stop();
-        })
-        .await
-        .context("the web server failed")
+    let (stopped, when_stopped) = tokio::sync::oneshot::channel();
+    let server = axum::serve(listener, routes::router(site)).with_graceful_shutdown(async move {
+        stop_requested().await;
+        tracing::info!("stopping");
+        stopping.stop();
+        let _ = stopped.send(());
+    });
+    // Answers under way get a moment to finish; a client that never ends
+    // its request, or keeps a connection open, does not hold the stop up.
+    tokio::select! {
+        served = server.into_future() => served.context("the web server failed"),
+        _ = async {
+            if when_stopped.await.is_ok() {
+                tokio::time::sleep(STOP_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::info!("connections still open after {STOP_GRACE:?}: closed");
+            Ok(())
+        }
+    }
 }
+
+/// How long a stop waits for answers under way.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The first SIGINT or SIGTERM.
 async fn stop_requested() {

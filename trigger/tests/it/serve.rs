@@ -795,3 +795,24 @@ fn a_real_browser_sees_a_new_alert_appear() {
         .eval(&session, "document.title")
         .starts_with("new: "));
 }
+
+/// A stop is not held up by what clients leave open: a request whose head
+/// never finishes (a stalled or hostile client), an idle keep-alive
+/// connection and a live stream.
+#[test]
+fn a_stop_is_prompt_whatever_clients_leave_open() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    let mut stalled = TcpStream::connect(&server.addr).unwrap();
+    write!(stalled, "GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    write!(idle, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut live = open_live(&server.addr);
+    assert!(read_events(&mut live, |event, _| event == "hello"));
+    let started = std::time::Instant::now();
+    let stopped = server.stop();
+    let took = started.elapsed();
+    assert!(stopped, "serve did not exit 0 within 10 s of SIGTERM");
+    assert!(took < Duration::from_secs(7), "serve took {took:?} to stop");
+    drop((stalled, idle, live));
+}
