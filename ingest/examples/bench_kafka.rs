@@ -127,10 +127,12 @@ fn main() -> anyhow::Result<()> {
         std::env::set_var("GOCART_LOG", "info,gocart_ingest::kafka::consumer=debug");
     }
     let mut listen = Ingest::listen(&settings);
-    // Its start position (the end of the topic) is fixed once it says so;
-    // alerts sent before that would be skipped as the backlog.
+    // Its start position (the end of the topic) is fixed once it says it
+    // is listening (alerts sent before would be skipped as the backlog); it
+    // receives once the group has handed it the partition. Alerts sent in
+    // between wait for that, which is start-up, not latency.
     let ready = wait_until(Duration::from_secs(60), || {
-        listen.stderr_text().contains("listening to")
+        listen.stderr_text().contains("receiving from")
     });
     anyhow::ensure!(ready, "listen did not start: {}", listen.stderr_text());
     let producer = broker.producer();

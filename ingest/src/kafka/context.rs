@@ -18,10 +18,11 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::TopicPartitionList;
 
 use super::config::Redactor;
 use super::status::{Cause, CauseKind, Connection};
@@ -229,7 +230,35 @@ impl ClientContext for Context {
     }
 }
 
-impl ConsumerContext for Context {}
+impl ConsumerContext for Context {
+    /// The moment `listen` really receives: the group handed it these
+    /// partitions (messages sent before are not lost, they wait until now).
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) if list.count() > 0 => {
+                tracing::info!("receiving from {}", partition_names(list));
+            }
+            Rebalance::Assign(_) => {}
+            Rebalance::Revoke(list) if list.count() > 0 => {
+                tracing::info!(
+                    "partitions taken back by the group: {}",
+                    partition_names(list)
+                );
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => self.trouble(&format!("rebalance: {e}")),
+        }
+    }
+}
+
+/// "igwn.gwalert/0, igwn.gwalert/1", for the log.
+fn partition_names(list: &TopicPartitionList) -> String {
+    list.elements()
+        .iter()
+        .map(|e| format!("{}/{}", e.topic(), e.partition()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// "Failed to resolve 'HOST:PORT': why" when `server` does not resolve
 /// within `limit`; `None` when it does, or when the answer takes longer (a

@@ -689,6 +689,32 @@ fn heartbeats_are_followed_but_never_written() {
     assert!(listen.stop().success());
 }
 
+/// "listening to" comes when the start positions are fixed; the moment the
+/// group hands the partitions over is said too, since until then nothing
+/// arrives (an operator watching a fresh start sees why).
+#[test]
+#[ignore = "needs tansu: scripts/test.sh runs it when tansu is installed"]
+fn listen_says_which_partitions_it_receives_from() {
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic(TOPIC, 2);
+    let s = Scratch::new(&broker, &[TOPIC], "");
+    let mut listen = Ingest::listen(&s.settings);
+    let said = format!("receiving from {TOPIC}/0, {TOPIC}/1");
+    assert!(
+        wait_until(LONG, || listen.stderr_text().contains(&said)),
+        "no '{said}':\n{}",
+        listen.stderr_text()
+    );
+    let log = listen.stderr_text();
+    assert!(
+        log.find("listening to") < log.find("receiving from"),
+        "{log}"
+    );
+    assert!(listen.stop().success());
+}
+
 #[test]
 fn gcn_credentials_still_xxxx_are_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
