@@ -187,9 +187,6 @@ mod tests {
         assert_eq!(facts.alert_type.as_deref(), Some("subthreshold"));
         assert_eq!(facts.far, Some(0.001));
         let (_tmp, dir) = dir_with("{{{ not yaml", "y_icecube");
-        assert_eq!(
-            super::facts(&dir, &marker(Kind::Icecube)),
-            Facts::default()
-        );
+        assert_eq!(super::facts(&dir, &marker(Kind::Icecube)), Facts::default());
     }
 }

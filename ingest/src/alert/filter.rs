@@ -48,10 +48,12 @@ impl Facts<'_> {
             area90: self.stats.map(|s| round_area(s.area90)),
             hasns: event.and_then(|e| e.property("HasNS")),
             hasremnant: event.and_then(|e| e.property("HasRemnant")),
-            event_dir_exists: Some(self.tree.event_has_other_complete_alert(
-                &self.alert.superevent_id,
-                &self.alert.dir_name(),
-            )),
+            event_dir_exists: Some(
+                self.tree.event_has_other_complete_alert(
+                    &self.alert.superevent_id,
+                    &self.alert.dir_name(),
+                ),
+            ),
             burst: event.map(|e| e.is_burst()),
             significant: event.and_then(|e| e.significant),
             pval_bayesian: None,

@@ -106,7 +106,10 @@ fn dry_run(
             would_run += 1;
         }
         for (plugin, reason) in result.would_filter {
-            println!("would record {plugin} as filtered on {}: {reason}", dir.display());
+            println!(
+                "would record {plugin} as filtered on {}: {reason}",
+                dir.display()
+            );
         }
     }
     if would_run == 0 {
@@ -235,10 +238,8 @@ fn select(tree: &Tree, args: &ReplayArgs) -> anyhow::Result<(Vec<PathBuf>, usize
     dirs.dedup();
     let looked_at = dirs.len();
     let since = args.since.as_deref().map(parse_since).transpose()?;
-    let filtering = args.event.is_some()
-        || args.alert_type.is_some()
-        || args.kind.is_some()
-        || since.is_some();
+    let filtering =
+        args.event.is_some() || args.alert_type.is_some() || args.kind.is_some() || since.is_some();
     if filtering {
         dirs.retain(|dir| keep(dir, args, since));
     }

@@ -406,12 +406,18 @@ fn a_filtered_run_keeps_its_reason_and_is_not_taken_from_a_holder() {
         Some(RunState::Filtered)
     );
     let rows = record.runs_of("/t/nu").unwrap();
-    assert_eq!(rows[0].reason.as_deref(), Some("passes none of its filters: x"));
+    assert_eq!(
+        rows[0].reason.as_deref(),
+        Some("passes none of its filters: x")
+    );
     assert_eq!(rows[0].kind, gocart_shared::Kind::Icecube);
     assert!(rows[0].ended_at.is_some());
     // Nothing is open on it, so it settles; a held run is never overwritten.
     assert!(record.settle("/t/nu").unwrap());
-    assert_eq!(record.claim("/t/nu", "gp_nu", &replay, log).unwrap(), Some(1));
+    assert_eq!(
+        record.claim("/t/nu", "gp_nu", &replay, log).unwrap(),
+        Some(1)
+    );
     assert!(!record
         .record_filtered("/t/nu", "gp_nu", "again", &replay)
         .unwrap());
@@ -448,8 +454,10 @@ fn a_record_from_before_filtered_and_kinds_opens_and_migrates_with_its_runs() {
                         '2026-01-01T00:00:01.000Z');",
         )
         .unwrap();
-        conn.execute_batch("INSERT INTO runs (dir, plugin, state) VALUES ('/t/x', 'p', 'filtered')")
-            .unwrap_err();
+        conn.execute_batch(
+            "INSERT INTO runs (dir, plugin, state) VALUES ('/t/x', 'p', 'filtered')",
+        )
+        .unwrap_err();
     }
     let record = Record::open(dir.path()).unwrap();
     let rows = record.runs_of("/t/old").unwrap();

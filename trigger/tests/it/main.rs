@@ -5,6 +5,7 @@
 mod check;
 mod common;
 mod failures;
+mod kinds;
 mod replay;
 mod scheduling;
 mod serve;
