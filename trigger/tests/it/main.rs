@@ -4,6 +4,7 @@
 
 mod check;
 mod common;
+mod dossier_plugins;
 mod failures;
 mod kinds;
 mod replay;
