@@ -1,4 +1,4 @@
-//! The example plugins for the dossier's kinds (plugins/gp_*_example.py):
+//! The example plugins for the dossier's kinds (plugins/dossier/gp_*_example.py):
 //! standalone with real python3 and PyYAML on directories in the dossier's
 //! layout (docs/contracts.md), and run by the trigger on their kind only.
 
@@ -14,7 +14,7 @@ use gocart_shared::Kind;
 const EVENT: &str = "MS230914a";
 
 fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../plugins/{name}"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../plugins/dossier/{name}"))
 }
 
 /// Runs an example plugin by hand, as its docstring says; its stdout.

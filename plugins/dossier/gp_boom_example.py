@@ -1,25 +1,21 @@
 #!/usr/bin/env python3
 # encoding: utf-8
 """
-*gocart example plugin for IceCube directories: the neutrinos coincident with the
-event, and whether each falls in the LVK alert's 90% credible area*
+*gocart example plugin for boom directories: the optical candidate and its position's credible level in the event's LVK map*
 
-Runs on the directories of IceCube's LVK neutrino track search
-(``<event>/<stamp>_icecube/``), once the settings give it that kind:
+Copy it into the plugins folder; it runs on the directories of kind ``boom`` once
+the settings give it that kind:
 
     trigger:
         plugins:
-            gp_icecube_example.py:
-                kinds: [icecube]
-                filters:
-                    - {pval_bayesian_upper: 0.1}   # optional: only interesting searches
+            gp_boom_example.py:
+                kinds: [boom]
 
-It reads the notice from its directory's meta.yaml (``NOTICE``, ``EXTRA``) and the
-newest LVK alert directory of the same event (its ``EXTRA.area90`` and
-``skymap.csv``). On any other kind of directory it says so and does nothing.
-Test it by hand on an IceCube directory:
+It reads the candidate from its directory's meta.yaml (``EXTRA``: event_name, ra, dec,
+classification) and the newest LVK alert directory of the event (``skymap.csv``).
+On any other kind of directory it says so and does nothing. Test it by hand:
 
-    python3 gp_icecube_example.py ~/lvk_events/superevents/S230914ak/20230914T114916_icecube/
+    python3 gp_boom_example.py ~/lvk_events/superevents/S251117bs/20251130T102857_boom-ZTF25acffkdr/
 
 Needs only Python 3 and PyYAML.
 """
@@ -32,39 +28,29 @@ import sys
 try:
     import yaml
 except ImportError:
-    sys.stderr.write("gp_icecube_example.py needs PyYAML: `pip install pyyaml`\n")
+    sys.stderr.write("gp_boom_example.py needs PyYAML: `pip install pyyaml`\n")
     sys.exit(2)
 
-KIND = "icecube"
+KIND = "boom"
 
 
 def plugin(alertDir, alertMeta):
-    """*prints each coincident neutrino and the LVK credible level at its position*"""
-    notice = alertMeta.get("NOTICE") or {}
+    """*prints the candidate, its position and its credible level in the LVK map*"""
     extra = alertMeta.get("EXTRA") or {}
-    event = extra.get("superevent_id") or notice.get("ref_ID") or "?"
-    print(f"IceCube search around {event}: {extra.get('n_events_coincident', 0)} coincident "
-          f"neutrino(s), pval_generic {extra.get('pval_generic')}, "
-          f"pval_bayesian {extra.get('pval_bayesian')}")
+    name = extra.get("event_name", "?")
+    event = extra.get("superevent_id", "?")
+    ra, dec = extra.get("ra"), extra.get("dec")
+    print(f"BOOM candidate {name} for {event}: RA {ra} Dec {dec}, "
+          f"classification {extra.get('classification') or 'none'}")
     lvk = newest_lvk_dir(alertDir)
     pixels = read_skymap(lvk) if lvk else None
-    if lvk is None:
-        print(f"no LVK alert directory of {event} yet: no area to compare with")
+    if ra is None or dec is None:
+        print("  the notice gives no position")
+    elif not pixels:
+        print(f"  no LVK sky map of {event} to place it in")
     else:
-        area90 = ((read_meta(lvk) or {}).get("EXTRA") or {}).get("area90")
-        print(f"LVK alert {os.path.basename(lvk)}: area90 {area90} deg2")
-    for n, nu in enumerate(notice.get("coincident_events") or [], start=1):
-        where = nu.get("localization") or {}
-        ra, dec = where.get("ra"), where.get("dec")
-        if ra is None or dec is None:
-            print(f"  neutrino {n}: no position")
-            continue
-        line = f"  neutrino {n}: RA {ra} Dec {dec} (error {where.get('ra_dec_error')} deg), dt {nu.get('event_dt')} s"
-        if pixels:
-            level = credible_level(pixels, ra, dec)
-            inside = "inside" if level <= 0.9 else "outside"
-            line += f": {inside} the 90% area (credible level {level:.3f})"
-        print(line)
+        level = credible_level(pixels, ra, dec)
+        print(f"  credible level {level:.3f} in {os.path.basename(lvk)}'s map")
 
 
 # ---------------------------------------------------------------------------

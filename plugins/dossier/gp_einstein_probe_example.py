@@ -3,7 +3,8 @@
 """
 *gocart example plugin for einstein_probe directories: the transient's position and error*
 
-Runs on the directories of kind ``einstein_probe`` once the settings give it that kind:
+Copy it into the plugins folder; it runs on the directories of kind ``einstein_probe`` once
+the settings give it that kind:
 
     trigger:
         plugins:

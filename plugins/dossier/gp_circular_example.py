@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 # encoding: utf-8
 """
-*gocart example plugin for swift_guano directories: the GUANO localisation's position and error*
+*gocart example plugin for circular directories: the circular's subject and who sent it*
 
-Runs on the directories of kind ``swift_guano`` once the settings give it that kind:
+Copy it into the plugins folder; it runs on the directories of kind ``circular`` once
+the settings give it that kind:
 
     trigger:
         plugins:
-            gp_swift_guano_example.py:
-                kinds: [swift_guano]
+            gp_circular_example.py:
+                kinds: [circular]
 
-It reads the position from its directory's meta.yaml (``EXTRA``: alert_type, ra, dec,
-error in degrees, far).
+It reads the circular from its directory's meta.yaml (``EXTRA``: circular_id, subject;
+``NOTICE``: submitter).
 On any other kind of directory it says so and does nothing. Test it by hand:
 
-    python3 gp_swift_guano_example.py ~/lvk_events/transients/swift_guano/1234/20240305T120000_subthreshold/
+    python3 gp_circular_example.py ~/lvk_events/superevents/S230518h/20230518T130000_circular-33810/
 
 Needs only Python 3 and PyYAML.
 """
@@ -24,21 +25,20 @@ import sys
 try:
     import yaml
 except ImportError:
-    sys.stderr.write("gp_swift_guano_example.py needs PyYAML: `pip install pyyaml`\n")
+    sys.stderr.write("gp_circular_example.py needs PyYAML: `pip install pyyaml`\n")
     sys.exit(2)
 
-KIND = "swift_guano"
+KIND = "circular"
 
 
 def plugin(alertDir, alertMeta):
-    """*prints the notice's type, position, error circle and false-alarm rate*"""
+    """*prints the circular's number, subject and submitter*"""
     extra = alertMeta.get("EXTRA") or {}
-    if extra.get("ra") is None:
-        where = "no position"
-    else:
-        where = f"RA {extra.get('ra')} Dec {extra.get('dec')} (error {extra.get('error')} deg)"
-    print(f"Swift BAT-GUANO {extra.get('alert_type', '?')} notice: {where}, "
-          f"FAR {extra.get('far')} Hz")
+    notice = alertMeta.get("NOTICE") or {}
+    number = extra.get("circular_id", notice.get("circularId", "?"))
+    subject = extra.get("subject", notice.get("subject", "?"))
+    print(f"GCN Circular {number}: {subject}")
+    print(f"  from {notice.get('submitter', 'an unknown submitter')}")
 
 
 # ---------------------------------------------------------------------------
