@@ -5,8 +5,7 @@
 event, and whether each falls in the LVK alert's 90% credible area*
 
 Copy it into the plugins folder; it runs on the directories of IceCube's LVK neutrino
-track search
-(``<event>/<stamp>_icecube/``), once the settings give it that kind:
+track search (``<event>/<stamp>_icecube/``) once the settings give it that kind:
 
     trigger:
         plugins:
