@@ -3,13 +3,14 @@
 //! due, and run one claimed (directory, plugin) run, recording every step.
 //! When the runs start is the pool's business (`pool.rs`).
 //!
-//! A plugin runs only on directories of its kinds (`trigger.plugins.<name>.kinds`,
-//! default lvk): any other directory is not its business and is not recorded
-//! for it. A plugin is due in `watch` if the record has no run for it (and the plugin
-//! appeared before the alert was written) or the run is `pending` (a crash
-//! interrupted it, or the alert was replaced). A directory that found no
-//! plugin at all waits, and every plugin is due on it once the first appear:
-//! nothing is settled that nothing ran on. In `replay` a plugin is due unless
+//! A plugin runs only on directories of its kinds
+//! (`trigger.plugins.<name>.kinds`, default lvk): any other directory is not
+//! its business and is not recorded for it. A plugin is due in `watch` if the
+//! record has no run for it (and the plugin appeared before the alert was
+//! written) or the run is `pending` (a crash interrupted it, or the alert was
+//! replaced). A directory that found no plugin at all waits, and every plugin
+//! is due on it once the first appear: nothing is settled that nothing ran
+//! on. In `replay` a plugin is due unless
 //! it already ran (`--force`: even then). A due plugin whose own filters reject
 //! the directory is not run but recorded `filtered` with the reason (judged
 //! again by `replay`); for `after` it has ended.
@@ -20,7 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use gocart_shared::filter;
+use gocart_shared::filter::{self, Facts};
 use gocart_shared::settings::PluginSettings;
 use gocart_shared::{Marker, MarkerError};
 
@@ -250,20 +251,15 @@ pub fn look(
         if !is_due(record, &key, plugin, written_at, waiting, mode)? {
             continue;
         }
-        if plugin.filters.is_empty() {
-            due.push(plugin.clone());
-            continue;
-        }
-        let facts = facts.get_or_insert_with(|| crate::meta::facts(dir, &marker));
-        let Some(reason) = filter::rejection(&plugin.filters, facts) else {
-            due.push(plugin.clone());
-            continue;
-        };
-        if dry_run {
-            result.would_filter.push((plugin.name.clone(), reason));
-        } else if record.record_filtered(&key, &plugin.name, &reason, &claimable_from(mode))? {
-            tracing::info!("{} on {}: filtered, {reason}", plugin.name, dir.display());
-            result.filtered += 1;
+        match rejection(plugin, dir, &marker, &mut facts) {
+            None => due.push(plugin.clone()),
+            Some(reason) if dry_run => result.would_filter.push((plugin.name.clone(), reason)),
+            Some(reason) => {
+                if record.record_filtered(&key, &plugin.name, &reason, &claimable_from(mode))? {
+                    tracing::info!("{} on {}: filtered, {reason}", plugin.name, dir.display());
+                    result.filtered += 1;
+                }
+            }
         }
     }
     if dry_run {
@@ -283,6 +279,21 @@ pub fn look(
         plugins: due,
         filtered: result.filtered,
     }))
+}
+
+/// Why a due plugin's own filters reject the directory, or `None` if it
+/// runs. The directory's facts are read once, by the first plugin with filters.
+fn rejection(
+    plugin: &Plugin,
+    dir: &Path,
+    marker: &Marker,
+    facts: &mut Option<Facts>,
+) -> Option<String> {
+    if plugin.filters.is_empty() {
+        return None;
+    }
+    let facts = facts.get_or_insert_with(|| crate::meta::facts(dir, marker));
+    filter::rejection(&plugin.filters, facts)
 }
 
 /// Claims the due runs of several directories in one transaction: one fsync

@@ -240,3 +240,66 @@ fn replay_kind_takes_only_that_kind_and_judges_filtered_runs_again() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("the kinds are"));
 }
+
+#[test]
+fn a_record_from_before_kinds_opens_migrates_and_records_filtered_runs() {
+    let env = Env::with_trigger_settings(SETTINGS);
+    plugins(&env);
+    std::fs::create_dir_all(&env.state).unwrap();
+    {
+        // The record as the version before kinds and `filtered` left it.
+        let conn = rusqlite::Connection::open(env.state.join("trigger.sqlite")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE plugins (name TEXT PRIMARY KEY, appeared_at TEXT NOT NULL);
+             CREATE TABLE dirs (dir TEXT PRIMARY KEY, marker_ino INTEGER NOT NULL,
+                marker_size INTEGER NOT NULL, marker_mtime_ns INTEGER NOT NULL,
+                superevent_id TEXT, alert_type TEXT, written_at TEXT, message_sha256 TEXT,
+                seen_at TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0, problem TEXT,
+                catch_up_skipped INTEGER NOT NULL DEFAULT 0, waiting TEXT);
+             CREATE TABLE runs (dir TEXT NOT NULL, plugin TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending','running','ok','failed','skipped')),
+                attempts INTEGER NOT NULL DEFAULT 0, exit_status TEXT, started_at TEXT,
+                ended_at TEXT, log_path TEXT, reason TEXT, owner_pid INTEGER,
+                PRIMARY KEY (dir, plugin));
+             CREATE INDEX runs_by_state ON runs(state);
+             INSERT INTO meta VALUES ('initialised', '2026-01-01T00:00:00.000Z');
+             INSERT INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns, seen_at, settled)
+                VALUES ('/old/MS1/20260101T000000_initial', 1, 2, 3, '2026-01-01T00:00:00.000Z', 1);
+             INSERT INTO runs (dir, plugin, state, attempts, exit_status, started_at, ended_at)
+                VALUES ('/old/MS1/20260101T000000_initial', 'gp_lvk.sh', 'ok', 1, 'exit 0',
+                        '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z');",
+        )
+        .unwrap();
+    }
+    let trigger = env.start(&[]);
+    let d = dirs(&env);
+    assert!(
+        env.wait_runs(7, WITHIN),
+        "{}\n{:?}",
+        trigger.log(),
+        env.runs()
+    );
+    assert!(common::wait_until(WITHIN, || status_json(&env)["runs"]
+        ["filtered"]
+        == 1));
+    assert!(trigger.stop());
+    let status = status_json(&env);
+    assert_eq!(status["runs"]["ok"], 8, "{status:#}");
+    let rows = states(&status);
+    assert!(
+        rows.contains(&(
+            "/old/MS1/20260101T000000_initial".into(),
+            "gp_lvk.sh".into(),
+            "ok".into(),
+            "lvk".into()
+        )),
+        "{rows:?}"
+    );
+    assert!(rows.contains(&(
+        d.far.display().to_string(),
+        "gp_nu.sh".into(),
+        "filtered".into(),
+        "icecube".into()
+    )));
+}
