@@ -5,7 +5,9 @@
 
 gocart-trigger runs every ``gp_*`` file in the plugins folder once on every complete
 alert directory, as ``python3 gp_<name>.py <alert_dir>``, with the environment variables
-GOCART_ALERT_DIR, GOCART_SUPEREVENT_ID, GOCART_ALERT_TYPE and GOCART_SETTINGS set.
+GOCART_ALERT_DIR, GOCART_SUPEREVENT_ID, GOCART_ALERT_TYPE, GOCART_KIND (``lvk``) and
+GOCART_SETTINGS set. (Other kinds of directory, such as IceCube's, need a ``kinds:``
+entry under trigger.plugins; see the examples in plugins/dossier/ of the source.)
 Whatever it prints is kept in the trigger's run log (``gocart-trigger status``);
 an exit status other than 0 marks the run as failed.
 

@@ -2,15 +2,16 @@
 //! settings file, the layout of the alert tree, the marker that says an alert
 //! directory is complete and the times written in it (`time`); and, so that a
 //! user meets one convention, how both speak at the terminal (`cli`,
-//! `logging`) and how both word an alert's false-alarm rate (`far`). The two
-//! programs never talk to each other; this crate is their whole contract. The
-//! alert message itself is read by the ingest side only (the crate
-//! `gocart-alert`).
+//! `logging`), how both word an alert's false-alarm rate (`far`) and what the
+//! filter language means (`filter`). The two programs never talk to each
+//! other; this crate is their whole contract. The alert message itself is read
+//! by the ingest side only (the crate `gocart-alert`).
 
 pub mod atomic;
 pub mod check;
 pub mod cli;
 pub mod far;
+pub mod filter;
 pub mod kind;
 pub mod logging;
 pub mod marker;

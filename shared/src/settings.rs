@@ -14,6 +14,8 @@ use std::time::Duration;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::Kind;
+
 mod unknown;
 pub use unknown::{known_keys, UnknownKey};
 
@@ -157,9 +159,11 @@ pub const CRITERIA: &[&str] = &[
     "event_dir_exist",
     "burst",
     "significant",
+    "pval_bayesian_upper",
+    "pval_generic_upper",
 ];
 
-/// The original's ten criteria, plus the ones we do not know (which always fail,
+/// The original's ten criteria, IceCube's p-values, plus the ones we do not know (which always fail,
 /// so that a misspelt criterion never lets everything through silently).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Criterion {
@@ -183,6 +187,10 @@ pub enum Criterion {
     Burst(bool),
     /// The alert's `significant` flag equals this.
     Significant(bool),
+    /// IceCube: the Bayesian coincidence p-value < value.
+    PvalBayesianUpper(f64),
+    /// IceCube: the generic coincidence p-value < value.
+    PvalGenericUpper(f64),
     /// A key we do not know; it fails the filter.
     Unknown(String),
 }
@@ -274,8 +282,9 @@ impl Default for Trigger {
     }
 }
 
-/// One plugin's entry under `trigger.plugins`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One plugin's entry under `trigger.plugins` (docs/contracts.md,
+/// "Per-plugin settings"); a plugin without one has the defaults.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct PluginSettings {
     /// Seconds before TERM, then KILL; overrides `trigger.timeout`.
@@ -283,11 +292,24 @@ pub struct PluginSettings {
     /// Plugins that must have ended on a directory (whatever their outcome)
     /// before this one runs on it.
     pub after: Vec<String>,
-    /// Which directories it runs on: read by a later version, accepted now so
-    /// that a file written for it still loads.
-    pub kinds: Option<IgnoredAny>,
-    /// Same: the plugin's own filters, accepted and not yet applied.
-    pub filters: Option<IgnoredAny>,
+    /// The kinds of directory it runs on (default: LVK alerts only).
+    #[serde(deserialize_with = "kinds_or_null")]
+    pub kinds: Vec<Kind>,
+    /// The plugin's own filters, in the language of `lvk.filters`: a
+    /// directory of its kinds that passes none is recorded `filtered`.
+    #[serde(deserialize_with = "filters_or_null")]
+    pub filters: Vec<Filter>,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        PluginSettings {
+            timeout: None,
+            after: Vec::new(),
+            kinds: vec![Kind::Lvk],
+            filters: Vec::new(),
+        }
+    }
 }
 
 /// As many runs at once as there are cores, and at least two, so that one
@@ -516,6 +538,27 @@ pub fn expand_home(path: &Path) -> PathBuf {
     }
 }
 
+/// A list of kind names; null is the default (LVK only); a name that is no
+/// kind is refused with the list of kinds.
+fn kinds_or_null<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Kind>, D::Error> {
+    let Some(names) = Option::<Vec<ScalarText>>::deserialize(de)? else {
+        return Ok(vec![Kind::Lvk]);
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            Kind::parse(&name.0).ok_or_else(|| {
+                let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                de::Error::custom(format!(
+                    "`{}` is not a kind; the kinds are {}",
+                    name.0,
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
 fn filters_or_null<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Filter>, D::Error> {
     let filters = Option::<Vec<Filter>>::deserialize(de)?.unwrap_or_default();
     Ok(filters
@@ -573,6 +616,8 @@ impl<'de> Visitor<'de> for FilterVisitor {
                 }
                 "burst" => Criterion::Burst(map.next_value()?),
                 "significant" => Criterion::Significant(map.next_value()?),
+                "pval_bayesian_upper" => Criterion::PvalBayesianUpper(map.next_value()?),
+                "pval_generic_upper" => Criterion::PvalGenericUpper(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     Criterion::Unknown(key)
@@ -981,7 +1026,61 @@ lvk:
         let b = &s.trigger.plugins["gp_b.py"];
         assert_eq!(b.timeout, Some(1));
         assert_eq!(b.after, vec!["gp_a.py".to_string()]);
-        assert!(b.kinds.is_some() && b.filters.is_some());
+        assert_eq!(b.kinds, [Kind::Lvk]);
+        assert_eq!(
+            b.filters[0].criteria,
+            [
+                Criterion::AlertTypes(vec!["initial".into()]),
+                Criterion::Significant(true)
+            ]
+        );
+        assert_eq!(b.filters[0].name, "#1");
+    }
+
+    #[test]
+    fn plugin_kinds_default_to_lvk_and_filters_take_the_new_criteria() {
+        let s = parse(
+            "trigger:\n  plugins:\n    gp_nu.py:\n      kinds: [icecube, swift_guano]\n      filters:\n        - {name: close, pval_bayesian_upper: 0.1, pval_generic_upper: 0.5}\n        - {far_upper: 1e-7, alert_types: [Subthreshold]}\n    gp_t.py: {timeout: 3}\n    gp_n.py: {kinds: ~}\n",
+        )
+        .unwrap();
+        let nu = &s.trigger.plugins["gp_nu.py"];
+        assert_eq!(nu.kinds, [Kind::Icecube, Kind::SwiftGuano]);
+        assert_eq!(
+            nu.filters[0].criteria,
+            [
+                Criterion::PvalBayesianUpper(0.1),
+                Criterion::PvalGenericUpper(0.5)
+            ]
+        );
+        assert_eq!(nu.filters[1].name, "#2");
+        assert_eq!(
+            nu.filters[1].criteria,
+            [
+                Criterion::FarUpper(1e-7),
+                Criterion::AlertTypes(vec!["subthreshold".into()])
+            ]
+        );
+        for name in ["gp_t.py", "gp_n.py"] {
+            let p = &s.trigger.plugins[name];
+            assert_eq!(p.kinds, [Kind::Lvk], "{name}");
+            assert!(p.filters.is_empty(), "{name}");
+        }
+        assert_eq!(PluginSettings::default().kinds, [Kind::Lvk]);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn an_unknown_kind_names_the_key_and_lists_the_kinds() {
+        let err = parse("trigger:\n  plugins:\n    gp_x.py:\n      kinds: [lvk, neutrino]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`trigger.plugins.gp_x.py.kinds`"), "{err}");
+        assert!(err.contains("`neutrino` is not a kind"), "{err}");
+        assert!(
+            err.contains("lvk, icecube, circular, boom, einstein_probe, swift_guano, heartbeat"),
+            "{err}"
+        );
+        assert!(err.contains("/etc/gocart.yaml"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use gocart_shared::cli::duration_arg;
+use gocart_shared::Kind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -119,6 +120,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "T")]
     pub alert_type: Option<String>,
 
+    /// Only directories of this kind (lvk, icecube, circular, boom, einstein_probe, swift_guano, heartbeat).
+    #[arg(long, value_name = "KIND", value_parser = kind_arg)]
+    pub kind: Option<Kind>,
+
     /// Only alerts created at or after DATE (2026-01-31, 2026-01-31T12:00:00Z, or an age such as 7d).
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
@@ -138,6 +143,14 @@ pub struct ReplayArgs {
     /// Seconds between SIGTERM and SIGKILL for a plugin past trigger.timeout.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = duration_arg)]
     pub kill_grace: Duration,
+}
+
+/// A kind by its name; any other word is a usage error listing the kinds.
+fn kind_arg(text: &str) -> Result<Kind, String> {
+    Kind::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("not a kind; the kinds are {}", known.join(", "))
+    })
 }
 
 #[derive(Debug, Args, Clone)]
@@ -170,5 +183,21 @@ mod tests {
         assert_eq!(cli.watch.poll, Some(Duration::from_secs(120)));
         assert!(Cli::try_parse_from(["gocart-trigger", "--poll", "soon"]).is_err());
         assert!(Cli::try_parse_from(["gocart-trigger", "--poll", "-1"]).is_err());
+    }
+
+    #[test]
+    fn replay_takes_a_kind_by_its_name() {
+        let cli = Cli::parse_from(["gocart-trigger", "replay", "--kind", "icecube"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Replay(ReplayArgs {
+                kind: Some(Kind::Icecube),
+                ..
+            }))
+        ));
+        let err = Cli::try_parse_from(["gocart-trigger", "replay", "--kind", "neutrino"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the kinds are lvk, icecube"), "{err}");
     }
 }

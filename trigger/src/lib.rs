@@ -5,11 +5,13 @@
 //! - `watch`: noticing complete directories (events, scans, the dispatcher);
 //! - `runner`: deciding what is due and running the plugins (jobs, the pool);
 //! - `record`: the durable record of runs in `trigger.state_dir`;
+//! - `meta`: what is read of a directory's meta.yaml (the filters' facts);
 //! - `serve`: the alert tree as a read-only web page;
 //! - `cli` and `cmd`: the command line and one module per command.
 
 pub mod cli;
 pub mod cmd;
+pub mod meta;
 pub mod record;
 pub mod runner;
 pub mod serve;

@@ -1,6 +1,8 @@
 //! `gocart-trigger replay`: runs plugins on directories that already exist,
 //! the explicit way to catch up (skipped by `catch_up`, failed, or completed
-//! before a plugin was added). Runs already `ok` stay alone unless `--force`.
+//! before a plugin was added; `filtered` ones are judged again by the
+//! plugin's filters as they are now). Runs already `ok` stay alone unless
+//! `--force`. `--kind` takes the directories of one kind only.
 //! It claims runs in the record like the watcher does, so the two can run at
 //! the same time without running anything twice.
 
@@ -54,8 +56,12 @@ pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         return dry_run(&ctx, &record, &dirs, &mode, args);
     }
     let totals = run_all(&ctx, state_dir, settings.trigger.concurrency, &dirs, mode)?;
+    let filtered = match totals.filtered {
+        0 => String::new(),
+        n => format!(", {n} filtered"),
+    };
     println!(
-        "replayed {}: {}, {} failed, {}{}",
+        "replayed {}: {}, {} failed{filtered}, {}{}",
         count(dirs.len(), "directory", "directories"),
         count(totals.ran, "run", "runs"),
         totals.failed,
@@ -78,6 +84,7 @@ pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
 struct Totals {
     ran: u32,
     failed: u32,
+    filtered: u32,
     invalid: u32,
 }
 
@@ -97,6 +104,12 @@ fn dry_run(
         for plugin in result.would_run {
             println!("would run {plugin} on {}", dir.display());
             would_run += 1;
+        }
+        for (plugin, reason) in result.would_filter {
+            println!(
+                "would record {plugin} as filtered on {}: {reason}",
+                dir.display()
+            );
         }
     }
     if would_run == 0 {
@@ -143,6 +156,7 @@ fn filter_words(args: &ReplayArgs) -> String {
     let given = [
         ("--event", &args.event),
         ("--alert-type", &args.alert_type),
+        ("--kind", &args.kind.map(|k| k.to_string())),
         ("--since", &args.since),
     ];
     let words: Vec<String> = given
@@ -190,6 +204,7 @@ fn run_all(
         let result: DirResult = done.result.unwrap_or_default();
         totals.ran += result.ran;
         totals.failed += result.failed;
+        totals.filtered += result.filtered;
         totals.invalid += u32::from(result.invalid);
     }
     bar.finish_and_clear();
@@ -223,7 +238,8 @@ fn select(tree: &Tree, args: &ReplayArgs) -> anyhow::Result<(Vec<PathBuf>, usize
     dirs.dedup();
     let looked_at = dirs.len();
     let since = args.since.as_deref().map(parse_since).transpose()?;
-    let filtering = args.event.is_some() || args.alert_type.is_some() || since.is_some();
+    let filtering =
+        args.event.is_some() || args.alert_type.is_some() || args.kind.is_some() || since.is_some();
     if filtering {
         dirs.retain(|dir| keep(dir, args, since));
     }
@@ -265,6 +281,9 @@ fn keep(dir: &Path, args: &ReplayArgs, since: Option<DateTime<Utc>>) -> bool {
         .as_deref()
         .is_some_and(|t| !same(t, &marker.alert_type))
     {
+        return false;
+    }
+    if args.kind.is_some_and(|kind| kind != marker.kind) {
         return false;
     }
     if let Some(since) = since {

@@ -1,7 +1,8 @@
 //! `gocart-trigger status`: what the record says, for a person: counts per
-//! state, the directories skipped at the first start, invalid markers, the
-//! directories waiting and why, the last runs, and each recent failure with the
-//! end of its output. `--json`: the same as one object, for monitoring.
+//! state, the directories per kind, those skipped at the first start, invalid
+//! markers, the directories waiting and why, the last runs (with the kind of
+//! their directory; a `filtered` one with its reason), and each recent failure
+//! with the end of its output. `--json`: the same as one object, for monitoring.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use gocart_shared::Settings;
 use serde_json::{json, Value};
 
 use crate::cli::StatusArgs;
-use crate::record::{Record, RunRow, Summary};
+use crate::record::{Record, RunRow, RunState, Summary};
 use crate::runner::output::tail_lines;
 
 pub fn run(settings: &Settings, args: &StatusArgs) -> anyhow::Result<ExitCode> {
@@ -35,6 +36,14 @@ pub fn run(settings: &Settings, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         "directories: {} known, {} skipped at the first start (older than trigger.catch_up; run them with `gocart-trigger replay`)",
         summary.dirs, summary.catch_up_skipped_dirs
     );
+    if !summary.kinds.is_empty() {
+        let kinds: Vec<String> = summary
+            .kinds
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        println!("kinds: {}", kinds.join(", "));
+    }
     if !summary.invalid_dirs.is_empty() {
         println!("invalid markers: {}", summary.invalid_dirs.len());
         for (dir, problem) in &summary.invalid_dirs {
@@ -66,6 +75,11 @@ fn as_json(record: &Record, summary: &Summary, last: &[RunRow], failures: &[RunR
         .iter()
         .map(|(why, n)| json!({"directories": n, "why": why}))
         .collect();
+    let kinds: serde_json::Map<String, Value> = summary
+        .kinds
+        .iter()
+        .map(|(kind, n)| (kind.as_str().to_string(), json!(n)))
+        .collect();
     json!({
         "record": record.path(),
         "runs": runs,
@@ -74,6 +88,7 @@ fn as_json(record: &Record, summary: &Summary, last: &[RunRow], failures: &[RunR
             "skipped_at_first_start": summary.catch_up_skipped_dirs,
             "invalid": invalid,
             "waiting": waiting,
+            "kinds": kinds,
         },
         "last_runs": last.iter().map(run_json).collect::<Vec<_>>(),
         "failures": failures.iter().map(run_json).collect::<Vec<_>>(),
@@ -83,6 +98,7 @@ fn as_json(record: &Record, summary: &Summary, last: &[RunRow], failures: &[RunR
 fn run_json(row: &RunRow) -> Value {
     json!({
         "dir": row.dir,
+        "kind": row.kind.as_str(),
         "plugin": row.plugin,
         "state": row.state.as_str(),
         "attempts": row.attempts,
@@ -101,14 +117,20 @@ fn print_runs(title: &str, rows: &[RunRow], with_output: bool) {
     println!("{title}:");
     for row in rows {
         println!(
-            "  {} {:<7} {} {} ({}, attempt {})",
+            "  {} {:<8} {} {} [{}] ({}, attempt {})",
             row.started_at.as_deref().unwrap_or("-"),
             row.state.as_str(),
             row.plugin,
             row.dir,
+            row.kind,
             row.exit_status.as_deref().unwrap_or("-"),
             row.attempts
         );
+        if row.state == RunState::Filtered {
+            if let Some(reason) = &row.reason {
+                println!("      {reason}");
+            }
+        }
         if !with_output {
             continue;
         }

@@ -231,6 +231,36 @@ impl Record {
         })
     }
 
+    /// Records a run the plugin's filters rejected: `filtered`, with the
+    /// reason, if it has no row or its row is in one of the `from` states
+    /// (one statement, so a run someone holds is never overwritten). Returns
+    /// whether it was recorded. Relaxed: if it is lost, the directory is
+    /// judged again.
+    pub fn record_filtered(
+        &self,
+        dir: &str,
+        plugin: &str,
+        reason: &str,
+        from: &[RunState],
+    ) -> Result<bool> {
+        let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let sql = format!(
+            "INSERT INTO runs (dir, plugin, state, started_at, ended_at, reason)
+             VALUES (?1, ?2, 'filtered', ?3, ?3, ?4)
+             ON CONFLICT(dir, plugin) DO UPDATE SET state = 'filtered',
+                started_at = excluded.started_at, ended_at = excluded.ended_at,
+                reason = excluded.reason, exit_status = NULL, log_path = NULL, owner_pid = NULL
+             WHERE runs.state IN ({})",
+            states.join(",")
+        );
+        let changed = self.relaxed(|| {
+            self.conn
+                .prepare_cached(&sql)?
+                .execute(params![dir, plugin, now_text(), reason])
+        })?;
+        Ok(changed > 0)
+    }
+
     /// Records the end of a run this process claimed. Relaxed (see
     /// [`Record::relaxed`]): it survives a crash of the trigger at once, and a
     /// power loss from the next claim on; if a power loss takes it, the run

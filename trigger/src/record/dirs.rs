@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use rusqlite::{params, OptionalExtension};
 
+use gocart_shared::Kind;
+
 use super::{now_text, Identity, Record, Result};
 
 /// What the record says about an alert directory's marker when it is first seen.
@@ -17,11 +19,12 @@ pub struct DirNote<'a> {
     pub alert_type: &'a str,
     pub written_at: &'a str,
     pub message_sha256: &'a str,
+    pub kind: Kind,
 }
 
 impl DirNote<'_> {
-    /// The values of the `dirs` columns ?1..?9 (dir, marker identity, the
-    /// marker's fields, when seen), in the order both inserts list them.
+    /// The values of the `dirs` columns ?1..?10 (dir, marker identity, the
+    /// marker's fields, when seen, kind), in the order both inserts list them.
     fn params<'p>(&'p self, dir: &'p str, seen_at: &'p str) -> impl rusqlite::Params + 'p {
         (
             dir,
@@ -33,6 +36,7 @@ impl DirNote<'_> {
             self.written_at,
             self.message_sha256,
             seen_at,
+            self.kind.as_str(),
         )
     }
 }
@@ -117,13 +121,13 @@ impl Record {
             let replaced = matches!(&previous, Some(Some(sha)) if sha != note.message_sha256);
             tx.prepare_cached(
                 "INSERT INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns, superevent_id,
-                                   alert_type, written_at, message_sha256, seen_at, problem)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)
+                                   alert_type, written_at, message_sha256, seen_at, kind, problem)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL)
                  ON CONFLICT(dir) DO UPDATE SET marker_ino = excluded.marker_ino,
                     marker_size = excluded.marker_size, marker_mtime_ns = excluded.marker_mtime_ns,
                     superevent_id = excluded.superevent_id, alert_type = excluded.alert_type,
                     written_at = excluded.written_at, message_sha256 = excluded.message_sha256,
-                    problem = NULL, settled = 0",
+                    kind = excluded.kind, problem = NULL, settled = 0",
             )?
             .execute(note.params(dir, &now_text()))?;
             if replaced {
@@ -196,12 +200,12 @@ impl Record {
     }
 
     /// The first start's `catch_up`: the directories older than the cutoff are
-    /// recorded (one transaction for all) as skipped for every current plugin,
-    /// and settled.
+    /// recorded (one transaction for all) as skipped for every current plugin
+    /// of their kind, and settled.
     pub fn skip_for_catch_up(
         &self,
         dirs: &[(String, DirNote)],
-        plugins: &[String],
+        plugins: &[(String, Vec<Kind>)],
         reason: &str,
     ) -> Result<()> {
         self.durable(|| {
@@ -209,12 +213,13 @@ impl Record {
             for (dir, note) in dirs {
                 tx.execute(
                     "INSERT OR REPLACE INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns,
-                        superevent_id, alert_type, written_at, message_sha256, seen_at, settled,
-                        catch_up_skipped)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, 1)",
+                        superevent_id, alert_type, written_at, message_sha256, seen_at, kind,
+                        settled, catch_up_skipped)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, 1)",
                     note.params(dir, &now_text()),
                 )?;
-                for plugin in plugins {
+                let of_kind = plugins.iter().filter(|(_, kinds)| kinds.contains(&note.kind));
+                for (plugin, _) in of_kind {
                     tx.execute(
                         "INSERT OR IGNORE INTO runs (dir, plugin, state, reason) VALUES (?1, ?2, 'skipped', ?3)",
                         params![dir, plugin, reason],

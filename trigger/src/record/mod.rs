@@ -60,15 +60,19 @@ pub enum RunState {
     Failed,
     /// Deliberately not run (the first start's `catch_up`); `replay` runs it.
     Skipped,
+    /// Not run: the plugin's own filters reject the directory (the reason
+    /// says how); `replay` judges it again.
+    Filtered,
 }
 
 impl RunState {
-    pub const ALL: [RunState; 5] = [
+    pub const ALL: [RunState; 6] = [
         RunState::Pending,
         RunState::Running,
         RunState::Ok,
         RunState::Failed,
         RunState::Skipped,
+        RunState::Filtered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +82,7 @@ impl RunState {
             RunState::Ok => "ok",
             RunState::Failed => "failed",
             RunState::Skipped => "skipped",
+            RunState::Filtered => "filtered",
         }
     }
 

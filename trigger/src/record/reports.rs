@@ -1,6 +1,8 @@
 //! Reading the record for people and monitoring (`status`, `serve`): counts
 //! per state and per kind of directory, and runs as rows.
 
+use gocart_shared::Kind;
+
 use super::{Record, Result, RunState};
 
 /// One row of `runs`, for `status`.
@@ -15,6 +17,8 @@ pub struct RunRow {
     pub ended_at: Option<String>,
     pub log_path: Option<String>,
     pub reason: Option<String>,
+    /// The kind of its directory (`lvk` for directories noted before kinds).
+    pub kind: Kind,
 }
 
 /// Counts for `status` and the start-up message.
@@ -26,6 +30,8 @@ pub struct Summary {
     pub invalid_dirs: Vec<(String, String)>,
     /// Directories waiting for plugins, counted per reason.
     pub waiting: Vec<(String, u64)>,
+    /// Directories with a valid marker, counted per kind (in kind order).
+    pub kinds: Vec<(Kind, u64)>,
 }
 
 impl Record {
@@ -61,6 +67,21 @@ impl Record {
                 )?
                 .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
                 .collect::<rusqlite::Result<_>>()?;
+            let per_kind: Vec<(String, u64)> = self
+                .conn
+                .prepare(
+                    "SELECT COALESCE(kind, 'lvk'), COUNT(*) FROM dirs WHERE problem IS NULL
+                     GROUP BY 1",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<rusqlite::Result<_>>()?;
+            summary.kinds = Kind::ALL
+                .into_iter()
+                .filter_map(|kind| {
+                    let n = per_kind.iter().find(|(k, _)| k == kind.as_str())?.1;
+                    Some((kind, n))
+                })
+                .collect();
             Ok(summary)
         })
     }
@@ -102,7 +123,8 @@ impl Record {
         params: P,
     ) -> rusqlite::Result<Vec<RunRow>> {
         let sql = format!(
-            "SELECT dir, plugin, state, attempts, exit_status, started_at, ended_at, log_path, reason
+            "SELECT dir, plugin, state, attempts, exit_status, started_at, ended_at, log_path, reason,
+                (SELECT kind FROM dirs WHERE dirs.dir = runs.dir)
              FROM runs WHERE {clause}"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -118,6 +140,11 @@ impl Record {
                 ended_at: r.get(6)?,
                 log_path: r.get(7)?,
                 reason: r.get(8)?,
+                kind: r
+                    .get::<_, Option<String>>(9)?
+                    .as_deref()
+                    .and_then(Kind::parse)
+                    .unwrap_or_default(),
             })
         })?;
         rows.collect()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::Record;
+use super::{Record, RunState};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -23,12 +23,23 @@ CREATE TABLE IF NOT EXISTS dirs (
     settled INTEGER NOT NULL DEFAULT 0,
     problem TEXT,
     catch_up_skipped INTEGER NOT NULL DEFAULT 0,
-    waiting TEXT
+    waiting TEXT,
+    kind TEXT
 );
-CREATE TABLE IF NOT EXISTS runs (
+";
+
+/// The `runs` table under a name (the migration builds it beside the old one).
+/// Its states are [`RunState::ALL`].
+fn runs_table(name: &str) -> String {
+    let states: Vec<String> = RunState::ALL
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
     dir TEXT NOT NULL,
     plugin TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending','running','ok','failed','skipped')),
+    state TEXT NOT NULL CHECK (state IN ({})),
     attempts INTEGER NOT NULL DEFAULT 0,
     exit_status TEXT,
     started_at TEXT,
@@ -37,9 +48,16 @@ CREATE TABLE IF NOT EXISTS runs (
     reason TEXT,
     owner_pid INTEGER,
     PRIMARY KEY (dir, plugin)
-);
-CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);
-";
+);",
+        states.join(",")
+    )
+}
+
+/// The columns of `runs`, in the order of [`runs_table`].
+const RUNS_COLUMNS: &str =
+    "dir, plugin, state, attempts, exit_status, started_at, ended_at, log_path, reason, owner_pid";
+
+const RUNS_INDEX: &str = "CREATE INDEX IF NOT EXISTS runs_by_state ON runs(state);";
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,23 +76,60 @@ impl Record {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.execute_batch(SCHEMA)?;
-            add_waiting_column(conn)
+            conn.execute_batch(&runs_table("runs"))?;
+            conn.execute_batch(RUNS_INDEX)?;
+            // Records written before directories could wait for plugins lack
+            // `dirs.waiting`; before kinds, `dirs.kind` (absent = lvk).
+            add_column(conn, "dirs", "waiting")?;
+            add_column(conn, "dirs", "kind")?;
+            allow_every_state(conn)
         })
     }
 }
 
-/// Records written before directories could wait for plugins lack the
-/// `dirs.waiting` column: it is added (empty, as nothing was waiting).
-fn add_waiting_column(conn: &Connection) -> rusqlite::Result<()> {
+/// Adds a TEXT column (empty in every row) to a table written without it.
+fn add_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<()> {
     let has: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('dirs') WHERE name = 'waiting'",
-        [],
+        "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
         |r| r.get(0),
     )?;
     if has == 0 {
-        conn.execute_batch("ALTER TABLE dirs ADD COLUMN waiting TEXT")?;
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
     }
     Ok(())
+}
+
+/// Records written before a state existed (`filtered`) have a `runs` table
+/// whose CHECK refuses it, and SQLite cannot change a CHECK in place: the
+/// table is rebuilt with every row, in one transaction (another process
+/// opening the record at the same moment finds it done).
+fn allow_every_state(conn: &Connection) -> rusqlite::Result<()> {
+    let current = |conn: &Connection| -> rusqlite::Result<bool> {
+        let sql: String = conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(RunState::ALL
+            .iter()
+            .all(|s| sql.contains(&format!("'{}'", s.as_str()))))
+    };
+    if current(conn)? {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    if !current(&tx)? {
+        tx.execute_batch(&format!(
+            "{}
+             INSERT INTO runs_migrated ({RUNS_COLUMNS}) SELECT {RUNS_COLUMNS} FROM runs;
+             DROP TABLE runs;
+             ALTER TABLE runs_migrated RENAME TO runs;
+             {RUNS_INDEX}",
+            runs_table("runs_migrated")
+        ))?;
+    }
+    tx.commit()
 }
 
 /// Runs `step` again while SQLite says the database is busy or locked

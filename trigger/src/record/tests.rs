@@ -13,6 +13,7 @@ fn note(sha: &str) -> DirNote<'_> {
         alert_type: "INITIAL",
         written_at: "2026-01-01T00:00:00.000Z",
         message_sha256: sha,
+        kind: gocart_shared::Kind::Lvk,
     }
 }
 
@@ -188,7 +189,14 @@ fn catch_up_skips_are_counted_and_invalid_markers_kept() {
         ("/t/b".to_string(), note("y")),
     ];
     record
-        .skip_for_catch_up(&dirs, &["gp_a".into()], "older than catch_up")
+        .skip_for_catch_up(
+            &dirs,
+            &[
+                ("gp_a".into(), vec![gocart_shared::Kind::Lvk]),
+                ("gp_nu".into(), vec![gocart_shared::Kind::Icecube]),
+            ],
+            "older than catch_up",
+        )
         .unwrap();
     let id = Identity::default();
     assert!(!record.note_invalid("/t/c", id, "bad").unwrap());
@@ -373,4 +381,109 @@ fn claims_are_written_with_full_sync_after_relaxed_writes() {
     assert_eq!(sync(&record), 1, "the end of a run: NORMAL");
     record.recover_interrupted().unwrap();
     assert_eq!(sync(&record), 2, "recovery: FULL");
+}
+
+#[test]
+fn a_filtered_run_keeps_its_reason_and_is_not_taken_from_a_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = Record::open(dir.path()).unwrap();
+    let icecube = DirNote {
+        kind: gocart_shared::Kind::Icecube,
+        ..note("x")
+    };
+    record.note_dir("/t/nu", &icecube).unwrap();
+    let replay = [
+        RunState::Pending,
+        RunState::Failed,
+        RunState::Skipped,
+        RunState::Filtered,
+    ];
+    assert!(record
+        .record_filtered("/t/nu", "gp_nu", "passes none of its filters: x", &replay)
+        .unwrap());
+    assert_eq!(
+        record.run_state("/t/nu", "gp_nu").unwrap(),
+        Some(RunState::Filtered)
+    );
+    let rows = record.runs_of("/t/nu").unwrap();
+    assert_eq!(
+        rows[0].reason.as_deref(),
+        Some("passes none of its filters: x")
+    );
+    assert_eq!(rows[0].kind, gocart_shared::Kind::Icecube);
+    assert!(rows[0].ended_at.is_some());
+    // Nothing is open on it, so it settles; a held run is never overwritten.
+    assert!(record.settle("/t/nu").unwrap());
+    assert_eq!(
+        record.claim("/t/nu", "gp_nu", &replay, log).unwrap(),
+        Some(1)
+    );
+    assert!(!record
+        .record_filtered("/t/nu", "gp_nu", "again", &replay)
+        .unwrap());
+    assert_eq!(
+        record.run_state("/t/nu", "gp_nu").unwrap(),
+        Some(RunState::Running)
+    );
+    let summary = record.summary().unwrap();
+    assert_eq!(summary.kinds, vec![(gocart_shared::Kind::Icecube, 1)]);
+}
+
+#[test]
+fn a_record_from_before_filtered_and_kinds_opens_and_migrates_with_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // The tables as the version before kinds wrote them, with a run.
+        let conn = Connection::open(dir.path().join(RECORD_FILE)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE dirs (dir TEXT PRIMARY KEY, marker_ino INTEGER NOT NULL,
+                marker_size INTEGER NOT NULL, marker_mtime_ns INTEGER NOT NULL,
+                superevent_id TEXT, alert_type TEXT, written_at TEXT, message_sha256 TEXT,
+                seen_at TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0, problem TEXT,
+                catch_up_skipped INTEGER NOT NULL DEFAULT 0, waiting TEXT);
+             CREATE TABLE runs (dir TEXT NOT NULL, plugin TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending','running','ok','failed','skipped')),
+                attempts INTEGER NOT NULL DEFAULT 0, exit_status TEXT, started_at TEXT,
+                ended_at TEXT, log_path TEXT, reason TEXT, owner_pid INTEGER,
+                PRIMARY KEY (dir, plugin));
+             CREATE INDEX runs_by_state ON runs(state);
+             INSERT INTO dirs (dir, marker_ino, marker_size, marker_mtime_ns, seen_at, settled)
+                VALUES ('/t/old', 1, 2, 3, '2026-01-01T00:00:00.000Z', 1);
+             INSERT INTO runs (dir, plugin, state, attempts, exit_status, started_at, ended_at)
+                VALUES ('/t/old', 'gp_a', 'ok', 1, 'exit 0', '2026-01-01T00:00:00.000Z',
+                        '2026-01-01T00:00:01.000Z');",
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO runs (dir, plugin, state) VALUES ('/t/x', 'p', 'filtered')",
+        )
+        .unwrap_err();
+    }
+    let record = Record::open(dir.path()).unwrap();
+    let rows = record.runs_of("/t/old").unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, RunState::Ok);
+    assert_eq!(rows[0].exit_status.as_deref(), Some("exit 0"));
+    // A directory noted before kinds is an LVK one.
+    assert_eq!(rows[0].kind, gocart_shared::Kind::Lvk);
+    assert_eq!(
+        record.summary().unwrap().kinds,
+        vec![(gocart_shared::Kind::Lvk, 1)]
+    );
+    assert!(record
+        .record_filtered("/t/old", "gp_b", "no", &[RunState::Pending])
+        .unwrap());
+    drop(record);
+    // Opened again (already migrated), everything is still there.
+    let record = Record::open(dir.path()).unwrap();
+    assert_eq!(record.runs_of("/t/old").unwrap().len(), 2);
+    let indexed: i64 = record
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'runs_by_state'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 1);
 }

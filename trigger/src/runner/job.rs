@@ -3,12 +3,17 @@
 //! due, and run one claimed (directory, plugin) run, recording every step.
 //! When the runs start is the pool's business (`pool.rs`).
 //!
-//! A plugin is due in `watch` if the record has no run for it (and the plugin
-//! appeared before the alert was written) or the run is `pending` (a crash
-//! interrupted it, or the alert was replaced). A directory that found no
-//! plugin at all waits, and every plugin is due on it once the first appear:
-//! nothing is settled that nothing ran on. In `replay` a plugin is due unless
-//! it already ran (`--force`: even then).
+//! A plugin runs only on directories of its kinds
+//! (`trigger.plugins.<name>.kinds`, default lvk): any other directory is not
+//! its business and is not recorded for it. A plugin is due in `watch` if the
+//! record has no run for it (and the plugin appeared before the alert was
+//! written) or the run is `pending` (a crash interrupted it, or the alert was
+//! replaced). A directory that found no plugin at all waits, and every plugin
+//! is due on it once the first appear: nothing is settled that nothing ran
+//! on. In `replay` a plugin is due unless
+//! it already ran (`--force`: even then). A due plugin whose own filters reject
+//! the directory is not run but recorded `filtered` with the reason (judged
+//! again by `replay`); for `after` it has ended.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use gocart_shared::filter::{self, Facts};
 use gocart_shared::settings::PluginSettings;
 use gocart_shared::{Marker, MarkerError};
 
@@ -106,7 +112,8 @@ impl Context {
         }
     }
 
-    /// Each plugin's `timeout` and `after` from `trigger.plugins`. An `after`
+    /// Each plugin's `timeout`, `after`, `kinds` and `filters` from
+    /// `trigger.plugins` (none: the defaults, LVK only). An `after`
     /// naming no plugin of the folder is reported and not waited for, so no
     /// run ever waits for a plugin that will not run.
     fn apply_settings(&self, plugins: &mut [Plugin], problems: &mut Vec<String>) {
@@ -116,6 +123,8 @@ impl Context {
                 continue;
             };
             plugin.timeout = own.timeout.map(bounded_secs);
+            plugin.kinds = own.kinds.clone();
+            plugin.filters = own.filters.clone();
             for wanted in &own.after {
                 if names.contains(wanted) {
                     plugin.after.push(wanted.clone());
@@ -157,9 +166,13 @@ pub struct DirResult {
     pub settled: Option<Identity>,
     pub ran: u32,
     pub failed: u32,
+    /// Runs recorded `filtered` (the plugin's filters rejected the directory).
+    pub filtered: u32,
     pub invalid: bool,
     /// `replay --dry-run`: the plugins that would run.
     pub would_run: Vec<String>,
+    /// `replay --dry-run`: the plugins that would be filtered, with the reason.
+    pub would_filter: Vec<(String, String)>,
     /// It waits for the first plugins to appear.
     pub waiting: bool,
 }
@@ -179,6 +192,8 @@ pub struct Due {
     marker: Marker,
     /// In name order.
     plugins: Vec<Plugin>,
+    /// How many runs were recorded `filtered` on it.
+    filtered: u32,
 }
 
 /// The log file of each attempt of one run.
@@ -190,6 +205,8 @@ pub struct Ready {
     pub identity: Identity,
     pub marker: Marker,
     pub runs: Vec<(Plugin, Claim)>,
+    /// How many runs were recorded `filtered` on it.
+    pub filtered: u32,
 }
 
 /// Checks the marker, notes the directory and works out which of `plugins`
@@ -228,9 +245,21 @@ pub fn look(
     };
     let waiting = matches!(mode, Mode::Watch) && record.is_waiting(&key)?;
     let mut due = Vec::new();
-    for plugin in plugins {
-        if is_due(record, &key, plugin, written_at, waiting, mode)? {
-            due.push(plugin.clone());
+    let mut facts = None;
+    let of_its_kind = plugins.iter().filter(|p| p.kinds.contains(&marker.kind));
+    for plugin in of_its_kind {
+        if !is_due(record, &key, plugin, written_at, waiting, mode)? {
+            continue;
+        }
+        match rejection(plugin, dir, &marker, &mut facts) {
+            None => due.push(plugin.clone()),
+            Some(reason) if dry_run => result.would_filter.push((plugin.name.clone(), reason)),
+            Some(reason) => {
+                if record.record_filtered(&key, &plugin.name, &reason, &claimable_from(mode))? {
+                    tracing::info!("{} on {}: filtered, {reason}", plugin.name, dir.display());
+                    result.filtered += 1;
+                }
+            }
         }
     }
     if dry_run {
@@ -248,7 +277,23 @@ pub fn look(
         identity,
         marker,
         plugins: due,
+        filtered: result.filtered,
     }))
+}
+
+/// Why a due plugin's own filters reject the directory, or `None` if it
+/// runs. The directory's facts are read once, by the first plugin with filters.
+fn rejection(
+    plugin: &Plugin,
+    dir: &Path,
+    marker: &Marker,
+    facts: &mut Option<Facts>,
+) -> Option<String> {
+    if plugin.filters.is_empty() {
+        return None;
+    }
+    let facts = facts.get_or_insert_with(|| crate::meta::facts(dir, marker));
+    filter::rejection(&plugin.filters, facts)
 }
 
 /// Claims the due runs of several directories in one transaction: one fsync
@@ -305,6 +350,7 @@ pub fn claim(
                 identity: due.identity,
                 marker: due.marker,
                 runs,
+                filtered: due.filtered,
             });
         }
     }
@@ -356,6 +402,7 @@ fn note(record: &Record, key: &str, identity: Identity, marker: &Marker) -> Resu
         alert_type: &marker.alert_type,
         written_at: &marker.written_at,
         message_sha256: &marker.message_sha256,
+        kind: marker.kind,
     };
     if record.note_dir(key, &note)? {
         tracing::info!("{key}: replaced by a changed alert; its plugins run again");
@@ -413,15 +460,15 @@ fn appeared_at(record: &Record, plugin: &Plugin) -> Result<DateTime<Utc>, JobErr
 
 /// The one table of which recorded runs are due again: whether a run in
 /// `state` may be claimed in `mode`. `watch` takes only what is pending (a
-/// crash interrupted it, or the alert was replaced); `replay` also what failed
-/// or was skipped, and with `--force` what ran ok. A running run is never
-/// taken: someone holds it.
+/// crash interrupted it, or the alert was replaced); `replay` also what failed,
+/// was skipped or filtered (judged again by the filters as they are now), and
+/// with `--force` what ran ok. A running run is never taken: someone holds it.
 pub fn claimable(state: RunState, mode: &Mode) -> bool {
     match (state, mode) {
         (RunState::Pending, _) => true,
         (RunState::Running, _) => false,
-        (RunState::Failed | RunState::Skipped, Mode::Watch) => false,
-        (RunState::Failed | RunState::Skipped, Mode::Replay { .. }) => true,
+        (RunState::Failed | RunState::Skipped | RunState::Filtered, Mode::Watch) => false,
+        (RunState::Failed | RunState::Skipped | RunState::Filtered, Mode::Replay { .. }) => true,
         (RunState::Ok, Mode::Watch) => false,
         (RunState::Ok, Mode::Replay { force, .. }) => *force,
     }
@@ -455,12 +502,7 @@ pub fn run_one(
             .cloned()
             .chain([dir.as_os_str().to_owned()])
             .collect(),
-        env: process::plugin_env(
-            dir,
-            &marker.superevent_id,
-            &marker.alert_type,
-            &ctx.settings_path,
-        ),
+        env: process::plugin_env(dir, marker, &ctx.settings_path),
         cwd: ctx.plugins_dir.clone(),
         log_path: log_path(ctx, dir, &plugin.name, attempt),
         timeout,
@@ -587,6 +629,7 @@ mod tests {
             (RunState::Ok, [false, false, true]),
             (RunState::Failed, [false, true, true]),
             (RunState::Skipped, [false, true, true]),
+            (RunState::Filtered, [false, true, true]),
         ];
         assert_eq!(table.len(), RunState::ALL.len(), "every state is listed");
         for (state, due) in table {

@@ -11,9 +11,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use gocart_shared::settings::Filter;
+use gocart_shared::Kind;
 
 /// One plugin ready to run: `program args... <alert_dir>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plugin {
     /// The file name, e.g. `gp_sound_the_alarm.py`: the plugin's key in the record.
     pub name: String,
@@ -27,10 +29,14 @@ pub struct Plugin {
     pub timeout: Option<std::time::Duration>,
     /// The plugins (present in the folder) that must end on a directory first.
     pub after: Vec<String>,
+    /// The kinds of directory it runs on (`trigger.plugins.<name>.kinds`).
+    pub kinds: Vec<Kind>,
+    /// Its own filters: a directory of its kinds passing none is `filtered`.
+    pub filters: Vec<Filter>,
 }
 
 /// What a listing of the plugin folder found.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Discovery {
     /// Runnable plugins, in name order.
     pub plugins: Vec<Plugin>,
@@ -118,6 +124,8 @@ fn plugin_for(
             ctime,
             timeout: None,
             after: Vec::new(),
+            kinds: vec![Kind::Lvk],
+            filters: Vec::new(),
         }));
     }
     if meta.mode() & 0o111 == 0 {
@@ -134,6 +142,8 @@ fn plugin_for(
         ctime,
         timeout: None,
         after: Vec::new(),
+        kinds: vec![Kind::Lvk],
+        filters: Vec::new(),
     }))
 }
 

@@ -183,6 +183,7 @@ impl Shared {
             result: DirResult::default(),
             unfinished: false,
         });
+        open.result.filtered += ready.filtered;
         for (plugin, _) in &ready.runs {
             open.unended.insert(plugin.name.clone());
         }

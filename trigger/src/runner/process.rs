@@ -227,14 +227,14 @@ fn signal_group(pgid: RawPid, signal: Signal) {
 /// The environment a plugin gets on top of the trigger's own.
 pub fn plugin_env(
     alert_dir: &Path,
-    superevent_id: &str,
-    alert_type: &str,
+    marker: &gocart_shared::Marker,
     settings: &Path,
 ) -> Vec<(&'static str, OsString)> {
     vec![
         ("GOCART_ALERT_DIR", alert_dir.as_os_str().to_owned()),
-        ("GOCART_SUPEREVENT_ID", superevent_id.into()),
-        ("GOCART_ALERT_TYPE", alert_type.into()),
+        ("GOCART_SUPEREVENT_ID", marker.superevent_id.as_str().into()),
+        ("GOCART_ALERT_TYPE", marker.alert_type.as_str().into()),
+        ("GOCART_KIND", marker.kind.as_str().into()),
         ("GOCART_SETTINGS", settings.as_os_str().to_owned()),
     ]
 }

@@ -136,12 +136,7 @@ fn read_summary(tree: &Tree, dir: &Path) -> Option<AlertSummary> {
     })
 }
 
-/// `meta.yaml` of an alert directory, as a JSON value.
-pub fn read_meta(dir: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(dir.join("meta.yaml"))
-        .map_err(|e| format!("cannot read meta.yaml: {e}"))?;
-    serde_saphyr::from_str(&text).map_err(|e| format!("meta.yaml is not valid YAML: {e}"))
-}
+pub use crate::meta::read_meta;
 
 #[cfg(test)]
 mod tests {

@@ -371,6 +371,7 @@ fn badge(run: &RunRow) -> Markup {
         RunState::Running => "badge running",
         RunState::Pending => "badge pending",
         RunState::Skipped => "badge skipped",
+        RunState::Filtered => "badge filtered",
     };
     let name = run.plugin.strip_prefix("gp_").unwrap_or(&run.plugin);
     let name = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
@@ -512,6 +513,7 @@ mod tests {
                 ended_at: Some("2026-01-01T00:00:01.500Z".into()),
                 log_path: None,
                 reason: None,
+                kind: gocart_shared::Kind::Lvk,
             },
             output: Some("<script>alert(1)</script> & done".into()),
         };

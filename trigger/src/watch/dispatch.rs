@@ -21,7 +21,7 @@ use chrono::Utc;
 use crossbeam_channel::{Receiver, Sender};
 use gocart_shared::cli::count;
 use gocart_shared::shutdown::Shutdown;
-use gocart_shared::{Marker, Tree};
+use gocart_shared::{Kind, Marker, Tree};
 
 use super::inotify::{self, Hint, Inotify, RawEvent, WatchError};
 use super::{fs_kind, scan};
@@ -408,13 +408,13 @@ fn catch_up_first_start(
         .ok()
         .and_then(|d| Utc::now().checked_sub_signed(d))
         .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-    let plugins: Vec<String> = ctx
+    let plugins: Vec<(String, Vec<Kind>)> = ctx
         .plugins()
         .unwrap_or_default()
         .into_iter()
-        .map(|p| p.name)
+        .map(|p| (p.name, p.kinds))
         .collect();
-    for name in &plugins {
+    for (name, _) in &plugins {
         record.plugin_appeared_at(name, &record::time_text(cutoff))?;
     }
     let (mut run, mut skipped, mut notes) = (Vec::new(), Vec::new(), Vec::new());
@@ -436,6 +436,7 @@ fn catch_up_first_start(
                 alert_type: &m.alert_type,
                 written_at: &m.written_at,
                 message_sha256: &m.message_sha256,
+                kind: m.kind,
             };
             (dir.to_string_lossy().into_owned(), note)
         })

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use gocart_shared::marker::{sha256_hex, FileEntry};
-use gocart_shared::{Marker, Source, MARKER_NAME};
+use gocart_shared::{Kind, Marker, Source, MARKER_NAME};
 pub use gocart_tests::process::{alive, kill_group, Trigger};
 use gocart_tests::unique;
 pub use gocart_tests::wait_until;
@@ -97,6 +97,36 @@ impl Env {
         target
     }
 
+    /// Builds a complete directory of `kind` (the dossier's layout: `notice.json`,
+    /// `meta.yaml` as given, any `extra` files, the marker of that kind last) in
+    /// `.staging`, and renames it into the event's folder.
+    pub fn kind_dir(
+        &self,
+        kind: Kind,
+        event: &str,
+        name: &str,
+        meta: &str,
+        extra: &[(&str, &[u8])],
+    ) -> PathBuf {
+        let staging = self.root.join(".staging").join(format!("{event}-{name}"));
+        std::fs::create_dir_all(&staging).unwrap();
+        let mut files: Vec<(&str, &[u8])> =
+            vec![("notice.json", b"{}"), ("meta.yaml", meta.as_bytes())];
+        files.extend_from_slice(extra);
+        let alert_type = name.split_once('_').map_or(name, |(_, t)| t);
+        let of = MarkerOf {
+            kind,
+            event,
+            alert_type,
+            message: meta.as_bytes(),
+        };
+        write_files_and_marker(&staging, &of, &files, Utc::now());
+        let target = self.alert_path(event, name);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::rename(&staging, &target).unwrap();
+        target
+    }
+
     /// Builds an alert directory in place, `mkdir -p` then files then marker.
     pub fn alert_in_place(&self, event: &str, name: &str) -> PathBuf {
         let target = self.alert_path(event, name);
@@ -163,12 +193,44 @@ pub fn expected(pairs: &[(&str, &Path)]) -> Vec<String> {
 /// The files of a small alert, then the marker listing them, written last.
 pub fn write_alert_files(dir: &Path, event: &str, written_at: DateTime<Utc>) {
     let meta = format!("ALERT:\n  superevent_id: {event}\n  alert_type: INITIAL\n");
-    let files = [
-        ("bayestar.multiorder.fits", b"SIMPLE".to_vec()),
-        ("meta.yaml", meta.into_bytes()),
+    let files: [(&str, &[u8]); 2] = [
+        ("bayestar.multiorder.fits", b"SIMPLE"),
+        ("meta.yaml", meta.as_bytes()),
     ];
+    let of = MarkerOf {
+        kind: Kind::Lvk,
+        event,
+        alert_type: "INITIAL",
+        message: event.as_bytes(),
+    };
+    write_files_and_marker(dir, &of, &files, written_at);
+}
+
+/// What a test directory's marker says: its kind, event and alert type, and
+/// the message whose SHA-256 it records.
+#[derive(Clone, Copy)]
+pub struct MarkerOf<'a> {
+    pub kind: Kind,
+    pub event: &'a str,
+    pub alert_type: &'a str,
+    pub message: &'a [u8],
+}
+
+/// `files`, then the marker listing them, written last.
+pub fn write_files_and_marker(
+    dir: &Path,
+    of: &MarkerOf,
+    files: &[(&str, &[u8])],
+    written_at: DateTime<Utc>,
+) {
+    let MarkerOf {
+        kind,
+        event,
+        alert_type,
+        message,
+    } = *of;
     let mut entries = Vec::new();
-    for (name, bytes) in &files {
+    for (name, bytes) in files {
         std::fs::write(dir.join(name), bytes).unwrap();
         entries.push(FileEntry {
             name: name.to_string(),
@@ -177,13 +239,13 @@ pub fn write_alert_files(dir: &Path, event: &str, written_at: DateTime<Utc>) {
         });
     }
     let marker = Marker {
-        kind: gocart_shared::Kind::Lvk,
+        kind,
         superevent_id: event.into(),
-        alert_type: "INITIAL".into(),
+        alert_type: alert_type.into(),
         time_created: written_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         source: Source::Mock { mock: 1 },
         written_at: written_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        message_sha256: sha256_hex(event.as_bytes()),
+        message_sha256: sha256_hex(message),
         files: entries,
     };
     std::fs::write(dir.join(MARKER_NAME), marker.to_json()).unwrap();

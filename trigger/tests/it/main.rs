@@ -4,7 +4,9 @@
 
 mod check;
 mod common;
+mod dossier_plugins;
 mod failures;
+mod kinds;
 mod replay;
 mod scheduling;
 mod serve;
