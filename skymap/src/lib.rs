@@ -10,6 +10,7 @@ pub mod fits;
 pub mod flatten;
 pub mod header;
 pub mod prescan;
+pub mod products;
 pub mod sky;
 pub mod stats;
 pub mod synth;
