@@ -26,6 +26,8 @@ fn a_synthetic_alert_becomes_a_complete_directory() {
         names,
         [
             "bayestar.multiorder.fits",
+            "moc50.fits",
+            "moc90.fits",
             "skymap.csv",
             "meta.yaml",
             "MS230424a-preliminary.json"
@@ -289,7 +291,13 @@ fn outputs_follow_the_settings() {
     names.sort();
     assert_eq!(
         names,
-        [".gocart-complete", "bayestar.multiorder.fits", "meta.yaml"]
+        [
+            ".gocart-complete",
+            "bayestar.multiorder.fits",
+            "meta.yaml",
+            "moc50.fits",
+            "moc90.fits"
+        ]
     );
 }
 
