@@ -1,6 +1,6 @@
 //! The 50 % and 90 % credible regions as GeoJSON polygons in RA/Dec degrees
 //! (`contours.geojson`), for schedulers and web maps that test points against
-//! polygons on a plane. The file's layout is in docs/contracts.md.
+//! polygons on a plane. The file's layout is in docs/contracts.md, "The sky-map products".
 //!
 //! A region is drawn on an equirectangular grid of `GRID_STEP_DEG` cells: a
 //! cell is in when the map's pixel at the cell's centre is in the region's MOC

@@ -6,7 +6,7 @@
 //! keep nested order (the sort is stable), so the result is reproducible. The
 //! X% credible region is the ranked pixels whose cumulative probability is
 //! still below X% (the LVK user guide's rule: the pixel that crosses the level
-//! is left out). See docs/contracts.md, "meta.yaml".
+//! is left out). See docs/contracts.md, "The sky-map products".
 
 use crate::SkyMap;
 

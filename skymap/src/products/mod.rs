@@ -1,7 +1,8 @@
 //! What an observer needs within a second of an alert, computed from the map:
-//! the credible regions as MOCs and as RA/Dec contours (where to point), the distance and the 3D
-//! credible volumes (which galaxies), and how many islands the 90 % region
-//! has. The files and keys they become are listed in docs/contracts.md.
+//! the credible regions as MOCs and as RA/Dec contours (where to point), the
+//! distance and the 3D credible volumes (which galaxies), and how many islands
+//! the 90 % region has. The files and keys they become are listed in
+//! docs/contracts.md, "The sky-map products".
 //!
 //! Every product takes its credible pixels from the one ranking in
 //! `credible.rs`, the ranking behind `area90`/`area50`.
