@@ -3,7 +3,8 @@
 //! map, for comparing with `ligo-skymap-stats --contour 50 90 --modes`.
 //!
 //! Usage: bench_products [--runs N] MAP.fits...
-//! `figure:` lines give the median and worst per-map time in ms.
+//! `figure:` lines give the median and worst per-map time in ms; the
+//! `contours_ms` column is the contours' part of it (drawing and writing both levels).
 
 use std::time::Instant;
 
@@ -18,11 +19,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runs = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5);
         args.drain(..2);
     }
-    println!("map\tvol50\tvol90\tmodes90\tpolygons90\tmedian_ms");
+    println!("map\tvol50\tvol90\tmodes90\tpolygons90\tcontours_ms\tmedian_ms");
     let mut medians = Vec::new();
     for path in &args {
         let map = read_skymap(std::path::Path::new(path))?;
         let mut times = Vec::new();
+        let mut contour_times = Vec::new();
         let mut products = None;
         for _ in 0..runs {
             let start = Instant::now();
@@ -34,15 +36,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             contours::write_geojson(&p.contours, &mut Vec::new())?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
+            let start = Instant::now();
+            let drawn = [
+                contours::Contour::of(0.5, &p.moc50),
+                contours::Contour::of(0.9, &p.moc90),
+            ];
+            contours::write_geojson(&drawn, &mut Vec::new())?;
+            contour_times.push(start.elapsed().as_secs_f64() * 1e3);
             products = Some(p);
         }
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
+        contour_times.sort_by(f64::total_cmp);
+        let contours_ms = contour_times[contour_times.len() / 2];
         medians.push(median);
         let p = products.ok_or("no runs")?;
         let show = |v: Option<f64>| v.map_or("nan".to_string(), |v| format!("{v:.6e}"));
         println!(
-            "{path}\t{}\t{}\t{}\t{}\t{median:.2}",
+            "{path}\t{}\t{}\t{}\t{}\t{contours_ms:.2}\t{median:.2}",
             show(p.vol50),
             show(p.vol90),
             p.modes90,
