@@ -5,10 +5,12 @@
 //! credible region is the summed area of the pixels whose cumulative probability
 //! is still below X%. (The original sorted by pixel probability instead, which
 //! ranks a large low-density pixel above a small dense one.) The most probable
-//! position is the centre of the densest pixel.
+//! position is the centre of the densest pixel. The ranking is
+//! `products::credible`'s, shared with the MOCs and the modes.
 
 use serde_json::{json, Value};
 
+use super::products::credible::Ranking;
 use super::sky::{galactic_deg, pixel_center_deg};
 use super::{SkyMap, DEG2_PER_SR};
 
@@ -26,27 +28,27 @@ pub struct Stats {
 
 impl Stats {
     pub fn compute(map: &SkyMap) -> Stats {
-        let mut order: Vec<_> = map.pixels().iter().collect();
-        // Stable, so equal densities keep nested order and the result is reproducible.
-        order.sort_by(|a, b| b.probdensity.total_cmp(&a.probdensity));
-        let mut areas = [0.0f64; 3];
-        let levels = [0.9, 0.5, 0.1];
-        let mut cumulative = 0.0;
-        for pixel in &order {
-            cumulative += pixel.prob();
-            for (area, level) in areas.iter_mut().zip(levels) {
-                if cumulative < level {
-                    *area += pixel.area_sr();
-                }
-            }
-        }
-        let densest = order[0];
+        Stats::from_ranking(map, &Ranking::new(map))
+    }
+
+    /// As `compute`, with the ranking already made (the products share it).
+    pub fn from_ranking(map: &SkyMap, ranking: &Ranking) -> Stats {
+        let pixels = map.pixels();
+        let area = |level: f64| -> f64 {
+            let steradians: f64 = ranking
+                .region(level)
+                .iter()
+                .map(|&i| pixels[i].area_sr())
+                .sum();
+            steradians * DEG2_PER_SR
+        };
+        let densest = pixels[ranking.densest()];
         let (ra, dec) = pixel_center_deg(densest.depth, densest.ipix);
         let (glon, glat) = galactic_deg(ra, dec);
         Stats {
-            area90: areas[0] * DEG2_PER_SR,
-            area50: areas[1] * DEG2_PER_SR,
-            area10: areas[2] * DEG2_PER_SR,
+            area90: area(0.9),
+            area50: area(0.5),
+            area10: area(0.1),
             ra,
             dec,
             glon,

@@ -1,11 +1,14 @@
 //! The sky maps an alert carries, decoded from base64 into the staging
-//! directory and checked by reading them back as multi-order FITS tables.
+//! directory and checked by reading them back as multi-order FITS tables;
+//! and their products (the credible-region MOCs and contours, volumes, modes)
+//! written beside them.
 
 use base64::Engine;
 
-use super::names::{fits_name, COMBINED_NAME};
+use super::names::{contours_name, fits_name, moc_name, COMBINED_NAME};
 use super::Alert;
-use crate::skymap::{read_skymap, SkyMap};
+use crate::skymap::products::{contours, credible::Ranking, moc, Products};
+use crate::skymap::{read_skymap, SkyMap, Stats};
 use crate::writer::Staging;
 
 /// What went wrong with a sky map: the alert's fault, or ours (I/O).
@@ -27,25 +30,84 @@ pub struct StagedMap {
     pub file_name: String,
 }
 
+/// The alert's sky maps, read and checked.
+pub struct StagedMaps {
+    /// The event's own map.
+    pub event: Option<StagedMap>,
+    /// The combined map of an external coincidence.
+    pub combined: Option<SkyMap>,
+}
+
 /// Decodes, writes and checks the alert's sky maps: the event's own (named after
 /// its creator) and the combined map of an external coincidence.
-pub fn stage(alert: &Alert, staging: &mut Staging) -> Result<Option<StagedMap>, MapError> {
-    let mut staged = None;
+pub fn stage(alert: &Alert, staging: &mut Staging) -> Result<StagedMaps, MapError> {
+    let mut staged = StagedMaps {
+        event: None,
+        combined: None,
+    };
     if let (Some(encoded), Some(event)) = (alert.skymap(), alert.event.as_ref()) {
         let map = stage_one(encoded, "event.skymap", ".skymap.fits", staging)?;
         let file_name = fits_name(&map, event);
         staging.rename(".skymap.fits", &file_name)?;
-        staged = Some(StagedMap { map, file_name });
+        staged.event = Some(StagedMap { map, file_name });
     }
     if let Some(encoded) = alert.combined_skymap() {
-        stage_one(
-            encoded,
-            "external_coinc.combined_skymap",
-            COMBINED_NAME,
-            staging,
-        )?;
+        let field = "external_coinc.combined_skymap";
+        staged.combined = Some(stage_one(encoded, field, COMBINED_NAME, staging)?);
     }
     Ok(staged)
+}
+
+/// The products of the alert's maps: the event map's, and the combined map's
+/// with its own areas.
+pub struct MapProducts {
+    pub event: Option<Products>,
+    pub combined: Option<(Stats, Products)>,
+}
+
+/// Computes the products of every staged map and writes their MOCs and
+/// contours (`moc50.fits`, `moc90.fits`, `contours.geojson`; the combined
+/// map's with the prefix `combined.`).
+/// `ranking` is the event map's, made already for its statistics.
+pub fn write_products(
+    staged: &StagedMaps,
+    ranking: Option<&Ranking>,
+    staging: &mut Staging,
+) -> std::io::Result<MapProducts> {
+    let event = match (&staged.event, ranking) {
+        (Some(staged), Some(ranking)) => Some(Products::compute(&staged.map, ranking)),
+        _ => None,
+    };
+    let combined = staged.combined.as_ref().map(|map| {
+        let ranking = Ranking::new(map);
+        (
+            Stats::from_ranking(map, &ranking),
+            Products::compute(map, &ranking),
+        )
+    });
+    if let Some(products) = &event {
+        write_regions(products, false, staging)?;
+    }
+    if let Some((_, products)) = &combined {
+        write_regions(products, true, staging)?;
+    }
+    Ok(MapProducts { event, combined })
+}
+
+/// The credible regions' files: the MOCs and the contours.
+fn write_regions(
+    products: &Products,
+    combined: bool,
+    staging: &mut Staging,
+) -> std::io::Result<()> {
+    for (percent, region) in [(50, &products.moc50), (90, &products.moc90)] {
+        staging.write_with(&moc_name(percent, combined), |out| {
+            moc::write_fits(region, out)
+        })?;
+    }
+    staging.write_with(&contours_name(combined), |out| {
+        contours::write_geojson(&products.contours, out)
+    })
 }
 
 fn stage_one(

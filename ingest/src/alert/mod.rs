@@ -23,6 +23,7 @@ use gocart_shared::marker::{sha256_hex, Source};
 use gocart_shared::{Marker, Settings, Tree};
 
 use crate::render;
+use crate::skymap::products::credible::Ranking;
 use crate::skymap::{flatten, Stats};
 use crate::writer::{keep_rejected, publish, Published, Staging};
 
@@ -187,8 +188,12 @@ impl Pipeline {
             maps::MapError::Invalid(reason) => Failure::Invalid(reason),
             maps::MapError::Io(e) => Failure::Io("cannot write the sky map".into(), e),
         })?;
-        let map = staged.as_ref().map(|s| &s.map);
-        let stats = map.map(Stats::compute);
+        let map = staged.event.as_ref().map(|s| &s.map);
+        // One ranking of the event map for its areas and its products.
+        let ranking = map.map(Ranking::new);
+        let stats = map
+            .zip(ranking.as_ref())
+            .map(|(m, r)| Stats::from_ranking(m, r));
 
         let facts = filter::Facts {
             alert,
@@ -209,10 +214,12 @@ impl Pipeline {
                 alert.superevent_id
             )));
         }
+        let products = maps::write_products(&staged, ranking.as_ref(), &mut staging)
+            .map_err(Failure::io("cannot write the credible-region MOCs"))?;
         self.write_outputs(
             alert,
             message,
-            staged.as_ref(),
+            (staged.event.as_ref(), &products),
             stats.as_ref(),
             &mut staging,
         )?;
@@ -224,7 +231,7 @@ impl Pipeline {
         &self,
         alert: &Alert,
         message: &Message,
-        staged: Option<&maps::StagedMap>,
+        (staged, products): (Option<&maps::StagedMap>, &maps::MapProducts),
         stats: Option<&Stats>,
         staging: &mut Staging,
     ) -> Result<(), Failure> {
@@ -236,7 +243,9 @@ impl Pipeline {
                 })
                 .map_err(Failure::io("cannot write skymap.csv"))?;
         }
-        let document = meta::document(alert, staged.map(|s| &s.map), stats);
+        let mut document = meta::document(alert, staged.map(|s| &s.map), stats);
+        let combined = products.combined.as_ref().map(|(s, p)| (s, p));
+        meta::add_products(&mut document, products.event.as_ref(), combined);
         let yaml = meta::to_yaml(&document).map_err(Failure::Invalid)?;
         staging
             .write("meta.yaml", yaml.as_bytes())

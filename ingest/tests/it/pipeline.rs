@@ -26,6 +26,9 @@ fn a_synthetic_alert_becomes_a_complete_directory() {
         names,
         [
             "bayestar.multiorder.fits",
+            "moc50.fits",
+            "moc90.fits",
+            "contours.geojson",
             "skymap.csv",
             "meta.yaml",
             "MS230424a-preliminary.json"
@@ -289,7 +292,14 @@ fn outputs_follow_the_settings() {
     names.sort();
     assert_eq!(
         names,
-        [".gocart-complete", "bayestar.multiorder.fits", "meta.yaml"]
+        [
+            ".gocart-complete",
+            "bayestar.multiorder.fits",
+            "contours.geojson",
+            "meta.yaml",
+            "moc50.fits",
+            "moc90.fits"
+        ]
     );
 }
 
