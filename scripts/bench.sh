@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces every benchmark of the project (release builds) and prints a
-# table of the figures against the targets of the issues, with the machine
+# table of the figures against the project's targets, with the machine
 # they were taken on. Each benchmark prints `figure: KEY VALUE` lines; the
 # logs and the figures are kept under target/bench/. About 7 minutes.
 # Needs the real alerts (../shared/alerts or $GOCART_TEST_DATA) and Tansu

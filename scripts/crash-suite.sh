@@ -12,7 +12,7 @@ export GOCART_CRASH_TRIGGER_KILLS="${GOCART_CRASH_TRIGGER_KILLS:-50}"
 log=$(mktemp -t crash-suite.XXXXXX)
 started=$(date +%s)
 # One test at a time: each half's timing is its own.
-if cargo test --release --locked -p gocart-tests --test crash_suite -- --nocapture --test-threads 1 >"$log" 2>&1; then
+if cargo test --release --locked -p gocart-tests --test it crash:: -- --nocapture --test-threads 1 >"$log" 2>&1; then
     grep -o 'crash suite[:,].*' "$log"
     echo "crash suite: passed in $(($(date +%s) - started)) s (output: $log)"
 else

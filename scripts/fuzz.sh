@@ -8,7 +8,7 @@
 # and, when present, the real sky maps of ../shared/alerts; it lives in
 # $FUZZ_WORK (default /tmp/gocart-fuzz), never in the checkout. A crash leaves
 # its input in fuzz/artifacts/<target>/: fix it, then add it as a case in
-# ingest/tests/hostile_cases so the stable test suite replays it.
+# tests/src/hostile.rs (gocart_tests::hostile) so the stable test suite replays it.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail

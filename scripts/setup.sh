@@ -28,7 +28,7 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-yaml)
-# Chromium: trigger/tests/serve.rs loads the pages in it (headless).
+# Chromium: trigger/tests/it/serve.rs loads the pages in it (headless).
 if $with_broker && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]}"
@@ -53,7 +53,7 @@ for tool in fmt clippy; do
         rustup component add "$([ "$tool" = fmt ] && echo rustfmt || echo clippy)"
     fi
 done
-# Tansu: a Kafka-protocol broker for ingest/tests/kafka.rs (about 16 minutes to
+# Tansu: a Kafka-protocol broker for ingest/tests/it/kafka.rs (about 16 minutes to
 # build the first time; the tests say they were skipped without it, and fail
 # without it on CI).
 if $with_broker && ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then

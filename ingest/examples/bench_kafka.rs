@@ -19,15 +19,13 @@
 //! ALERT.json defaults to ../shared/alerts/lvk/MS181101ab-preliminary.json (1.04 MB);
 //! each copy gets its own superevent id so every one is a new directory.
 
-#[path = "../tests/kafka_support/mod.rs"]
-mod kafka_support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use kafka_support::{complete_dirs, settings_text, wait_for, Broker, Ingest, Storage};
+use gocart_tests::kafka::{complete_dirs, settings_text, Broker, Ingest, Storage};
+use gocart_tests::wait_until;
 
 const TOPIC: &str = "igwn.gwalert";
 
@@ -131,7 +129,7 @@ fn main() -> anyhow::Result<()> {
     let mut listen = Ingest::listen(&settings);
     // Its start position (the end of the topic) is fixed once it says so;
     // alerts sent before that would be skipped as the backlog.
-    let ready = wait_for(Duration::from_secs(60), || {
+    let ready = wait_until(Duration::from_secs(60), || {
         listen.stderr_text().contains("listening to")
     });
     anyhow::ensure!(ready, "listen did not start: {}", listen.stderr_text());
@@ -151,7 +149,7 @@ fn main() -> anyhow::Result<()> {
             eprintln!("sent {}", i + 1);
         }
     }
-    let done = wait_for(Duration::from_secs(300), || {
+    let done = wait_until(Duration::from_secs(300), || {
         complete_dirs(&tree).len() >= messages.len()
     });
     anyhow::ensure!(done, "not all written: {}", listen.stderr_text());

@@ -73,13 +73,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 /// CPU time of the whole process (all threads) so far: on a machine shared
 /// with other work, wall-clock times depend on the load, CPU time much less.
 fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return Duration::ZERO;
-    }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// Median and 90th percentile wall-clock times, and the median CPU time, ms.

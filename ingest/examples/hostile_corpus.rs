@@ -1,16 +1,13 @@
 //! Writes the hostile-input corpus to a directory: every case of
-//! `tests/hostile_cases` small enough to commit, and `manifest.json` with
+//! `gocart_tests::hostile` small enough to commit, and `manifest.json` with
 //! every case's expected outcome. The committed copy is `tests/hostile/`;
-//! `tests/hostile.rs` fails when it differs from what this writes.
+//! the test `hostile` fails when it differs from what this writes.
 //!
 //!   cargo run -p gocart-ingest --example hostile_corpus -- ingest/tests/hostile
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[path = "../tests/hostile_cases/mod.rs"]
-mod hostile_cases;
-
 use std::path::PathBuf;
+
+use gocart_tests::hostile;
 
 fn main() -> anyhow::Result<()> {
     let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
@@ -27,8 +24,8 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    hostile_cases::write_corpus(&dir)?;
-    let cases = hostile_cases::cases();
+    hostile::write_corpus(&dir)?;
+    let cases = hostile::cases();
     let committed = cases.iter().filter(|c| c.committed()).count();
     println!(
         "{} cases ({committed} files, {} made at test time) in {}",

@@ -11,6 +11,7 @@ pub mod atomic;
 pub mod check;
 pub mod cli;
 pub mod far;
+pub mod kind;
 pub mod logging;
 pub mod marker;
 pub mod process;
@@ -19,6 +20,7 @@ pub mod shutdown;
 pub mod time;
 pub mod tree;
 
+pub use kind::Kind;
 pub use marker::{Marker, MarkerError, Source, MARKER_NAME};
 pub use settings::{Settings, SettingsError};
 pub use tree::{Level, Tree};

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::Kind;
+
 pub const MARKER_NAME: &str = ".gocart-complete";
 
 /// Where the alert came from.
@@ -38,6 +40,9 @@ pub struct FileEntry {
 /// The content of `.gocart-complete`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Marker {
+    /// What the directory holds; a marker from before kinds existed is `lvk`.
+    #[serde(default)]
+    pub kind: Kind,
     pub superevent_id: String,
     pub alert_type: String,
     pub time_created: String,
@@ -144,6 +149,7 @@ mod tests {
 
     fn sample() -> Marker {
         Marker {
+            kind: Kind::Lvk,
             superevent_id: "MS230423x".into(),
             alert_type: "INITIAL".into(),
             time_created: "2023-04-24T00:02:04Z".into(),
@@ -168,6 +174,7 @@ mod tests {
         assert_eq!(json["source"]["topic"], "igwn.gwalert");
         assert_eq!(json["source"]["offset"], 1234);
         assert_eq!(json["files"][0]["size"], 3);
+        assert_eq!(json["kind"], "lvk");
         let file = Source::File {
             file: "/a.json".into(),
         };
@@ -177,6 +184,15 @@ mod tests {
         );
         let mock = Source::Mock { mock: 7 };
         assert_eq!(serde_json::to_string(&mock).unwrap(), r#"{"mock":7}"#);
+    }
+
+    #[test]
+    fn a_marker_from_before_kinds_is_an_lvk_one() {
+        let mut json: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+        json.as_object_mut().unwrap().remove("kind");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MARKER_NAME), json.to_string()).unwrap();
+        assert_eq!(Marker::read(dir.path()).unwrap().kind, Kind::Lvk);
     }
 
     #[test]

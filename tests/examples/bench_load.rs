@@ -19,13 +19,10 @@
 //! librdkafka property to listen's settings. Every number is one line
 //! `figure: load.<name> <value>`, for the script that fills BENCHMARKS.md.
 
-#[path = "../../ingest/tests/kafka_support/mod.rs"]
-mod kafka_support;
-
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,8 +30,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use gocart_ingest::mock::{self, MockAlert};
 use gocart_shared::Marker;
-use gocart_tests::{binaries, record_rows};
-use kafka_support::{all_alert_dirs, complete_dirs, settings_text, wait_for, Broker, Ingest};
+use gocart_tests::kafka::{all_alert_dirs, complete_dirs, settings_text, Broker, Ingest, Storage};
+use gocart_tests::process::terminate;
+use gocart_tests::{binaries, wait_until, Status};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
@@ -92,8 +90,8 @@ fn main() -> anyhow::Result<()> {
     let generate_s = started.elapsed().as_secs_f64();
     let expected = should_be_written(&alerts);
 
-    let broker = Broker::start(kafka_support::Storage::Memory)
-        .context("tansu is not installed (scripts/setup.sh)")?;
+    let broker =
+        Broker::start(Storage::Memory).context("tansu is not installed (scripts/setup.sh)")?;
     broker.create_topic(TOPIC, 1);
     scene.write_settings(&broker.addr(), &args)?;
     let mut trigger = scene.start_trigger(&bins.trigger)?;
@@ -244,16 +242,12 @@ impl Scene {
     /// `gocart-trigger watch`, waited for until it watches the tree.
     fn start_trigger(&self, exe: &Path) -> anyhow::Result<Child> {
         let stderr = self.base.join("trigger.err");
-        let child = Command::new(exe)
-            .arg("-s")
-            .arg(&self.settings)
+        let child = gocart_tests::with_settings(exe, &self.settings)
             .arg("watch")
-            .env_remove("GOCART_SETTINGS")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr)?)
             .spawn()?;
-        let ready = wait_for(Duration::from_secs(60), || {
+        let ready = wait_until(Duration::from_secs(60), || {
             let text = std::fs::read_to_string(&stderr).unwrap_or_default();
             text.contains("watching ") || text.contains("polling ")
         });
@@ -304,7 +298,10 @@ impl Scene {
         }
         // A plugin logs before it exits; the record says ok a moment later.
         let want = format!("ok {runs}, failed 0");
-        let recorded = wait_for(Duration::from_secs(60), || self.status(1).contains(&want));
+        let recorded = wait_until(Duration::from_secs(60), || {
+            self.status(1)
+                .is_some_and(|s| s.count("ok") == runs as u64 && s.count("failed") == 0)
+        });
         anyhow::ensure!(recorded, "the record never showed {want}");
         Ok(())
     }
@@ -313,16 +310,13 @@ impl Scene {
         std::fs::read(&self.log).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
     }
 
-    /// `gocart-trigger status --last N`.
-    fn status(&self, last: usize) -> String {
-        let out = Command::new(&binaries().trigger)
-            .arg("-s")
-            .arg(&self.settings)
-            .args(["status", "--last", &last.to_string()])
-            .env_remove("GOCART_SETTINGS")
-            .output();
-        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
+    /// `gocart-trigger status --json --last N`; `None` if it failed.
+    fn status(&self, last: usize) -> Option<Status> {
+        let out = gocart_tests::with_settings(&binaries().trigger, &self.settings)
+            .args(["status", "--json", "--last", &last.to_string()])
+            .output()
+            .ok()?;
+        Status::parse(&out.stdout)
     }
 
     /// Every expected alert is exactly one complete directory holding its
@@ -381,8 +375,10 @@ impl Scene {
                 .or_default() += 1;
         }
         // A few more than expected, so that extra runs would show.
-        let status = self.status(dirs.len() * PLUGINS.len() + 10);
-        let record = record_rows(&status);
+        let record = self
+            .status(dirs.len() * PLUGINS.len() + 10)
+            .unwrap_or_default()
+            .last_runs;
         for dir in dirs {
             for plugin in PLUGINS {
                 let pair = (dir.display().to_string(), plugin.to_string());
@@ -390,7 +386,7 @@ impl Scene {
                     Some(1) => {}
                     n => problems.push(format!("{pair:?} ran {} times", n.unwrap_or(0))),
                 }
-                if record.get(&pair) != Some(&("ok", 1)) {
+                if record.get(&pair) != Some(&("ok".to_string(), 1)) {
                     problems.push(format!("{pair:?} in the record: {:?}", record.get(&pair)));
                 }
             }
@@ -454,14 +450,8 @@ fn exits(listen: ExitStatus, trigger: anyhow::Result<ExitStatus>) -> Vec<String>
 
 /// SIGTERM, and the exit status within 60 s.
 fn stop(child: &mut Child) -> anyhow::Result<ExitStatus> {
-    // SAFETY: signals our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let mut status = None;
-    wait_for(Duration::from_secs(60), || {
-        status = child.try_wait().ok().flatten();
-        status.is_some()
-    });
-    status.context("the trigger did not exit within 60 s of SIGTERM")
+    terminate(child, Duration::from_secs(60))
+        .context("the trigger did not exit within 60 s of SIGTERM")
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {

@@ -6,8 +6,9 @@
 //! profile and target directory as the test itself, so a test never runs a
 //! stale binary.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// Paths of the built programs.
@@ -45,8 +46,23 @@ fn build() -> Binaries {
     }
 }
 
-/// `<target>/<profile>`: a test binary lives in its `deps/`.
-fn profile_dir() -> PathBuf {
+/// `program -s settings`, as every test and benchmark runs the programs:
+/// the settings file they are given, never one a `GOCART_SETTINGS` in the
+/// environment of the test run would choose, and stdin closed (a program that
+/// waits on it would hang the test). Callers add the command and its output.
+pub fn with_settings(program: impl AsRef<OsStr>, settings: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command
+        .arg("-s")
+        .arg(settings)
+        .env_remove("GOCART_SETTINGS")
+        .stdin(Stdio::null());
+    command
+}
+
+/// `<target>/<profile>`, where cargo puts the programs: a test binary lives
+/// in its `deps/`, an example in its `examples/`.
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     let deps = exe.parent().expect("a test binary is in deps/");
     deps.parent()

@@ -1,7 +1,11 @@
-//! Test data for every crate's tests: where the real LVK alerts are, and the
-//! rule for when they are absent; the built binaries, for the end-to-end
-//! tests of this crate (`binaries`); looking at an alert tree (`tree`); and
-//! reading the trigger's record (`record`).
+//! The test support of every crate's tests, and of the benchmarks: where the
+//! real LVK alerts are, and the rule for when they are absent; the built
+//! binaries (`binaries`); looking at an alert tree (`tree`); reading the
+//! trigger's record (`record`); waiting with a deadline (`wait`); the programs
+//! as processes (`process`); synthetic alert messages (`messages`) and the
+//! hostile-input corpus made from them (`hostile`); a Tansu broker and
+//! `gocart-ingest listen` for the Kafka tests (`kafka`); a plain HTTP client
+//! for the serve tests (`http`).
 //!
 //! The real alerts live beside the checkout (`../shared/alerts`), never in the
 //! project. A user's clone may not have them: tests that need them say they
@@ -9,12 +13,19 @@
 //! run always means they were checked.
 
 mod binaries;
+pub mod hostile;
+pub mod http;
+pub mod kafka;
+pub mod messages;
+pub mod process;
 mod record;
 mod tree;
+mod wait;
 
-pub use binaries::{binaries, Binaries};
-pub use record::{record_rows, Pair};
+pub use binaries::{binaries, profile_dir, with_settings, Binaries};
+pub use record::{Pair, Status};
 pub use tree::{alert_dirs, assert_holds_message, entries};
+pub use wait::{unique, wait_until};
 
 use std::path::PathBuf;
 

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context};
 use gocart_shared::marker::{sha256_hex, FileEntry};
 use gocart_shared::{Marker, Source, MARKER_NAME};
+use gocart_tests::process::{send_signal, Signal};
 
 fn main() -> anyhow::Result<()> {
     if let Some(log) = std::env::var_os("GOCART_BENCH_LOG") {
@@ -162,12 +163,9 @@ fn start(s: &Setup, name: &str) -> anyhow::Result<(Child, PathBuf)> {
     } else {
         "info"
     };
-    let child = Command::new(trigger_binary()?)
+    let child = gocart_tests::with_settings(trigger_binary()?, &s.settings)
         .env("RUST_LOG", log)
-        .arg("-s")
-        .arg(&s.settings)
         .env("GOCART_BENCH_LOG", &s.log)
-        .stdin(Stdio::null())
         .stderr(std::fs::File::create(&stderr)?)
         .spawn()?;
     Ok((child, stderr))
@@ -189,8 +187,7 @@ fn started(stderr: &Path) -> bool {
 }
 
 fn stop(mut child: Child) -> anyhow::Result<()> {
-    // SAFETY: signals our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    send_signal(child.id(), Signal::TERM);
     child.wait()?;
     Ok(())
 }
@@ -207,6 +204,7 @@ fn build(
     let meta = format!("ALERT: {{superevent_id: {event}, alert_type: INITIAL}}\n");
     std::fs::write(staging.join("meta.yaml"), &meta)?;
     let marker = Marker {
+        kind: gocart_shared::Kind::Lvk,
         superevent_id: event.into(),
         alert_type: "INITIAL".into(),
         time_created: written_at.into(),
@@ -321,8 +319,7 @@ fn cpu_ms(pid: u32) -> f64 {
         .iter()
         .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
         .sum();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = rustix::param::clock_ticks_per_second() as f64;
     ticks * 1000.0 / hz
 }
 

@@ -13,8 +13,7 @@
 //! Usage (from the checkout):
 //!   cargo run --release -p gocart-trigger --example bench_serve -- [--alerts N] [--runs R]
 
-#[path = "../tests/http_client/mod.rs"]
-mod http_client;
+use gocart_tests::http;
 
 use std::io::BufRead as _;
 use std::os::unix::fs::PermissionsExt;
@@ -44,9 +43,7 @@ fn main() -> anyhow::Result<()> {
     let root = base.join("lvk_events");
     let bins = gocart_tests::binaries();
 
-    run(Command::new(&bins.ingest)
-        .arg("-s")
-        .arg(&settings)
+    run(gocart_tests::with_settings(&bins.ingest, &settings)
         .args(["mock", "--count", "4", "--seed", "11"]))?;
     let samples = gocart_tests::alert_dirs(&root);
     let started = Instant::now();
@@ -64,10 +61,7 @@ fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    run(Command::new(&bins.trigger)
-        .arg("-s")
-        .arg(&settings)
-        .arg("replay"))?;
+    run(gocart_tests::with_settings(&bins.trigger, &settings).arg("replay"))?;
     println!(
         "record: {alerts} plugin runs by replay in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -174,11 +168,8 @@ struct Server {
 
 impl Server {
     fn start(trigger: &Path, settings: &Path) -> anyhow::Result<Server> {
-        let mut child = Command::new(trigger)
-            .arg("-s")
-            .arg(settings)
+        let mut child = gocart_tests::with_settings(trigger, settings)
             .args(["-q", "serve", "--addr", "127.0.0.1:0"])
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()?;
         let mut line = String::new();
@@ -193,8 +184,8 @@ impl Server {
         Ok(Server { child, addr })
     }
 
-    fn get(&self, path: &str) -> http_client::Reply {
-        http_client::request(&self.addr, "GET", path, &[])
+    fn get(&self, path: &str) -> http::Reply {
+        http::request(&self.addr, "GET", path, &[])
     }
 }
 
@@ -206,7 +197,7 @@ impl Drop for Server {
 }
 
 /// Milliseconds one request took, and its reply (which must be a 200).
-fn timed(ask: impl Fn() -> http_client::Reply) -> anyhow::Result<(f64, http_client::Reply)> {
+fn timed(ask: impl Fn() -> http::Reply) -> anyhow::Result<(f64, http::Reply)> {
     let started = Instant::now();
     let reply = ask();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -216,7 +207,7 @@ fn timed(ask: impl Fn() -> http_client::Reply) -> anyhow::Result<(f64, http_clie
     Ok((ms, reply))
 }
 
-fn repeat(times: usize, ask: impl Fn() -> http_client::Reply) -> anyhow::Result<Vec<f64>> {
+fn repeat(times: usize, ask: impl Fn() -> http::Reply) -> anyhow::Result<Vec<f64>> {
     let mut all = Vec::with_capacity(times);
     for _ in 0..times {
         all.push(timed(&ask)?.0);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use gocart_shared::cli::duration_arg;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,19 +89,19 @@ pub struct ServeArgs {
 pub struct WatchArgs {
     /// Poll the tree every SECS seconds instead of using inotify (chosen
     /// automatically on network filesystems and when the inotify watch limit is reached).
-    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", value_parser = duration_arg)]
     pub poll: Option<Duration>,
 
     /// Seconds between full reconcile scans, the safety net under inotify.
-    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = duration_arg)]
     pub reconcile: Duration,
 
     /// Seconds between SIGTERM and SIGKILL for a plugin past trigger.timeout.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = duration_arg)]
     pub kill_grace: Duration,
 
     /// On SIGINT/SIGTERM, seconds to let running plugins finish before killing them.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = duration_arg)]
     pub stop_wait: Duration,
 }
 
@@ -135,7 +136,7 @@ pub struct ReplayArgs {
     pub dry_run: bool,
 
     /// Seconds between SIGTERM and SIGKILL for a plugin past trigger.timeout.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = duration_arg)]
     pub kill_grace: Duration,
 }
 
@@ -148,18 +149,6 @@ pub struct StatusArgs {
     /// Print the same as one JSON object, for monitoring.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Parses a number of seconds (fractions allowed).
-fn seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(0.0..=1e9).contains(&secs) {
-        return Err(format!("`{text}` is not a number of seconds"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -177,6 +166,9 @@ mod tests {
             cli.command,
             Some(Command::Replay(ReplayArgs { force: true, .. }))
         ));
+        let cli = Cli::parse_from(["gocart-trigger", "--poll", "2m"]);
+        assert_eq!(cli.watch.poll, Some(Duration::from_secs(120)));
         assert!(Cli::try_parse_from(["gocart-trigger", "--poll", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["gocart-trigger", "--poll", "-1"]).is_err());
     }
 }

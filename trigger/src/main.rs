@@ -1,24 +1,15 @@
-//! `gocart-trigger`: runs every plugin once on every complete alert directory.
-//! This file only parses the command line, sets up logging and reports errors;
-//! the commands are in `cmd/`.
-
-mod cli;
-mod cmd;
-mod record;
-mod runner;
-mod serve;
-mod watch;
+//! `gocart-trigger`: a thin entry point over the library (see `lib.rs`). It
+//! only parses the command line, sets up logging and maps the result of the
+//! command to the exit status.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use gocart_shared::cli::{ExitStatus, TRIGGER};
+use gocart_trigger::{cli, cmd};
 
 fn main() -> ExitCode {
-    // `gocart-... status | head` must end quietly, as any Unix tool does,
-    // not panic on the closed pipe: Rust ignores SIGPIPE by default.
-    // SAFETY: called first, before any thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    gocart_shared::cli::end_quietly_on_closed_pipe();
     let cli = cli::Cli::parse();
     gocart_shared::logging::init(TRIGGER, cli.global.verbosity());
     match cmd::run(&cli) {

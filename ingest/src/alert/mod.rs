@@ -277,6 +277,7 @@ impl Pipeline {
     ) -> Result<Outcome, Failure> {
         let message_sha256 = sha256_hex(&message.bytes);
         let marker = Marker {
+            kind: gocart_shared::Kind::Lvk,
             superevent_id: alert.superevent_id.clone(),
             alert_type: alert.alert_type.clone(),
             time_created: alert.time_created_text.clone(),

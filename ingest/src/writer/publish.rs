@@ -86,6 +86,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("meta.yaml"), content).unwrap();
         let marker = Marker {
+            kind: gocart_shared::Kind::Lvk,
             superevent_id: "MS1".into(),
             alert_type: "INITIAL".into(),
             time_created: String::new(),

@@ -285,7 +285,7 @@ pub fn claim(
         .map(|(key, plugin, of)| ClaimRequest {
             dir: key,
             plugin: &plugin.name,
-            from,
+            from: &from,
             log_path: of.as_ref(),
         })
         .collect();
@@ -379,29 +379,20 @@ fn is_due(
     waiting: bool,
     mode: &Mode,
 ) -> Result<bool, JobError> {
-    let state = record.run_state(key, &plugin.name)?;
-    match mode {
-        Mode::Watch => match state {
-            Some(state) => Ok(state == RunState::Pending),
-            None => Ok(written_at >= appeared_at(record, plugin)? || waiting),
-        },
-        Mode::Replay {
-            force,
-            plugin: only,
-            ..
-        } => {
-            if only
-                .as_deref()
-                .is_some_and(|name| !matches_name(&plugin.name, name))
-            {
-                return Ok(false);
-            }
-            Ok(match state {
-                None | Some(RunState::Pending | RunState::Failed | RunState::Skipped) => true,
-                Some(RunState::Ok) => *force,
-                Some(RunState::Running) => false,
-            })
+    if let Mode::Replay {
+        plugin: Some(only), ..
+    } = mode
+    {
+        if !matches_name(&plugin.name, only) {
+            return Ok(false);
         }
+    }
+    match record.run_state(key, &plugin.name)? {
+        Some(state) => Ok(claimable(state, mode)),
+        None => match mode {
+            Mode::Watch => Ok(written_at >= appeared_at(record, plugin)? || waiting),
+            Mode::Replay { .. } => Ok(true),
+        },
     }
 }
 
@@ -420,20 +411,28 @@ fn appeared_at(record: &Record, plugin: &Plugin) -> Result<DateTime<Utc>, JobErr
     Ok(gocart_shared::time::parse_utc(&text).unwrap_or(candidate))
 }
 
-/// The states a run may be claimed from in each mode.
-fn claimable_from(mode: &Mode) -> &'static [RunState] {
-    match mode {
-        Mode::Watch => &[RunState::Pending],
-        Mode::Replay { force: false, .. } => {
-            &[RunState::Pending, RunState::Failed, RunState::Skipped]
-        }
-        Mode::Replay { force: true, .. } => &[
-            RunState::Pending,
-            RunState::Failed,
-            RunState::Skipped,
-            RunState::Ok,
-        ],
+/// The one table of which recorded runs are due again: whether a run in
+/// `state` may be claimed in `mode`. `watch` takes only what is pending (a
+/// crash interrupted it, or the alert was replaced); `replay` also what failed
+/// or was skipped, and with `--force` what ran ok. A running run is never
+/// taken: someone holds it.
+pub fn claimable(state: RunState, mode: &Mode) -> bool {
+    match (state, mode) {
+        (RunState::Pending, _) => true,
+        (RunState::Running, _) => false,
+        (RunState::Failed | RunState::Skipped, Mode::Watch) => false,
+        (RunState::Failed | RunState::Skipped, Mode::Replay { .. }) => true,
+        (RunState::Ok, Mode::Watch) => false,
+        (RunState::Ok, Mode::Replay { force, .. }) => *force,
     }
+}
+
+/// The states a run may be claimed from in `mode`: [`claimable`] as a list.
+fn claimable_from(mode: &Mode) -> Vec<RunState> {
+    RunState::ALL
+        .into_iter()
+        .filter(|state| claimable(*state, mode))
+        .collect()
 }
 
 /// Runs and records one claimed plugin. `Some(ok)` if it ran, `None` if the
@@ -567,6 +566,39 @@ mod tests {
         assert!(matches_name("gp_a.py", "gp_a.py"));
         assert!(matches_name("gp_a", "gp_a"));
         assert!(!matches_name("gp_ab", "gp_a"));
+    }
+
+    #[test]
+    fn every_state_and_mode_has_one_answer_for_what_is_due() {
+        let replay = |force| Mode::Replay {
+            force,
+            plugin: None,
+            dry_run: false,
+        };
+        let modes = [
+            ("watch", Mode::Watch),
+            ("replay", replay(false)),
+            ("replay --force", replay(true)),
+        ];
+        // Per state: due in watch, in replay, in replay --force.
+        let table = [
+            (RunState::Pending, [true, true, true]),
+            (RunState::Running, [false, false, false]),
+            (RunState::Ok, [false, false, true]),
+            (RunState::Failed, [false, true, true]),
+            (RunState::Skipped, [false, true, true]),
+        ];
+        assert_eq!(table.len(), RunState::ALL.len(), "every state is listed");
+        for (state, due) in table {
+            for ((name, mode), expected) in modes.iter().zip(due) {
+                assert_eq!(claimable(state, mode), expected, "{state:?} in {name}");
+                assert_eq!(
+                    claimable_from(mode).contains(&state),
+                    expected,
+                    "{state:?} claimable in {name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,12 +10,13 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec};
 
 /// At most this many bytes of a run's output are kept on disk.
 pub const LOG_CAP: u64 = 1024 * 1024;
@@ -174,7 +175,7 @@ fn read_all(mut pipe: std::io::PipeReader, file: LazyFile, stop: &AtomicBool) ->
     let mut buf = vec![0u8; 64 * 1024];
     let mut recent: Vec<u8> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        if !readable(&pipe, 50) {
+        if !readable(&pipe, Duration::from_millis(50)) {
             continue;
         }
         match pipe.read(&mut buf) {
@@ -202,16 +203,11 @@ fn keep_recent(recent: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Waits up to `ms` for data (or EOF) on the pipe.
-fn readable(pipe: &std::io::PipeReader, ms: i32) -> bool {
-    let mut fds = libc::pollfd {
-        fd: pipe.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call.
-    let n = unsafe { libc::poll(&mut fds, 1, ms) };
-    n > 0
+/// Waits up to `wait` for data (or EOF) on the pipe.
+fn readable(pipe: &std::io::PipeReader, wait: Duration) -> bool {
+    let mut fds = [PollFd::new(pipe, PollFlags::IN)];
+    let timeout = Timespec::try_from(wait).ok();
+    rustix::event::poll(&mut fds, timeout.as_ref()).is_ok_and(|n| n > 0)
 }
 
 /// The last `lines` lines of some output, as text, for messages.

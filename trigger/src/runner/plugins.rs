@@ -163,8 +163,7 @@ fn check_folder(dir: &Path) -> Result<(), String> {
 /// Refuses what another user could change: writable by group or other, or
 /// owned by someone other than us or root.
 fn check_owner_and_mode(meta: &std::fs::Metadata, what: &str) -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     if meta.uid() != me && meta.uid() != 0 {
         return Err(format!(
             "{what} is owned by another user (uid {}), who could change it to run code as you; refused",

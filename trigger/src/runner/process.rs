@@ -16,6 +16,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
+use rustix::process::{kill_process_group, Pid, RawPid, Signal};
 
 use super::output::{Capture, Captured};
 
@@ -111,12 +112,12 @@ pub fn run(spec: &Spec, abandon: &dyn Fn() -> bool) -> Outcome {
             }
         }
     };
-    let pgid = child.id() as libc::pid_t;
+    let pgid = child.id() as RawPid;
     let exit = wait_in_thread(child);
     let end = supervise(&exit, pgid, spec, abandon);
     if !capture.wait_done(DRAIN) {
         // Someone in the group (a forked grandchild) still holds the pipe.
-        signal_group(pgid, libc::SIGKILL);
+        signal_group(pgid, Signal::KILL);
     }
     Outcome {
         end,
@@ -172,7 +173,7 @@ fn wait_in_thread(mut child: std::process::Child) -> ExitRx {
     rx
 }
 
-fn supervise(exit: &ExitRx, pgid: libc::pid_t, spec: &Spec, abandon: &dyn Fn() -> bool) -> End {
+fn supervise(exit: &ExitRx, pgid: RawPid, spec: &Spec, abandon: &dyn Fn() -> bool) -> End {
     let deadline = Instant::now() + spec.timeout;
     loop {
         let now = Instant::now();
@@ -195,13 +196,13 @@ fn supervise(exit: &ExitRx, pgid: libc::pid_t, spec: &Spec, abandon: &dyn Fn() -
 }
 
 /// TERM to the group, KILL after `grace`, then wait for the child to be reaped.
-fn stop_group(exit: &ExitRx, pgid: libc::pid_t, grace: Duration, timed_out: bool) -> End {
-    signal_group(pgid, libc::SIGTERM);
+fn stop_group(exit: &ExitRx, pgid: RawPid, grace: Duration, timed_out: bool) -> End {
+    signal_group(pgid, Signal::TERM);
     if let Ok(status) = exit.recv_timeout(grace) {
-        signal_group(pgid, libc::SIGKILL);
+        signal_group(pgid, Signal::KILL);
         return exited(status, timed_out);
     }
-    signal_group(pgid, libc::SIGKILL);
+    signal_group(pgid, Signal::KILL);
     match exit.recv_timeout(Duration::from_secs(30)) {
         Ok(status) => exited(status, timed_out),
         Err(_) => End::NotStarted("the process did not die after SIGKILL".into()),
@@ -215,12 +216,11 @@ fn exited(status: std::io::Result<ExitStatus>, timed_out: bool) -> End {
     }
 }
 
-fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
-    if pgid > 1 {
-        // SAFETY: killpg only sends a signal; an absent group gives ESRCH.
-        unsafe {
-            libc::killpg(pgid, signal);
-        }
+/// Signals a process group; one already gone (ESRCH) is no error worth telling.
+fn signal_group(pgid: RawPid, signal: Signal) {
+    // Never 0 (our own group) or 1 (init).
+    if let Some(group) = Pid::from_raw(pgid).filter(|_| pgid > 1) {
+        let _ = kill_process_group(group, signal);
     }
 }
 

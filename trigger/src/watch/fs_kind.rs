@@ -2,8 +2,6 @@
 //! changes made by this machine: an ingester writing from another host would
 //! never be noticed, so the trigger polls instead.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// `statfs` magic numbers of network filesystems (from linux/magic.h and the
@@ -26,12 +24,7 @@ const NETWORK: &[(i64, &str)] = &[
 
 /// The name of the network filesystem `path` is on, if it is on one.
 pub fn network_fs(path: &Path) -> Option<&'static str> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statfs fills the zeroed struct; the path is a valid C string.
-    let mut info: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c_path.as_ptr(), &mut info) } != 0 {
-        return None;
-    }
+    let info = rustix::fs::statfs(path).ok()?;
     #[allow(clippy::unnecessary_cast)]
     let magic = info.f_type as i64;
     NETWORK

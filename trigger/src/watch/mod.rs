@@ -1,8 +1,9 @@
 //! Noticing complete alert directories: kernel events (`inotify`) as hints,
 //! scans of the tree (`scan`) as the truth, polling when events cannot be had
-//! (`fs_kind` tells a network filesystem). The dispatcher in `cmd::watch`
-//! combines them.
+//! (`fs_kind` tells a network filesystem). The dispatcher (`dispatch`)
+//! combines them and hands each complete directory to the workers.
 
+pub mod dispatch;
 pub mod fs_kind;
 pub mod inotify;
 pub mod scan;

@@ -1,0 +1,12 @@
+//! gocart-trigger's integration tests, one binary: each module is one concern
+//! (`cargo test -p gocart-trigger --test it serve::` runs the serve tests).
+//! Their support shared with other crates is in gocart-tests (`gocart_tests`).
+
+mod check;
+mod common;
+mod failures;
+mod replay;
+mod scheduling;
+mod serve;
+mod template;
+mod watch;

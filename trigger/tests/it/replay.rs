@@ -1,0 +1,133 @@
+//! The first start's `catch_up`, `replay` and `status`.
+
+use crate::common;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use common::{expected, quiet_period, Env};
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+#[test]
+fn the_first_start_skips_old_alerts_and_replay_runs_them() {
+    let env = Env::new();
+    env.logging_plugin("gp_a");
+    env.logging_plugin("gp_b");
+    let old = env.alert_written_at(
+        "MS1",
+        "20230101T000000_initial",
+        Utc::now() - chrono::Duration::days(3),
+    );
+    let recent = env.alert_written_at(
+        "MS2",
+        "20230101T000000_initial",
+        Utc::now() - chrono::Duration::hours(1),
+    );
+    let trigger = env.start(&[]);
+    assert!(env.wait_runs(2, WITHIN), "{}", trigger.log());
+    quiet_period();
+    let log = trigger.log();
+    assert!(trigger.stop());
+    assert!(
+        log.contains("1 skipped as older than trigger.catch_up"),
+        "{log}"
+    );
+    assert_eq!(
+        env.runs(),
+        expected(&[("gp_a", &recent), ("gp_b", &recent)])
+    );
+    let status = env.status();
+    assert!(status.contains("skipped 2"), "{status}");
+    assert!(status.contains("1 skipped at the first start"), "{status}");
+
+    // A restart is not a first start: nothing more runs.
+    let trigger = env.start(&[]);
+    assert!(common::wait_until(WITHIN, || trigger
+        .log()
+        .contains("to run")));
+    quiet_period();
+    assert!(trigger.stop());
+    assert_eq!(env.runs().len(), 2);
+
+    let dry = env.command(&["replay", "--dry-run"]);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains(&format!("would run gp_a on {}", old.display())),
+        "{text}"
+    );
+    assert_eq!(env.runs().len(), 2, "a dry run runs nothing");
+
+    let out = env.command(&["replay", "--plugin", "gp_a"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        env.runs(),
+        expected(&[("gp_a", &recent), ("gp_b", &recent), ("gp_a", &old)])
+    );
+    // Replay again: everything due has run; only gp_b on the old one is left.
+    let out = env.command(&["replay"]);
+    assert!(out.status.success());
+    assert_eq!(env.runs().len(), 4);
+    let out = env.command(&["replay"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 runs"));
+    // --force with filters runs again what already ran.
+    let out = env.command(&[
+        "replay",
+        "--force",
+        "--event",
+        "ms2",
+        "--alert-type",
+        "initial",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(env.runs().len(), 6);
+    let status = env.status();
+    assert!(status.contains("ok 4"), "{status}");
+    assert!(status.contains("skipped 0"), "{status}");
+}
+
+#[test]
+fn replay_of_a_path_and_since() {
+    let env = Env::new();
+    env.logging_plugin("gp_a");
+    let a = env.alert_written_at(
+        "MS1",
+        "20230101T000000_initial",
+        Utc::now() - chrono::Duration::days(10),
+    );
+    let b = env.alert_written_at(
+        "MS2",
+        "20230101T000000_initial",
+        Utc::now() - chrono::Duration::days(2),
+    );
+    let out = env.command(&["replay", a.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.runs(), expected(&[("gp_a", &a)]));
+    let out = env.command(&["replay", "--since", "5d"]);
+    assert!(out.status.success());
+    assert_eq!(env.runs(), expected(&[("gp_a", &a), ("gp_a", &b)]));
+    let out = env.command(&["replay", "/nonexistent/dir"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_failed_replay_run_exits_1_and_status_shows_its_output() {
+    let env = Env::new();
+    env.plugin("gp_fail", "echo 'something went wrong here' >&2\nexit 3");
+    env.alert("MS1", "20230101T000000_initial");
+    let out = env.command(&["replay"]);
+    assert_eq!(out.status.code(), Some(1));
+    let status = env.status();
+    assert!(status.contains("failed 1"), "{status}");
+    assert!(status.contains("exit 3"), "{status}");
+    assert!(status.contains("| something went wrong here"), "{status}");
+}
