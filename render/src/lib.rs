@@ -16,7 +16,6 @@
 pub mod blocks;
 pub mod canvas;
 pub mod cosmology;
-pub mod ephemeris;
 pub mod overlays;
 pub mod panel;
 pub mod projection;
@@ -31,13 +30,13 @@ use gocart_shared::settings::Aitoff;
 use gocart_shared::time::parse_utc;
 
 use self::canvas::Canvas;
-use self::ephemeris::RaDec;
 use self::projection::unit_vector;
 use self::regions::Regions;
 use self::style::FRAME;
 use self::text::Fonts;
 use self::zone::Zone;
 use gocart_alert::Alert;
+use gocart_skymap::ephemeris::{self, RaDec};
 use gocart_skymap::{CardValue, SkyMap, Stats};
 
 /// The picture as PNG bytes.

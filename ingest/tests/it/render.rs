@@ -16,7 +16,8 @@ use gocart_ingest::render::blocks::Blocks;
 use gocart_ingest::render::raster::pixel_map;
 use gocart_ingest::render::regions::{Level, Regions};
 use gocart_ingest::render::style::{self, Rgb, FRAME};
-use gocart_ingest::render::{self, ephemeris, Bodies};
+use gocart_ingest::render::{self, Bodies};
+use gocart_ingest::skymap::ephemeris;
 use gocart_ingest::skymap::{pixel_area_sr, read_skymap, Pixel, SkyMap, Stats};
 use gocart_shared::settings::Aitoff;
 
