@@ -234,12 +234,14 @@ fn sample_times(windows: &[Window]) -> impl Iterator<Item = DateTime<Utc>> + '_ 
     })
 }
 
+/// `time` to the nearest minute, as every time of the observability is shown.
+pub fn nearest_minute(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.duration_round(Duration::minutes(1)).unwrap_or(time)
+}
+
 /// `YYYY-MM-DDTHH:MMZ`, to the nearest minute.
 pub fn minute_text(time: DateTime<Utc>) -> String {
-    let rounded = time
-        .duration_round(Duration::minutes(1))
-        .unwrap_or(time);
-    rounded.format("%Y-%m-%dT%H:%MZ").to_string()
+    nearest_minute(time).format("%Y-%m-%dT%H:%MZ").to_string()
 }
 
 /// `EXTRA.observability`: per site name, its windows, probability, best time
@@ -269,8 +271,9 @@ pub fn to_json(sites: &[SiteObservability]) -> Value {
     Value::Object(by_name)
 }
 
+/// To 3 decimals; an empty sum's -0 becomes 0.
 fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
+    (x * 1000.0).round() / 1000.0 + 0.0
 }
 
 fn seconds(d: TimeDelta) -> f64 {
