@@ -5,7 +5,8 @@
 //! as processes (`process`); synthetic alert messages (`messages`) and the
 //! hostile-input corpus made from them (`hostile`); a Tansu broker and
 //! `gocart-ingest listen` for the Kafka tests (`kafka`); a plain HTTP client
-//! for the serve tests (`http`).
+//! for the serve tests (`http`); the python env of the tests that compare
+//! with the reference libraries (`pyenv`).
 //!
 //! The real alerts live beside the checkout (`../shared/alerts`), never in the
 //! project. A user's clone may not have them: tests that need them say they
@@ -18,11 +19,13 @@ pub mod http;
 pub mod kafka;
 pub mod messages;
 pub mod process;
+mod pyenv;
 mod record;
 mod tree;
 mod wait;
 
 pub use binaries::{binaries, profile_dir, with_settings, Binaries};
+pub use pyenv::{python_env, python_env_dir};
 pub use record::{Pair, Status};
 pub use tree::{alert_dirs, assert_holds_message, entries};
 pub use wait::{unique, wait_until};

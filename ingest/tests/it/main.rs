@@ -15,6 +15,7 @@ mod import;
 mod kafka;
 mod mock;
 mod pipeline;
+mod products;
 mod real_alerts;
 mod render;
 mod settings_typos;

@@ -8,48 +8,13 @@
 //! (`${XDG_CACHE_HOME:-~/.cache}/gocart/pyenv`, or `$GOCART_PYENV`): without it
 //! these tests say they were skipped, and fail on CI (`CI=true`).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{alert_json, fits_bytes, to_bytes, Env, MapSpec};
+use crate::common::{alert_json, fits_bytes, to_bytes, Env, MapSpec};
 use gocart_ingest::skymap::synth::{self, Layout};
 use gocart_ingest::skymap::Pixel;
 use serde_json::Value;
-
-/// The test venv's python, when it has mocpy and ligo.skymap.
-fn python(test: &str) -> Option<PathBuf> {
-    let venv = match std::env::var_os("GOCART_PYENV") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .unwrap_or_default();
-            cache.join("gocart/pyenv")
-        }
-    };
-    let python = venv.join("bin/python");
-    let usable = Command::new(&python)
-        .args(["-c", "import mocpy, ligo.skymap, astropy, yaml"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if usable {
-        return Some(python);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: the python test env is missing at {} and CI=true",
-            venv.display()
-        );
-    }
-    eprintln!(
-        "{test}: skipped: no python test env at {} (scripts/setup.sh makes it)",
-        venv.display()
-    );
-    None
-}
 
 fn check(python: &Path, args: &[&str], dirs: &[PathBuf]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/products/check_products.py");
@@ -71,10 +36,13 @@ fn extra(dir: &Path) -> Value {
 }
 
 #[test]
-#[ignore = "needs the python test env: scripts/test.sh runs it"]
+#[ignore = "needs the python test env"]
 fn real_alerts_match_mocpy_and_ligo_skymap_stats() {
     let test = "real_alerts_match_mocpy_and_ligo_skymap_stats";
-    let (Some(python), Some(files)) = (python(test), gocart_tests::shared_alert_files(test)) else {
+    let (Some(python), Some(files)) = (
+        gocart_tests::python_env(test),
+        gocart_tests::shared_alert_files(test),
+    ) else {
         return;
     };
     let env = Env::new("  ascii_map: {convert: false}\n");
@@ -119,10 +87,10 @@ fn import_map(env: &Env, id: &str, pixels: &[Pixel], distance: bool) -> PathBuf 
 }
 
 #[test]
-#[ignore = "needs the python test env: scripts/test.sh runs it"]
+#[ignore = "needs the python test env"]
 fn generated_maps_match_mocpy_and_bad_shapes_keep_what_makes_sense() {
     let test = "generated_maps_match_mocpy_and_bad_shapes_keep_what_makes_sense";
-    let Some(python) = python(test) else {
+    let Some(python) = gocart_tests::python_env(test) else {
         return;
     };
     let env = Env::new("");
