@@ -96,7 +96,7 @@ pub fn write_products(
     staging: &mut Staging,
 ) -> std::io::Result<MapProducts> {
     let products = |map: &SkyMap, ranking: &Ranking| {
-        Products::compute(map, ranking).observed(map, observing.from, observing.sites)
+        Products::compute(map, ranking).observed(map, ranking, observing.from, observing.sites)
     };
     let event = match (&staged.event, ranking) {
         (Some(staged), Some(ranking)) => Some(products(&staged.map, ranking)),

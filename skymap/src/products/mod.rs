@@ -59,10 +59,11 @@ impl Products {
     pub fn observed(
         mut self,
         map: &SkyMap,
+        ranking: &Ranking,
         from: chrono::DateTime<chrono::Utc>,
         sites: &[observability::Site],
     ) -> Products {
-        self.observability = observability::observe(map, from, sites);
+        self.observability = observability::observe(map, ranking, from, sites);
         self
     }
 

@@ -15,6 +15,7 @@
 use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
+use super::credible::Ranking;
 use crate::ephemeris::{self, RaDec, SIDEREAL_RATE};
 use crate::sky::pixel_center_deg;
 use crate::SkyMap;
@@ -70,48 +71,69 @@ pub struct SiteObservability {
     pub best: Option<(DateTime<Utc>, f64)>,
 }
 
+/// Probability the observability may leave out: the least dense pixels
+/// holding this much, which cannot move a probability by more.
+const NEGLIGIBLE: f64 = 1e-4;
+
 /// A pixel as the observability needs it: where it is and what it holds.
 struct Point {
     /// J2000 unit vector of the pixel's centre.
     at: [f64; 3],
+    /// Sine and cosine of its declination of date.
+    sin_dec: f64,
+    cos_dec: f64,
     prob: f64,
 }
 
 /// Observability of `map` from every site over [`from`, `from` + 24 h];
-/// nothing is computed for no site.
-pub fn observe(map: &SkyMap, from: DateTime<Utc>, sites: &[Site]) -> Vec<SiteObservability> {
+/// nothing is computed for no site. `ranking` is the map's: its least dense
+/// pixels holding 1e-4 of the probability are left out.
+pub fn observe(
+    map: &SkyMap,
+    ranking: &Ranking,
+    from: DateTime<Utc>,
+    sites: &[Site],
+) -> Vec<SiteObservability> {
     if sites.is_empty() {
         return Vec::new();
     }
-    let points: Vec<Point> = map
-        .pixels()
+    let pole = ephemeris::pole_of_date(from);
+    let pixels = map.pixels();
+    // The region stops before the pixel crossing the level: that one is kept.
+    let kept = ranking.region(map.total_prob() - NEGLIGIBLE).len() + 1;
+    let ranked = ranking.ranked();
+    let points: Vec<Point> = ranked[..kept.min(ranked.len())]
         .iter()
-        .filter(|p| p.probdensity > 0.0)
-        .map(|p| {
-            let (ra, dec) = pixel_center_deg(p.depth, p.ipix);
+        .map(|&i| {
+            let (ra, dec) = pixel_center_deg(pixels[i].depth, pixels[i].ipix);
+            let at = ephemeris::unit_vector(RaDec { ra, dec });
+            let sin_dec = dot(at, pole);
             Point {
-                at: ephemeris::unit_vector(RaDec { ra, dec }),
-                prob: p.prob(),
+                at,
+                sin_dec,
+                cos_dec: (1.0 - sin_dec * sin_dec).max(0.0).sqrt(),
+                prob: pixels[i].prob(),
             }
         })
         .collect();
     sites
         .iter()
-        .map(|site| observe_site(&points, from, site))
+        .map(|site| observe_site(&points, pole, from, site))
         .collect()
 }
 
-fn observe_site(points: &[Point], from: DateTime<Utc>, site: &Site) -> SiteObservability {
+fn observe_site(
+    points: &[Point],
+    pole: [f64; 3],
+    from: DateTime<Utc>,
+    site: &Site,
+) -> SiteObservability {
     let windows = dark_windows(site, from, from + SPAN);
     let sin_min_alt = site.min_alt_deg().to_radians().sin();
-    let pole = ephemeris::pole_of_date(from);
+    let turns: Vec<Turn> = windows.iter().map(|w| Turn::new(w, pole, site)).collect();
     let risers: Vec<&Point> = points
         .iter()
-        .filter(|p| {
-            windows
-                .iter()
-                .any(|w| highest_sin_alt(p.at, pole, site, w) > sin_min_alt)
-        })
+        .filter(|p| rises(p, &turns, sin_min_alt))
         .collect();
     let probability = risers.iter().map(|p| p.prob).sum();
     let best = sample_times(&windows)
@@ -136,33 +158,93 @@ fn observe_site(points: &[Point], from: DateTime<Utc>, site: &Site) -> SiteObser
     }
 }
 
-/// The sine of the highest altitude the direction `at` reaches from `site`
-/// during `window`: at transit if the window's hour angles cross 0, else at
-/// the nearer end.
-fn highest_sin_alt(at: [f64; 3], pole: [f64; 3], site: &Site, window: &Window) -> f64 {
-    let (sin_lat, cos_lat) = site.lat_deg.to_radians().sin_cos();
-    let zenith = ephemeris::zenith(window.start, site.lat_deg, site.lon_deg);
-    let sin_dec = dot(at, pole);
-    let cos_dec = (1.0 - sin_dec * sin_dec).max(0.0).sqrt();
-    if cos_lat < 1e-9 || cos_dec < 1e-12 {
-        // At a pole, or the direction is on the axis: no daily motion.
-        return dot(at, zenith);
-    }
-    // The meridian's direction on the equator of date, and the east point.
-    let meridian = scale(sub(zenith, scale(pole, sin_lat)), 1.0 / cos_lat);
-    let east = cross(pole, meridian);
-    // Hour angle grows westward: HA = LST - RA.
-    let start_ha = (-dot(at, east)).atan2(dot(at, meridian));
-    let span_ha = seconds(window.end - window.start) / 86_400.0
-        * SIDEREAL_RATE
-        * std::f64::consts::TAU;
-    let start_ha = start_ha.rem_euclid(std::f64::consts::TAU);
-    let highest_cos_ha = if start_ha == 0.0 || start_ha + span_ha >= std::f64::consts::TAU {
-        1.0
-    } else {
-        start_ha.cos().max((start_ha + span_ha).cos())
+/// Whether `point` is above the limit at some time in one of the windows:
+/// never if even its transit is too low, always (given a window) if even its
+/// lowest point is high enough, else as each window's hour angles say.
+fn rises(point: &Point, turns: &[Turn], sin_min_alt: f64) -> bool {
+    let Some(first) = turns.first() else {
+        return false;
     };
-    sin_lat * sin_dec + cos_lat * cos_dec * highest_cos_ha
+    let (along, across) = (
+        first.sin_lat * point.sin_dec,
+        first.cos_lat * point.cos_dec,
+    );
+    if along + across <= sin_min_alt {
+        return false;
+    }
+    if along - across > sin_min_alt {
+        return true;
+    }
+    turns
+        .iter()
+        .any(|t| t.highest_sin_alt(point) > sin_min_alt)
+}
+
+/// How the sky turns over a site during one window: the meridian and the
+/// east point on the equator of date at its start, and the hour angle it
+/// sweeps.
+struct Turn {
+    sin_lat: f64,
+    cos_lat: f64,
+    /// The zenith at the window's start (what a pole-sitter sees all along).
+    zenith: [f64; 3],
+    meridian: [f64; 3],
+    east: [f64; 3],
+    /// The hour angle swept, radians, and its cosine and sine.
+    span_ha: f64,
+    cos_span: f64,
+    sin_span: f64,
+}
+
+impl Turn {
+    fn new(window: &Window, pole: [f64; 3], site: &Site) -> Turn {
+        let (sin_lat, cos_lat) = site.lat_deg.to_radians().sin_cos();
+        let zenith = ephemeris::zenith(window.start, site.lat_deg, site.lon_deg);
+        let meridian = if cos_lat < 1e-9 {
+            [0.0; 3]
+        } else {
+            scale(sub(zenith, scale(pole, sin_lat)), 1.0 / cos_lat)
+        };
+        let span_ha = seconds(window.end - window.start) / 86_400.0
+            * SIDEREAL_RATE
+            * std::f64::consts::TAU;
+        let (sin_span, cos_span) = span_ha.sin_cos();
+        Turn {
+            sin_lat,
+            cos_lat,
+            zenith,
+            meridian,
+            east: cross(pole, meridian),
+            span_ha,
+            cos_span,
+            sin_span,
+        }
+    }
+
+    /// The sine of the highest altitude `point` reaches in the window: at
+    /// transit if the window's hour angles cross 0, else at the higher end.
+    fn highest_sin_alt(&self, point: &Point) -> f64 {
+        if self.cos_lat < 1e-9 {
+            // At a pole: no daily motion.
+            return dot(point.at, self.zenith);
+        }
+        // cos δ (cos H, sin H) at the window's start and end (HA = LST - RA,
+        // growing westward), by rotating the start through the span.
+        let (x0, y0) = (dot(point.at, self.meridian), -dot(point.at, self.east));
+        let x1 = x0 * self.cos_span - y0 * self.sin_span;
+        let y1 = y0 * self.cos_span + x0 * self.sin_span;
+        // The arc from H0 to H1 holds H = 0 where sin H turns from - to +;
+        // an arc longer than half a turn misses it only inside its complement.
+        let transits = if self.span_ha >= std::f64::consts::TAU {
+            true
+        } else if self.span_ha <= std::f64::consts::PI {
+            y0 <= 0.0 && y1 >= 0.0
+        } else {
+            !(y1 < 0.0 && y0 > 0.0)
+        };
+        let highest_x = if transits { point.cos_dec } else { x0.max(x1) };
+        self.sin_lat * point.sin_dec + self.cos_lat * highest_x
+    }
 }
 
 /// The Sun's altitude at `site`, degrees.
@@ -377,7 +459,7 @@ mod tests {
         let map = whole_sky(6);
         let from = utc("2024-06-21T00:00:00Z");
         let sites = [site(-85.0, 0.0)];
-        let seen = &observe(&map, from, &sites)[0];
+        let seen = &observe(&map, &Ranking::new(&map), from, &sites)[0];
         let lat = -85f64;
         let (lowest, highest) = ((lat - 60.0).max(-90.0), lat + 60.0);
         let expected = (highest.to_radians().sin() - lowest.to_radians().sin()) / 2.0;
@@ -405,11 +487,12 @@ mod tests {
             .collect();
         let map = SkyMap::new(pixels, false, vec![]).expect("a map");
         let from = utc("2023-04-25T01:00:00Z");
-        let seen = &observe(&map, from, &[site(28.76, -17.88)])[0];
+        let ranking = Ranking::new(&map);
+        let seen = &observe(&map, &ranking, from, &[site(28.76, -17.88)])[0];
         assert!(!seen.windows.is_empty());
         assert_eq!(seen.probability, 0.0);
         assert_eq!(seen.best.map(|b| b.1), Some(0.0));
-        assert!(observe(&map, from, &[]).is_empty());
+        assert!(observe(&map, &ranking, from, &[]).is_empty());
     }
 
     #[test]
