@@ -135,7 +135,7 @@ fn observe_site(
         .iter()
         .filter(|p| rises(p, &turns, sin_min_alt))
         .collect();
-    let probability = risers.iter().map(|p| p.prob).sum();
+    let probability = risers.iter().fold(0.0, |sum, p| sum + p.prob);
     let best = sample_times(&windows)
         .map(|t| {
             let zenith = ephemeris::zenith(t, site.lat_deg, site.lon_deg);
