@@ -7,10 +7,10 @@
 //! really is on this projection), then cut where it crosses the edge of the map.
 
 use super::canvas::{Canvas, Pen};
-use gocart_skymap::ephemeris::RaDec;
 use super::projection::{unit_vector, Frame};
 use super::style::{self, Rgb};
 use super::text::{Align, Fonts, TextStyle};
+use gocart_skymap::ephemeris::RaDec;
 use gocart_skymap::sky::equatorial_deg;
 
 /// Grid spacing, degrees.

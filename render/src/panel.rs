@@ -399,6 +399,56 @@ mod tests {
     }
 
     #[test]
+    fn each_site_gets_one_line_and_none_without_sites() {
+        use gocart_skymap::products::observability::Window;
+        let json = r#"{"alert_type":"PRELIMINARY","time_created":"2023-04-24T20:00:00Z",
+          "superevent_id":"S1","event":{}}"#;
+        let alert = Alert::parse(json.as_bytes()).expect("alert");
+        let map = map(vec![]);
+        let stats = Stats::compute(&map);
+        let time = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .expect("a time")
+                .with_timezone(&Utc)
+        };
+        let night = Window {
+            start: time("2023-04-24T20:41:00Z"),
+            end: time("2023-04-25T05:58:00Z"),
+        };
+        let site = |name: &str, windows: Vec<Window>, probability, best| SiteObservability {
+            site: name.into(),
+            windows,
+            probability,
+            best,
+        };
+        let sites = [
+            site(
+                "La Palma",
+                vec![night],
+                0.623,
+                Some((time("2023-04-24T22:59:40Z"), 0.41)),
+            ),
+            site("Ny-Ålesund", vec![], 0.0, None),
+            site("Cerro Pachón", vec![night], 0.0, Some((night.start, 0.0))),
+        ];
+        let lines = info_lines(&alert, &map, &stats, &sites);
+        let at = lines
+            .iter()
+            .position(|l| l == "Observable in the next 24 h:")
+            .expect("a heading");
+        assert_eq!(
+            lines[at + 1..at + 4],
+            [
+                "La Palma: 62 % (best 41 % at 23:00Z)",
+                "Ny-Ålesund: no dark time",
+                "Cerro Pachón: never rises",
+            ]
+        );
+        let without = info_lines(&alert, &map, &stats, &[]);
+        assert!(!without.iter().any(|l| l.starts_with("Observable")));
+    }
+
+    #[test]
     fn the_legend_follows_the_settings() {
         let map = map(vec![]);
         let stats = Stats::compute(&map);

@@ -1133,8 +1133,14 @@ lvk:
         assert!(message.contains("`sites[0].height`"), "{message}");
         for (entry, key) in [
             ("{name: a, lat: 10, lon: 400}", "sites[0].lon"),
-            ("{name: a, lat: 10, lon: 0, max_airmass: 0.5}", "sites[0].max_airmass"),
-            ("{name: a, lat: 10, lon: 0, sun_alt: -100}", "sites[0].sun_alt"),
+            (
+                "{name: a, lat: 10, lon: 0, max_airmass: 0.5}",
+                "sites[0].max_airmass",
+            ),
+            (
+                "{name: a, lat: 10, lon: 0, sun_alt: -100}",
+                "sites[0].sun_alt",
+            ),
             ("{name: '', lat: 10, lon: 0}", "sites[0].name"),
             ("{name: a, lat: .nan, lon: 0}", "sites[0].lat"),
             ("{name: a, lon: 0}", "sites[0]"),

@@ -220,8 +220,7 @@ pub fn pole_of_date(time: DateTime<Utc>) -> [f64; 3] {
 pub fn gmst_deg(time: DateTime<Utc>) -> f64 {
     let days = unix_seconds(time) / 86400.0 + 2_440_587.5 - 2_451_545.0;
     let t = days / 36_525.0;
-    (280.460_618_37 + 360.985_647_366_29 * days + 0.000_387_933 * t * t
-        - t * t * t / 38_710_000.0)
+    (280.460_618_37 + 360.985_647_366_29 * days + 0.000_387_933 * t * t - t * t * t / 38_710_000.0)
         .rem_euclid(360.0)
 }
 

@@ -262,7 +262,10 @@ impl Pipeline {
             .write("meta.yaml", yaml.as_bytes())
             .map_err(Failure::io("cannot write meta.yaml"))?;
         if let (Some(staged), Some(stats), true) = (staged, stats, lvk.aitoff.convert) {
-            let sites = products.event.as_ref().map_or(&[][..], |p| &p.observability);
+            let sites = products
+                .event
+                .as_ref()
+                .map_or(&[][..], |p| &p.observability);
             render::render_png(alert, &staged.map, stats, &lvk.aitoff, sites)
                 .and_then(|png| staging.write("skymap.png", &png))
                 .map_err(Failure::io("cannot write skymap.png"))?;

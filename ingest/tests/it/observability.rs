@@ -116,7 +116,8 @@ fn observability_agrees_with_astropy_altaz() {
     assert_eq!(north["Ny-Ålesund"]["windows"], serde_json::json!([]));
     assert_eq!(north["Ny-Ålesund"]["best_time"], Value::Null);
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/products/check_observability.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/products/check_observability.py");
     let out = Command::new(python)
         .arg(script)
         .arg(SITES_JSON)
@@ -172,12 +173,13 @@ fn a_site_out_of_range_or_not_a_number_is_a_settings_error_naming_its_key() {
             "sites[0].height",
         ),
     ] {
-        let env = Env::with_settings(&format!(
-            "lvk:\n  download_dir: TREE\nsites:\n  - {site}\n"
-        ));
+        let env = Env::with_settings(&format!("lvk:\n  download_dir: TREE\nsites:\n  - {site}\n"));
         // import stops with the settings error (2); check lists it as a
         // failed check (1), as it does every settings error.
-        for (command, status) in [(&["import", "/nonexistent.json"][..], 2), (&["check"][..], 1)] {
+        for (command, status) in [
+            (&["import", "/nonexistent.json"][..], 2),
+            (&["check"][..], 1),
+        ] {
             let output = env.command().args(command).output().unwrap();
             let run = common::Run::from(output);
             run.assert_status(status);

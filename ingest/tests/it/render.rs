@@ -271,7 +271,8 @@ fn islands_at_the_edge_and_the_pole_are_drawn() {
     let map = synthetic_map(&AWKWARD, 8);
     let stats = Stats::compute(&map);
     let alert = synthetic_alert("2026-06-21T12:00:00Z");
-    let bytes = render::render_png(&alert, &map, &stats, &Aitoff::default(), &[]).expect("a picture");
+    let bytes =
+        render::render_png(&alert, &map, &stats, &Aitoff::default(), &[]).expect("a picture");
     let picture = Picture::decode(&bytes);
     // The island straddles RA 0: it shows at both edges of the map.
     let regions = Regions::new(&map);
@@ -339,7 +340,8 @@ fn settings_turn_layers_off() {
         sun_moon_contour: false,
         ..Aitoff::default()
     };
-    let plain = Picture::decode(&render::render_png(&alert, &map, &stats, &no_zones, &[]).expect("png"));
+    let plain =
+        Picture::decode(&render::render_png(&alert, &map, &stats, &no_zones, &[]).expect("png"));
     let tint = style::SUN_ZONE.over(style::BACKGROUND, style::ZONE_ALPHA);
     assert!(all.count(tint) > 1000);
     assert_eq!(plain.count(tint), 0);

@@ -47,7 +47,10 @@ pub struct Site {
 impl Site {
     /// The lowest altitude worth observing at, degrees: sec z = `max_airmass`.
     pub fn min_alt_deg(&self) -> f64 {
-        (1.0 / self.max_airmass).clamp(-1.0, 1.0).asin().to_degrees()
+        (1.0 / self.max_airmass)
+            .clamp(-1.0, 1.0)
+            .asin()
+            .to_degrees()
     }
 }
 
@@ -146,10 +149,13 @@ fn observe_site(
                 .sum();
             (t, up)
         })
-        .fold(None, |best: Option<(DateTime<Utc>, f64)>, (t, up)| match best {
-            Some((_, most)) if most >= up => best,
-            _ => Some((t, up)),
-        });
+        .fold(
+            None,
+            |best: Option<(DateTime<Utc>, f64)>, (t, up)| match best {
+                Some((_, most)) if most >= up => best,
+                _ => Some((t, up)),
+            },
+        );
     SiteObservability {
         site: site.name.clone(),
         windows,
@@ -165,19 +171,14 @@ fn rises(point: &Point, turns: &[Turn], sin_min_alt: f64) -> bool {
     let Some(first) = turns.first() else {
         return false;
     };
-    let (along, across) = (
-        first.sin_lat * point.sin_dec,
-        first.cos_lat * point.cos_dec,
-    );
+    let (along, across) = (first.sin_lat * point.sin_dec, first.cos_lat * point.cos_dec);
     if along + across <= sin_min_alt {
         return false;
     }
     if along - across > sin_min_alt {
         return true;
     }
-    turns
-        .iter()
-        .any(|t| t.highest_sin_alt(point) > sin_min_alt)
+    turns.iter().any(|t| t.highest_sin_alt(point) > sin_min_alt)
 }
 
 /// How the sky turns over a site during one window: the meridian and the
@@ -205,9 +206,8 @@ impl Turn {
         } else {
             scale(sub(zenith, scale(pole, sin_lat)), 1.0 / cos_lat)
         };
-        let span_ha = seconds(window.end - window.start) / 86_400.0
-            * SIDEREAL_RATE
-            * std::f64::consts::TAU;
+        let span_ha =
+            seconds(window.end - window.start) / 86_400.0 * SIDEREAL_RATE * std::f64::consts::TAU;
         let (sin_span, cos_span) = span_ha.sin_cos();
         Turn {
             sin_lat,
@@ -308,8 +308,8 @@ fn sample_times(windows: &[Window]) -> impl Iterator<Item = DateTime<Utc>> + '_ 
             .duration_trunc(Duration::minutes(10))
             .unwrap_or(w.start)
             + STEP;
-        let ticks = std::iter::successors(Some(first), |t| Some(*t + STEP))
-            .take_while(move |t| *t < w.end);
+        let ticks =
+            std::iter::successors(Some(first), |t| Some(*t + STEP)).take_while(move |t| *t < w.end);
         std::iter::once(w.start)
             .chain(ticks)
             .chain(std::iter::once(w.end))
