@@ -23,7 +23,7 @@ pub fn to_yaml(document: &Value) -> Result<String, String> {
 
 /// Adds the sky-map products to `EXTRA`: the event map's `distance`, `vol50`,
 /// `vol90` and `modes90` beside its areas, and the combined map's areas and
-/// products under `EXTRA.combined` (docs/contracts.md, "meta.yaml").
+/// products under `EXTRA.combined` (docs/contracts.md, "The sky-map products").
 pub fn add_products(
     document: &mut Value,
     event: Option<&Products>,

@@ -16,6 +16,13 @@ pub fn moc_name(percent: u8, combined: bool) -> String {
     format!("{prefix}moc{percent}.fits")
 }
 
+/// The file of a map's 50 % and 90 % contours as GeoJSON: `contours.geojson`
+/// for the event's map, `combined.contours.geojson` for the combined map.
+pub fn contours_name(combined: bool) -> String {
+    let prefix = if combined { "combined." } else { "" };
+    format!("{prefix}contours.geojson")
+}
+
 /// `<creator>.multiorder.fits`, with the creator lower-cased; maps made by
 /// `ligo-skymap-from-samples` are named after what made the samples: `bilby` for
 /// CBC, the pipeline for bursts (`olib`, `cwb`, `mly`; the original called them

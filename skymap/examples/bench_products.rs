@@ -1,5 +1,5 @@
-//! Times the sky-map products on real maps (the MOCs written to memory, the
-//! volumes, the modes) and prints what they found, one tab-separated line per
+//! Times the sky-map products on real maps (the MOCs and the contours written
+//! to memory, the volumes, the modes) and prints what they found, one tab-separated line per
 //! map, for comparing with `ligo-skymap-stats --contour 50 90 --modes`.
 //!
 //! Usage: bench_products [--runs N] MAP.fits...
@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use gocart_skymap::products::credible::Ranking;
-use gocart_skymap::products::{moc, Products};
+use gocart_skymap::products::{contours, moc, Products};
 use gocart_skymap::read_skymap;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runs = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5);
         args.drain(..2);
     }
-    println!("map\tvol50\tvol90\tmodes90\tmedian_ms");
+    println!("map\tvol50\tvol90\tmodes90\tpolygons90\tmedian_ms");
     let mut medians = Vec::new();
     for path in &args {
         let map = read_skymap(std::path::Path::new(path))?;
@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut bytes = Vec::new();
                 moc::write_fits(region, &mut bytes)?;
             }
+            contours::write_geojson(&p.contours, &mut Vec::new())?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
             products = Some(p);
         }
@@ -41,10 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let p = products.ok_or("no runs")?;
         let show = |v: Option<f64>| v.map_or("nan".to_string(), |v| format!("{v:.6e}"));
         println!(
-            "{path}\t{}\t{}\t{}\t{median:.2}",
+            "{path}\t{}\t{}\t{}\t{}\t{median:.2}",
             show(p.vol50),
             show(p.vol90),
-            p.modes90
+            p.modes90,
+            p.contours[1].polygons.len()
         );
     }
     medians.sort_by(f64::total_cmp);

@@ -160,6 +160,17 @@ impl SkyMap {
         &self.pixels
     }
 
+    /// The pixel holding a direction (degrees), if the map covers it.
+    pub fn pixel_at(&self, ra: f64, dec: f64) -> Option<usize> {
+        let cell = cdshealpix::nested::hash(MAX_DEPTH, ra.to_radians(), dec.to_radians());
+        let i = self
+            .pixels
+            .partition_point(|p| p.nested_start() <= cell)
+            .checked_sub(1)?;
+        let p = &self.pixels[i];
+        (cell < p.nested_start() + p.nested_len()).then_some(i)
+    }
+
     /// The total probability (1 for a normalised map).
     pub fn total_prob(&self) -> f64 {
         self.pixels.iter().map(Pixel::prob).sum()
@@ -215,6 +226,25 @@ mod tests {
             SkyMap::new(pixels, false, vec![]),
             Err(SkyMapError::Overlap { .. })
         ));
+    }
+
+    #[test]
+    fn a_direction_is_found_in_the_pixel_that_holds_it() {
+        let uniform = 1.0 / (4.0 * std::f64::consts::PI);
+        // Base pixel 4 split in four; base pixel 7 missing.
+        let mut pixels: Vec<_> = (0..12)
+            .filter(|&i| i != 4 && i != 7)
+            .map(|i| px(0, i, uniform))
+            .collect();
+        pixels.extend((16..20).map(|i| px(1, i, uniform)));
+        let map = SkyMap::new(pixels, false, vec![]).unwrap();
+        for (depth, ipix) in [(0, 0), (0, 11), (1, 18), (0, 5)] {
+            let (ra, dec) = crate::sky::pixel_center_deg(depth, ipix);
+            let found = map.pixel_at(ra, dec).map(|i| map.pixels()[i]);
+            assert_eq!(found.map(|p| (p.depth, p.ipix)), Some((depth, ipix)));
+        }
+        let (ra, dec) = crate::sky::pixel_center_deg(0, 7);
+        assert_eq!(map.pixel_at(ra, dec), None);
     }
 
     #[test]

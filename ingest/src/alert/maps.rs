@@ -1,13 +1,13 @@
 //! The sky maps an alert carries, decoded from base64 into the staging
 //! directory and checked by reading them back as multi-order FITS tables;
-//! and their products (the credible-region MOCs, volumes, modes, what each
-//! site can see) written beside them.
+//! and their products (the credible-region MOCs and contours, volumes, modes,
+//! what each site can see) written beside them.
 
 use base64::Engine;
 
-use super::names::{fits_name, moc_name, COMBINED_NAME};
+use super::names::{contours_name, fits_name, moc_name, COMBINED_NAME};
 use super::Alert;
-use crate::skymap::products::{credible::Ranking, moc, observability, Products};
+use crate::skymap::products::{contours, credible::Ranking, moc, observability, Products};
 use crate::skymap::{read_skymap, SkyMap, Stats};
 use crate::writer::Staging;
 
@@ -86,8 +86,9 @@ pub fn sites(settings: &[gocart_shared::settings::Site]) -> Vec<observability::S
         .collect()
 }
 
-/// Computes the products of every staged map and writes their MOCs
-/// (`moc50.fits`, `moc90.fits`; `combined.moc50.fits`, `combined.moc90.fits`).
+/// Computes the products of every staged map and writes their MOCs and
+/// contours (`moc50.fits`, `moc90.fits`, `contours.geojson`; the combined
+/// map's with the prefix `combined.`).
 /// `ranking` is the event map's, made already for its statistics.
 pub fn write_products(
     staged: &StagedMaps,
@@ -107,21 +108,28 @@ pub fn write_products(
         (Stats::from_ranking(map, &ranking), products(map, &ranking))
     });
     if let Some(products) = &event {
-        write_mocs(products, false, staging)?;
+        write_regions(products, false, staging)?;
     }
     if let Some((_, products)) = &combined {
-        write_mocs(products, true, staging)?;
+        write_regions(products, true, staging)?;
     }
     Ok(MapProducts { event, combined })
 }
 
-fn write_mocs(products: &Products, combined: bool, staging: &mut Staging) -> std::io::Result<()> {
+/// The credible regions' files: the MOCs and the contours.
+fn write_regions(
+    products: &Products,
+    combined: bool,
+    staging: &mut Staging,
+) -> std::io::Result<()> {
     for (percent, region) in [(50, &products.moc50), (90, &products.moc90)] {
         staging.write_with(&moc_name(percent, combined), |out| {
             moc::write_fits(region, out)
         })?;
     }
-    Ok(())
+    staging.write_with(&contours_name(combined), |out| {
+        contours::write_geojson(&products.contours, out)
+    })
 }
 
 fn stage_one(

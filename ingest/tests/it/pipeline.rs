@@ -28,6 +28,7 @@ fn a_synthetic_alert_becomes_a_complete_directory() {
             "bayestar.multiorder.fits",
             "moc50.fits",
             "moc90.fits",
+            "contours.geojson",
             "skymap.csv",
             "meta.yaml",
             "MS230424a-preliminary.json"
@@ -294,6 +295,7 @@ fn outputs_follow_the_settings() {
         [
             ".gocart-complete",
             "bayestar.multiorder.fits",
+            "contours.geojson",
             "meta.yaml",
             "moc50.fits",
             "moc90.fits"

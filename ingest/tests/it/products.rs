@@ -2,7 +2,10 @@
 //! would check them: mocpy reads moc50/moc90.fits back and finds exactly the
 //! map's credible pixels; `ligo-skymap-stats --contour 50 90 --modes` agrees
 //! with EXTRA's volumes (1 %) and modes (exactly) on the real alerts. Also maps
-//! we generate: several islands, the whole sky, one pixel.
+//! we generate: several islands, the whole sky, one pixel. And
+//! contours.geojson: on a grid of points, a planar point-in-polygon test gives
+//! the map's credible region on every real alert (the burst S230528ay's long
+//! arc among them), away from the region's edge.
 //!
 //! The Python side lives in a venv that scripts/setup.sh makes
 //! (`${XDG_CACHE_HOME:-~/.cache}/gocart/pyenv`, or `$GOCART_PYENV`): without it
@@ -12,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{alert_json, fits_bytes, to_bytes, Env, MapSpec};
+use gocart_ingest::skymap::products::contours::check::{compare, read_geojson};
 use gocart_ingest::skymap::synth::{self, Layout};
-use gocart_ingest::skymap::Pixel;
+use gocart_ingest::skymap::{read_skymap, Pixel};
 use serde_json::Value;
 
 fn check(python: &Path, args: &[&str], dirs: &[PathBuf]) {
@@ -160,12 +164,71 @@ fn every_written_map_gets_its_mocs_and_extra_keys() {
     let marker = gocart_shared::Marker::read_checked(dir).unwrap();
     let names: Vec<&str> = marker.files.iter().map(|f| f.name.as_str()).collect();
     assert!(
-        names.contains(&"moc50.fits") && names.contains(&"moc90.fits"),
+        names.contains(&"moc50.fits")
+            && names.contains(&"moc90.fits")
+            && names.contains(&"contours.geojson"),
         "{names:?}"
     );
+    let features =
+        read_geojson(&std::fs::read_to_string(dir.join("contours.geojson")).unwrap()).unwrap();
+    let levels: Vec<f64> = features.iter().map(|f| f.level).collect();
+    assert_eq!(levels, [0.5, 0.9]);
+    assert!(features.iter().all(|f| f.polygons.len() == 1));
     let extra = extra(dir);
     assert_eq!(extra["distance"]["mean"], 250.0);
     assert_eq!(extra["distance"]["std"], 60.0);
     assert!(extra["vol90"].as_f64().unwrap() > extra["vol50"].as_f64().unwrap());
     assert_eq!(extra["modes90"], 1);
+}
+
+#[test]
+fn real_alerts_contours_hold_their_credible_regions() {
+    let test = "real_alerts_contours_hold_their_credible_regions";
+    let Some(files) = gocart_tests::shared_alert_files(test) else {
+        return;
+    };
+    let env = Env::new("  ascii_map: {convert: false}\n");
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    env.import(&paths).assert_status(0);
+    let mut maps = 0;
+    let mut checked_the_arc = false;
+    for dir in env.alert_dirs() {
+        let extra = extra(&dir);
+        let event = crate::real_alerts::map_file(&dir).map(|map| (map, "", &extra));
+        let combined = Some(dir.join("combined.multiorder.fits"))
+            .filter(|p| p.is_file())
+            .map(|map| (map, "combined.", &extra["combined"]));
+        for (map_path, prefix, extra) in event.into_iter().chain(combined) {
+            let map = read_skymap(&map_path).unwrap();
+            let geojson = dir.join(format!("{prefix}contours.geojson"));
+            let features = read_geojson(&std::fs::read_to_string(&geojson).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", geojson.display()));
+            assert_eq!(features.len(), 2);
+            for feature in &features {
+                let area = &extra[format!("area{}", (feature.level * 100.0).round())];
+                assert_eq!(
+                    feature.area_deg2,
+                    area.as_f64().unwrap(),
+                    "{}",
+                    geojson.display()
+                );
+                let found = compare(&map, feature.level, &feature.polygons, 0.4);
+                eprintln!(
+                    "{} {}: {} polygons, {} of {} points inside, {} disagree near the edge",
+                    geojson.display(),
+                    feature.level,
+                    feature.polygons.len(),
+                    found.inside,
+                    found.points,
+                    found.near_edge
+                );
+                assert_eq!(found.far_count, 0, "{}: {found:?}", geojson.display());
+                assert!(found.inside > 0, "{}: empty", geojson.display());
+            }
+            maps += 1;
+            checked_the_arc |= dir.to_string_lossy().contains("S230528ay");
+        }
+    }
+    assert!(maps >= 38, "only {maps} maps checked");
+    assert!(checked_the_arc, "the burst S230528ay was not checked");
 }

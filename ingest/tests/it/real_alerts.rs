@@ -16,7 +16,8 @@ fn meta(dir: &Path) -> Value {
     serde_saphyr::from_str(&text).unwrap()
 }
 
-fn map_file(dir: &Path) -> Option<PathBuf> {
+/// The event's own map in an alert directory (not the combined one).
+pub(crate) fn map_file(dir: &Path) -> Option<PathBuf> {
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()

@@ -6,7 +6,7 @@
 //! keep nested order (the sort is stable), so the result is reproducible. The
 //! X% credible region is the ranked pixels whose cumulative probability is
 //! still below X% (the LVK user guide's rule: the pixel that crosses the level
-//! is left out). See docs/contracts.md, "meta.yaml".
+//! is left out). See docs/contracts.md, "The sky-map products".
 
 use crate::SkyMap;
 
@@ -52,6 +52,17 @@ impl Ranking {
         // the region is a prefix of the ranking.
         let len = self.cumulative.partition_point(|&c| c < level);
         &self.order[..len]
+    }
+
+    /// Each pixel's credible level (indexed as `SkyMap::pixels()`): the
+    /// probability of the pixels ranked up to it, itself included. A pixel
+    /// is in the X% region when its level is below X%.
+    pub fn levels(&self) -> Vec<f64> {
+        let mut levels = vec![0.0; self.order.len()];
+        for (&i, &c) in self.order.iter().zip(&self.cumulative) {
+            levels[i] = c;
+        }
+        levels
     }
 
     /// The region's pixels in nested order (as a MOC and a neighbour search want them).
@@ -106,6 +117,13 @@ mod tests {
         assert!(!r50.is_empty() && r50.len() < r90.len());
         assert_eq!(r50, &r90[..r50.len()]);
         assert!(ranking.region(1.0 + 1e-9).len() <= map.pixels().len());
+        let levels = ranking.levels();
+        assert!(r90.iter().all(|&i| levels[i] < 0.9));
+        assert_eq!(
+            levels.iter().filter(|&&l| l < 0.9).count(),
+            r90.len(),
+            "the levels say what the region holds"
+        );
         let nested = ranking.region_nested(0.9);
         assert!(nested.windows(2).all(|w| w[0] < w[1]));
     }

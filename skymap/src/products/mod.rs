@@ -1,12 +1,14 @@
 //! What an observer needs within a second of an alert, computed from the map:
-//! the credible regions as MOCs (where to point), the distance and the 3D
-//! credible volumes (which galaxies), and how many islands the 90 % region
-//! has, and what each observer's site can see of it in the next day. The
-//! files and keys they become are listed in docs/contracts.md.
+//! the credible regions as MOCs and as RA/Dec contours (where to point), the
+//! distance and the 3D credible volumes (which galaxies), how many islands
+//! the 90 % region has, and what each observer's site can see of it in the
+//! next day. The files and keys they become are listed in docs/contracts.md,
+//! "The sky-map products".
 //!
 //! Every product takes its credible pixels from the one ranking in
 //! `credible.rs`, the ranking behind `area90`/`area50`.
 
+pub mod contours;
 pub mod credible;
 pub mod moc;
 pub mod modes;
@@ -18,11 +20,13 @@ use serde_json::{json, Map, Value};
 use crate::SkyMap;
 use credible::Ranking;
 
-/// The 50 % and 90 % credible regions as MOCs, and the numbers of `EXTRA`.
+/// The 50 % and 90 % credible regions as MOCs and contours, and the numbers of `EXTRA`.
 #[derive(Debug, Clone)]
 pub struct Products {
     pub moc50: moc::Region,
     pub moc90: moc::Region,
+    /// The 50 % and 90 % contours, drawn from the MOCs.
+    pub contours: [contours::Contour; 2],
     /// DISTMEAN and DISTSTD from the header (Mpc), when the map has them.
     pub distance: Option<(f64, f64)>,
     /// Mpc³; `None` for a map without distances.
@@ -39,14 +43,20 @@ impl Products {
     pub fn compute(map: &SkyMap, ranking: &Ranking) -> Products {
         let region90 = ranking.region_nested(0.9);
         let vols = volume::credible_volumes(map, &[0.5, 0.9]);
+        let moc50 = moc::region_moc(map, &ranking.region_nested(0.5));
+        let moc90 = moc::region_moc(map, &region90);
         let card = |name| {
             map.card(name)
                 .and_then(|v| v.as_f64())
                 .filter(|x| x.is_finite())
         };
         Products {
-            moc50: moc::region_moc(map, &ranking.region_nested(0.5)),
-            moc90: moc::region_moc(map, &region90),
+            contours: [
+                contours::Contour::of(0.5, &moc50),
+                contours::Contour::of(0.9, &moc90),
+            ],
+            moc50,
+            moc90,
             distance: card("DISTMEAN").zip(card("DISTSTD")),
             vol50: vols[0],
             vol90: vols[1],
