@@ -106,12 +106,13 @@ fn main() -> Result<(), String> {
     );
     for path in &args.alerts {
         let (alert, map, stats, load_time) = load(path, scratch.path())?;
-        let png = render::render_png(&alert, &map, &stats, &options).map_err(|e| e.to_string())?;
+        let png =
+            render::render_png(&alert, &map, &stats, &options, &[]).map_err(|e| e.to_string())?;
         let (med, p90, cpu) = time(args.runs, || {
-            let _ = render::render_png(&alert, &map, &stats, &options);
+            let _ = render::render_png(&alert, &map, &stats, &options, &[]);
         });
         let (draw_med, draw_p90, _) = time(args.runs, || {
-            let _ = render::render(&alert, &map, &stats, &options);
+            let _ = render::render(&alert, &map, &stats, &options, &[]);
         });
         let name = path
             .file_stem()

@@ -16,7 +16,6 @@
 pub mod blocks;
 pub mod canvas;
 pub mod cosmology;
-pub mod ephemeris;
 pub mod overlays;
 pub mod panel;
 pub mod projection;
@@ -31,23 +30,27 @@ use gocart_shared::settings::Aitoff;
 use gocart_shared::time::parse_utc;
 
 use self::canvas::Canvas;
-use self::ephemeris::RaDec;
 use self::projection::unit_vector;
 use self::regions::Regions;
 use self::style::FRAME;
 use self::text::Fonts;
 use self::zone::Zone;
 use gocart_alert::Alert;
+use gocart_skymap::ephemeris::{self, RaDec};
+use gocart_skymap::products::observability::SiteObservability;
 use gocart_skymap::{CardValue, SkyMap, Stats};
 
 /// The picture as PNG bytes.
+/// `sites` is what each configured site can see of the map (one panel line
+/// each; none without `sites:` in the settings).
 pub fn render_png(
     alert: &Alert,
     map: &SkyMap,
     stats: &Stats,
     options: &Aitoff,
+    sites: &[SiteObservability],
 ) -> std::io::Result<Vec<u8>> {
-    render(alert, map, stats, options)?.encode_png()
+    render(alert, map, stats, options, sites)?.encode_png()
 }
 
 /// The Sun and the Moon at the time of the observation.
@@ -72,6 +75,7 @@ pub fn render(
     map: &SkyMap,
     stats: &Stats,
     options: &Aitoff,
+    sites: &[SiteObservability],
 ) -> std::io::Result<Canvas> {
     let fonts = Fonts::load()?;
     let bodies = Bodies::at(observation_time(alert, map));
@@ -118,7 +122,7 @@ pub fn render(
         );
     }
     let legend = panel::legend(stats, options);
-    let lines = panel::info_lines(alert, map, stats);
+    let lines = panel::info_lines(alert, map, stats, sites);
     panel::draw(&mut canvas, &fonts, &legend, &lines);
     Ok(canvas)
 }

@@ -7,10 +7,10 @@
 //! really is on this projection), then cut where it crosses the edge of the map.
 
 use super::canvas::{Canvas, Pen};
-use super::ephemeris::RaDec;
 use super::projection::{unit_vector, Frame};
 use super::style::{self, Rgb};
 use super::text::{Align, Fonts, TextStyle};
+use gocart_skymap::ephemeris::RaDec;
 use gocart_skymap::sky::equatorial_deg;
 
 /// Grid spacing, degrees.
@@ -189,7 +189,7 @@ pub fn draw_body(canvas: &mut Canvas, frame: &Frame, at: RaDec, fill: Rgb, edge:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ephemeris::separation_deg;
+    use gocart_skymap::ephemeris::separation_deg;
 
     #[test]
     fn small_circles_are_at_the_right_distance() {

@@ -2,7 +2,7 @@
 //! regions with their areas) and what the original printed beside the map
 //! (event, times, significance, alert, instruments, localisation, FAR,
 //! distance and redshift, most probable position, classification,
-//! properties).
+//! properties), and what each configured site can see of the map.
 //!
 //! The content is built as plain lines first, apart from drawing, so that it
 //! can be tested, and every field is optional: a line whose field the alert
@@ -18,6 +18,7 @@ use super::text::{Align, Fonts, TextStyle};
 use gocart_alert::names::fits_name;
 use gocart_alert::Alert;
 use gocart_shared::far::far_text;
+use gocart_skymap::products::observability::{nearest_minute, SiteObservability};
 use gocart_skymap::{SkyMap, Stats};
 
 /// The symbol in front of a legend entry.
@@ -88,7 +89,12 @@ pub fn legend(stats: &Stats, options: &Aitoff) -> Vec<Entry> {
 }
 
 /// The panel's text, one entry per line; an empty string is a gap.
-pub fn info_lines(alert: &Alert, map: &SkyMap, stats: &Stats) -> Vec<String> {
+pub fn info_lines(
+    alert: &Alert,
+    map: &SkyMap,
+    stats: &Stats,
+    sites: &[SiteObservability],
+) -> Vec<String> {
     let event = alert.event.as_ref();
     let mut lines = Vec::new();
     let group = event
@@ -125,6 +131,11 @@ pub fn info_lines(alert: &Alert, map: &SkyMap, stats: &Stats) -> Vec<String> {
         stats.ra,
         signed(stats.dec)
     ));
+    if !sites.is_empty() {
+        lines.push(String::new());
+        lines.push("Observable in the next 24 h:".into());
+        lines.extend(sites.iter().map(site_line));
+    }
     if let Some(e) = event {
         for pairs in [&e.classification, &e.properties] {
             if !pairs.is_empty() {
@@ -138,6 +149,23 @@ pub fn info_lines(alert: &Alert, map: &SkyMap, stats: &Stats) -> Vec<String> {
         }
     }
     lines
+}
+
+/// `La Palma: 62 % (best 41 % at 23:00Z)`, `La Palma: no dark time` or
+/// `La Palma: never rises`: the day after the alert from one site.
+fn site_line(site: &SiteObservability) -> String {
+    let percent = |p: f64| format!("{:.0} %", p * 100.0);
+    match site.best {
+        None => format!("{}: no dark time", site.site),
+        Some(_) if site.probability < 0.005 => format!("{}: never rises", site.site),
+        Some((time, best)) => format!(
+            "{}: {} (best {} at {})",
+            site.site,
+            percent(site.probability),
+            percent(best),
+            nearest_minute(time).format("%H:%MZ")
+        ),
+    }
 }
 
 /// `2023-04-26 04:42:23 UTC`.
@@ -319,7 +347,7 @@ mod tests {
             card("DISTSTD", CardValue::Real(27.21)),
         ]);
         let stats = Stats::compute(&map);
-        let lines = info_lines(&alert, &map, &stats);
+        let lines = info_lines(&alert, &map, &stats, &[]);
         for expected in [
             "Event: MS230426e (CBC)",
             "Event time: 2023-04-26 04:42:23 UTC",
@@ -348,7 +376,7 @@ mod tests {
           "superevent_id":"S1","event":{}}"#;
         let alert = Alert::parse(json.as_bytes()).expect("alert");
         let map = map(vec![]);
-        let lines = info_lines(&alert, &map, &Stats::compute(&map));
+        let lines = info_lines(&alert, &map, &Stats::compute(&map), &[]);
         assert_eq!(lines[0], "Event: S1");
         assert!(lines.iter().any(|l| l == "Alert: EARLY WARNING"));
         assert!(lines.iter().any(|l| l == "Localisation: skymap"));
@@ -366,8 +394,58 @@ mod tests {
             "CREATOR",
             CardValue::Text("ligo-skymap-from-samples".into()),
         )]);
-        let lines = info_lines(&alert, &map, &Stats::compute(&map));
+        let lines = info_lines(&alert, &map, &Stats::compute(&map), &[]);
         assert!(lines.iter().any(|l| l == "Localisation: cwb"), "{lines:#?}");
+    }
+
+    #[test]
+    fn each_site_gets_one_line_and_none_without_sites() {
+        use gocart_skymap::products::observability::Window;
+        let json = r#"{"alert_type":"PRELIMINARY","time_created":"2023-04-24T20:00:00Z",
+          "superevent_id":"S1","event":{}}"#;
+        let alert = Alert::parse(json.as_bytes()).expect("alert");
+        let map = map(vec![]);
+        let stats = Stats::compute(&map);
+        let time = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .expect("a time")
+                .with_timezone(&Utc)
+        };
+        let night = Window {
+            start: time("2023-04-24T20:41:00Z"),
+            end: time("2023-04-25T05:58:00Z"),
+        };
+        let site = |name: &str, windows: Vec<Window>, probability, best| SiteObservability {
+            site: name.into(),
+            windows,
+            probability,
+            best,
+        };
+        let sites = [
+            site(
+                "La Palma",
+                vec![night],
+                0.623,
+                Some((time("2023-04-24T22:59:40Z"), 0.41)),
+            ),
+            site("Ny-Ålesund", vec![], 0.0, None),
+            site("Cerro Pachón", vec![night], 0.0, Some((night.start, 0.0))),
+        ];
+        let lines = info_lines(&alert, &map, &stats, &sites);
+        let at = lines
+            .iter()
+            .position(|l| l == "Observable in the next 24 h:")
+            .expect("a heading");
+        assert_eq!(
+            lines[at + 1..at + 4],
+            [
+                "La Palma: 62 % (best 41 % at 23:00Z)",
+                "Ny-Ålesund: no dark time",
+                "Cerro Pachón: never rises",
+            ]
+        );
+        let without = info_lines(&alert, &map, &stats, &[]);
+        assert!(!without.iter().any(|l| l.starts_with("Observable")));
     }
 
     #[test]

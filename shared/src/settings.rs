@@ -54,6 +54,8 @@ pub struct Settings {
     pub lvk: Lvk,
     pub gcn_kafka: GcnKafka,
     pub trigger: Trigger,
+    /// Observers' sites (`sites:`): what each can see of every sky map.
+    pub sites: Vec<Site>,
     /// Keys no program reads, inside sections the programs own (typos, most
     /// likely): accepted, and printed by each program when it starts.
     pub warnings: Vec<UnknownKey>,
@@ -66,6 +68,37 @@ struct RawSettings {
     #[serde(rename = "gcn-kafka")]
     gcn_kafka: GcnKafka,
     trigger: Trigger,
+    #[serde(deserialize_with = "list_or_null")]
+    sites: Vec<Site>,
+}
+
+/// One entry of the top-level `sites:` list: an observer's site and its
+/// limits, for `EXTRA.observability` (docs/contracts.md).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Site {
+    #[serde(deserialize_with = "string_or_number")]
+    pub name: String,
+    /// Geodetic latitude, degrees north.
+    pub lat: f64,
+    /// Longitude, degrees east.
+    pub lon: f64,
+    /// Metres above the ellipsoid (no refraction is modelled, so it changes nothing yet).
+    #[serde(default)]
+    pub height: f64,
+    /// The highest airmass (sec z) worth observing at.
+    #[serde(default = "default_max_airmass")]
+    pub max_airmass: f64,
+    /// Dark when the Sun is below this altitude (degrees).
+    #[serde(default = "default_sun_alt")]
+    pub sun_alt: f64,
+}
+
+fn default_max_airmass() -> f64 {
+    2.0
+}
+
+fn default_sun_alt() -> f64 {
+    -12.0
 }
 
 /// The `lvk:` section: which alerts to keep and what to write for each.
@@ -373,6 +406,7 @@ impl Settings {
                 state_dir: expand_home(&raw.trigger.state_dir),
                 ..raw.trigger
             },
+            sites: raw.sites,
             warnings: unknown::unknown_keys(text, path),
         };
         settings.check()?;
@@ -425,6 +459,11 @@ impl Settings {
                 ));
             }
         }
+        for (i, site) in self.sites.iter().enumerate() {
+            if let Some((field, message)) = site_error(site, &self.sites[..i]) {
+                return Err(invalid(&format!("sites[{i}].{field}"), message));
+            }
+        }
         if let Some(cycle) = after_cycle(&self.trigger.plugins) {
             return Err(invalid(
                 &format!("trigger.plugins.{}.after", cycle[0]),
@@ -451,6 +490,46 @@ impl Settings {
             }
         }
     }
+}
+
+/// What is wrong with a site's entry, as the field and why; `earlier` are
+/// the entries before it (names must differ: `EXTRA` is keyed by them).
+fn site_error(site: &Site, earlier: &[Site]) -> Option<(&'static str, String)> {
+    let within = |x: f64, low: f64, high: f64| x.is_finite() && (low..=high).contains(&x);
+    if site.name.trim().is_empty() {
+        return Some(("name", "is empty".into()));
+    }
+    if earlier.iter().any(|s| s.name == site.name) {
+        return Some(("name", format!("{:?} names two sites", site.name)));
+    }
+    if !within(site.lat, -90.0, 90.0) {
+        return Some(("lat", format!("{} is not a latitude (-90..90)", site.lat)));
+    }
+    if !within(site.lon, -360.0, 360.0) {
+        return Some((
+            "lon",
+            format!("{} is not a longitude (degrees east, -360..360)", site.lon),
+        ));
+    }
+    if !within(site.height, -500.0, 10_000.0) {
+        return Some((
+            "height",
+            format!("{} is not a height in metres (-500..10000)", site.height),
+        ));
+    }
+    if !(site.max_airmass.is_finite() && site.max_airmass >= 1.0) {
+        return Some((
+            "max_airmass",
+            format!("{} is not an airmass (1 or more)", site.max_airmass),
+        ));
+    }
+    if !within(site.sun_alt, -90.0, 90.0) {
+        return Some((
+            "sun_alt",
+            format!("{} is not an altitude of the Sun (-90..90)", site.sun_alt),
+        ));
+    }
+    None
 }
 
 /// A circle in the `after` lists (`a` after `b` after `a`), as the names
@@ -557,6 +636,11 @@ fn kinds_or_null<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Kind>, D::Error
             })
         })
         .collect()
+}
+
+/// A list that may be left empty in the file (`sites:` with nothing after it).
+fn list_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(de)?.unwrap_or_default())
 }
 
 fn filters_or_null<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Filter>, D::Error> {
@@ -1101,6 +1185,78 @@ lvk:
         // A chain and an unknown name are no circle.
         parse("trigger:\n  plugins:\n    gp_a: {after: [gp_b, gp_x]}\n    gp_b: {after: [gp_c]}\n")
             .unwrap();
+    }
+
+    #[test]
+    fn sites_are_read_with_their_defaults() {
+        let s = parse(
+            "sites:\n  - {name: La Palma, lat: 28.7606, lon: -17.8816, height: 2396}\n  - name: 1\n    lat: -30.24\n    lon: 289.26\n    max_airmass: 1.5\n    sun_alt: -18\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.sites,
+            [
+                Site {
+                    name: "La Palma".into(),
+                    lat: 28.7606,
+                    lon: -17.8816,
+                    height: 2396.0,
+                    max_airmass: 2.0,
+                    sun_alt: -12.0,
+                },
+                Site {
+                    name: "1".into(),
+                    lat: -30.24,
+                    lon: 289.26,
+                    height: 0.0,
+                    max_airmass: 1.5,
+                    sun_alt: -18.0,
+                },
+            ]
+        );
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert!(parse("sites:\n").unwrap().sites.is_empty());
+        assert!(parse("").unwrap().sites.is_empty());
+    }
+
+    #[test]
+    fn a_bad_site_names_the_entry_and_the_key() {
+        let err = |text: &str| parse(text).unwrap_err().to_string();
+        let two = "sites:\n  - {name: a, lat: 10, lon: 0}\n  - {name: b, lat: 91, lon: 0}\n";
+        let message = err(two);
+        assert!(
+            message.contains("`sites[1].lat`: 91 is not a latitude (-90..90)"),
+            "{message}"
+        );
+        let message = err("sites: [{name: a, lat: 10, lon: 0, height: high}]");
+        assert!(message.contains("`sites[0].height`"), "{message}");
+        for (entry, key) in [
+            ("{name: a, lat: 10, lon: 400}", "sites[0].lon"),
+            (
+                "{name: a, lat: 10, lon: 0, max_airmass: 0.5}",
+                "sites[0].max_airmass",
+            ),
+            (
+                "{name: a, lat: 10, lon: 0, sun_alt: -100}",
+                "sites[0].sun_alt",
+            ),
+            ("{name: '', lat: 10, lon: 0}", "sites[0].name"),
+            ("{name: a, lat: .nan, lon: 0}", "sites[0].lat"),
+            ("{name: a, lon: 0}", "sites[0]"),
+        ] {
+            let message = err(&format!("sites: [{entry}]"));
+            assert!(message.contains(&format!("`{key}`")), "{entry}: {message}");
+        }
+        let message = err("sites: [{name: a, lat: 1, lon: 0}, {name: a, lat: 2, lon: 0}]");
+        assert!(message.contains("`sites[1].name`"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_of_a_site_are_warned_with_the_closest() {
+        assert_eq!(
+            warnings("sites:\n  - name: a\n    lat: 1\n    lon: 2\n    max_airmas: 3\n"),
+            ["/etc/gocart.yaml:5: sites[0].max_airmas is not a setting; did you mean max_airmass?"]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! probability density is finite and non-negative. Pixels are kept sorted in
 //! nested order at the deepest level, which is the order the CSV is written in.
 
+pub mod ephemeris;
 pub mod fits;
 pub mod flatten;
 pub mod header;

@@ -1,13 +1,13 @@
 //! The sky maps an alert carries, decoded from base64 into the staging
 //! directory and checked by reading them back as multi-order FITS tables;
-//! and their products (the credible-region MOCs and contours, volumes, modes)
-//! written beside them.
+//! and their products (the credible-region MOCs and contours, volumes, modes,
+//! what each site can see) written beside them.
 
 use base64::Engine;
 
 use super::names::{contours_name, fits_name, moc_name, COMBINED_NAME};
 use super::Alert;
-use crate::skymap::products::{contours, credible::Ranking, moc, Products};
+use crate::skymap::products::{contours, credible::Ranking, moc, observability, Products};
 use crate::skymap::{read_skymap, SkyMap, Stats};
 use crate::writer::Staging;
 
@@ -65,6 +65,27 @@ pub struct MapProducts {
     pub combined: Option<(Stats, Products)>,
 }
 
+/// Where the observability of every map is computed from: the settings'
+/// sites, and the alert's `time_created` the 24 h start at.
+pub struct Observing<'a> {
+    pub sites: &'a [observability::Site],
+    pub from: chrono::DateTime<chrono::Utc>,
+}
+
+/// The settings' `sites:` as the observability takes them.
+pub fn sites(settings: &[gocart_shared::settings::Site]) -> Vec<observability::Site> {
+    settings
+        .iter()
+        .map(|s| observability::Site {
+            name: s.name.clone(),
+            lat_deg: s.lat,
+            lon_deg: s.lon,
+            max_airmass: s.max_airmass,
+            sun_alt_deg: s.sun_alt,
+        })
+        .collect()
+}
+
 /// Computes the products of every staged map and writes their MOCs and
 /// contours (`moc50.fits`, `moc90.fits`, `contours.geojson`; the combined
 /// map's with the prefix `combined.`).
@@ -72,18 +93,19 @@ pub struct MapProducts {
 pub fn write_products(
     staged: &StagedMaps,
     ranking: Option<&Ranking>,
+    observing: &Observing,
     staging: &mut Staging,
 ) -> std::io::Result<MapProducts> {
+    let products = |map: &SkyMap, ranking: &Ranking| {
+        Products::compute(map, ranking).observed(map, ranking, observing.from, observing.sites)
+    };
     let event = match (&staged.event, ranking) {
-        (Some(staged), Some(ranking)) => Some(Products::compute(&staged.map, ranking)),
+        (Some(staged), Some(ranking)) => Some(products(&staged.map, ranking)),
         _ => None,
     };
     let combined = staged.combined.as_ref().map(|map| {
         let ranking = Ranking::new(map);
-        (
-            Stats::from_ranking(map, &ranking),
-            Products::compute(map, &ranking),
-        )
+        (Stats::from_ranking(map, &ranking), products(map, &ranking))
     });
     if let Some(products) = &event {
         write_regions(products, false, staging)?;

@@ -93,12 +93,19 @@ impl Outcome {
 pub struct Pipeline {
     settings: Settings,
     tree: Tree,
+    /// The settings' sites, as the observability of every map takes them.
+    sites: Vec<crate::skymap::products::observability::Site>,
 }
 
 impl Pipeline {
     pub fn new(settings: Settings) -> Pipeline {
         let tree = Tree::new(settings.lvk.download_dir.clone());
-        Pipeline { settings, tree }
+        let sites = maps::sites(&settings.sites);
+        Pipeline {
+            settings,
+            tree,
+            sites,
+        }
     }
 
     pub fn tree(&self) -> &Tree {
@@ -214,7 +221,11 @@ impl Pipeline {
                 alert.superevent_id
             )));
         }
-        let products = maps::write_products(&staged, ranking.as_ref(), &mut staging)
+        let observing = maps::Observing {
+            sites: &self.sites,
+            from: alert.time_created,
+        };
+        let products = maps::write_products(&staged, ranking.as_ref(), &observing, &mut staging)
             .map_err(Failure::io("cannot write the credible-region MOCs"))?;
         self.write_outputs(
             alert,
@@ -251,7 +262,11 @@ impl Pipeline {
             .write("meta.yaml", yaml.as_bytes())
             .map_err(Failure::io("cannot write meta.yaml"))?;
         if let (Some(staged), Some(stats), true) = (staged, stats, lvk.aitoff.convert) {
-            render::render_png(alert, &staged.map, stats, &lvk.aitoff)
+            let sites = products
+                .event
+                .as_ref()
+                .map_or(&[][..], |p| &p.observability);
+            render::render_png(alert, &staged.map, stats, &lvk.aitoff, sites)
                 .and_then(|png| staging.write("skymap.png", &png))
                 .map_err(Failure::io("cannot write skymap.png"))?;
         }

@@ -14,6 +14,7 @@ mod hostile;
 mod import;
 mod kafka;
 mod mock;
+mod observability;
 mod pipeline;
 mod products;
 mod real_alerts;

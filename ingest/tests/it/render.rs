@@ -16,7 +16,8 @@ use gocart_ingest::render::blocks::Blocks;
 use gocart_ingest::render::raster::pixel_map;
 use gocart_ingest::render::regions::{Level, Regions};
 use gocart_ingest::render::style::{self, Rgb, FRAME};
-use gocart_ingest::render::{self, ephemeris, Bodies};
+use gocart_ingest::render::{self, Bodies};
+use gocart_ingest::skymap::ephemeris;
 use gocart_ingest::skymap::{pixel_area_sr, read_skymap, Pixel, SkyMap, Stats};
 use gocart_shared::settings::Aitoff;
 
@@ -90,8 +91,8 @@ fn in_90_by_brute_force(map: &SkyMap, ra: f64, dec: f64) -> bool {
 fn check_picture(label: &str, alert: &Alert, map: &SkyMap) {
     let stats = Stats::compute(map);
     let options = Aitoff::default();
-    let bytes = render::render_png(alert, map, &stats, &options).expect("a picture");
-    let again = render::render_png(alert, map, &stats, &options).expect("a picture");
+    let bytes = render::render_png(alert, map, &stats, &options, &[]).expect("a picture");
+    let again = render::render_png(alert, map, &stats, &options, &[]).expect("a picture");
     assert!(bytes == again, "{label}: two renderings differ");
     assert!(bytes.len() < 600 * 1024, "{label}: {} bytes", bytes.len());
     let picture = Picture::decode(&bytes);
@@ -270,7 +271,8 @@ fn islands_at_the_edge_and_the_pole_are_drawn() {
     let map = synthetic_map(&AWKWARD, 8);
     let stats = Stats::compute(&map);
     let alert = synthetic_alert("2026-06-21T12:00:00Z");
-    let bytes = render::render_png(&alert, &map, &stats, &Aitoff::default()).expect("a picture");
+    let bytes =
+        render::render_png(&alert, &map, &stats, &Aitoff::default(), &[]).expect("a picture");
     let picture = Picture::decode(&bytes);
     // The island straddles RA 0: it shows at both edges of the map.
     let regions = Regions::new(&map);
@@ -320,7 +322,7 @@ fn settings_turn_layers_off() {
     let stats = Stats::compute(&map);
     let alert = synthetic_alert("2024-03-20T03:06:00Z");
     let all = Picture::decode(
-        &render::render_png(&alert, &map, &stats, &Aitoff::default()).expect("png"),
+        &render::render_png(&alert, &map, &stats, &Aitoff::default(), &[]).expect("png"),
     );
     assert!(all.count(style::GALACTIC_PLANE) > 1000);
     assert!(all.count(style::SUN) > 100 && all.count(style::MOON) > 100);
@@ -329,7 +331,7 @@ fn settings_turn_layers_off() {
         galactic_plane: false,
         ..Aitoff::default()
     };
-    let bare = Picture::decode(&render::render_png(&alert, &map, &stats, &none).expect("png"));
+    let bare = Picture::decode(&render::render_png(&alert, &map, &stats, &none, &[]).expect("png"));
     assert_eq!(bare.count(style::GALACTIC_PLANE), 0);
     assert_eq!(bare.count(style::SUN), 0);
     assert_eq!(bare.count(style::MOON), 0);
@@ -338,7 +340,8 @@ fn settings_turn_layers_off() {
         sun_moon_contour: false,
         ..Aitoff::default()
     };
-    let plain = Picture::decode(&render::render_png(&alert, &map, &stats, &no_zones).expect("png"));
+    let plain =
+        Picture::decode(&render::render_png(&alert, &map, &stats, &no_zones, &[]).expect("png"));
     let tint = style::SUN_ZONE.over(style::BACKGROUND, style::ZONE_ALPHA);
     assert!(all.count(tint) > 1000);
     assert_eq!(plain.count(tint), 0);

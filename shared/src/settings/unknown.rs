@@ -3,8 +3,8 @@
 //! default they did not choose. They are warned about, never refused (an older
 //! or newer gocart may know them), and only inside the sections the programs
 //! own (filter criteria included: an unknown one fails its filter, so a typo
-//! there blocks every alert): every other top-level section belongs to the
-//! plugins.
+//! there blocks every alert) and the entries of `sites:`: every other
+//! top-level section belongs to the plugins.
 //!
 //! The known keys come from the settings structs themselves (the fields serde
 //! would fill), so a field added there is known here without a second list.
@@ -17,7 +17,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Seq
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Aitoff, AsciiMap, GcnKafka, Lvk, Trigger, CRITERIA};
+use super::{Aitoff, AsciiMap, GcnKafka, Lvk, Site, Trigger, CRITERIA};
 
 /// Keys read by parts of the programs that do not go through the structs above.
 const EXTRA_KEYS: &[(&str, &[&str])] = &[
@@ -78,13 +78,18 @@ pub fn unknown_keys(text: &str, path: &Path) -> Vec<UnknownKey> {
 /// The schema of one entry of a filter list.
 const FILTER: &str = "filter";
 
+/// The schema of one entry of `sites:`.
+const SITE: &str = "site";
+
 /// Checks the mapping at `dotted` (as written) whose schema is `section`.
 fn walk(node: &Node, dotted: &str, section: &str, path: &Path, found: &mut Vec<UnknownKey>) {
     let entries = match node {
         Node::Map(entries) => entries,
-        Node::Seq(items) if is_filter_list(section) => {
-            for (i, item) in items.iter().enumerate() {
-                walk(item, &format!("{dotted}[{i}]"), FILTER, path, found);
+        Node::Seq(items) => {
+            if let Some(schema) = entry_schema(section) {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{dotted}[{i}]"), schema, path, found);
+                }
             }
             return;
         }
@@ -134,6 +139,7 @@ pub fn known_keys(section: &str) -> Vec<&'static str> {
         "gcn-kafka" => fields_of::<GcnKafka>().to_vec(),
         "trigger" => fields_of::<Trigger>().to_vec(),
         "trigger.plugins.*" => PLUGIN_KEYS.to_vec(),
+        SITE => fields_of::<Site>().to_vec(),
         FILTER => std::iter::once("name")
             .chain(CRITERIA.iter().copied())
             .collect(),
@@ -152,9 +158,14 @@ pub fn known_keys(section: &str) -> Vec<&'static str> {
     keys
 }
 
-/// `lvk.filters` and each plugin's `filters`: lists in the filter language.
-fn is_filter_list(section: &str) -> bool {
-    section == "lvk.filters" || section == "trigger.plugins.*.filters"
+/// The schema of each entry of the list at `section`, for the lists we own:
+/// `lvk.filters` and each plugin's `filters` (the filter language), `sites`.
+fn entry_schema(section: &str) -> Option<&'static str> {
+    match section {
+        "lvk.filters" | "trigger.plugins.*.filters" => Some(FILTER),
+        "sites" => Some(SITE),
+        _ => None,
+    }
 }
 
 /// The known key closest to `key` by edit distance, when it is close enough

@@ -1,8 +1,9 @@
 //! What an observer needs within a second of an alert, computed from the map:
 //! the credible regions as MOCs and as RA/Dec contours (where to point), the
-//! distance and the 3D credible volumes (which galaxies), and how many islands
-//! the 90 % region has. The files and keys they become are listed in
-//! docs/contracts.md, "The sky-map products".
+//! distance and the 3D credible volumes (which galaxies), how many islands
+//! the 90 % region has, and what each observer's site can see of it in the
+//! next day. The files and keys they become are listed in docs/contracts.md,
+//! "The sky-map products".
 //!
 //! Every product takes its credible pixels from the one ranking in
 //! `credible.rs`, the ranking behind `area90`/`area50`.
@@ -11,6 +12,7 @@ pub mod contours;
 pub mod credible;
 pub mod moc;
 pub mod modes;
+pub mod observability;
 pub mod volume;
 
 use serde_json::{json, Map, Value};
@@ -32,6 +34,9 @@ pub struct Products {
     pub vol90: Option<f64>,
     /// The number of disjoint parts of the 90 % region.
     pub modes90: usize,
+    /// Per configured site (none: empty, and nothing computed); set by
+    /// [`Products::observed`].
+    pub observability: Vec<observability::SiteObservability>,
 }
 
 impl Products {
@@ -56,7 +61,20 @@ impl Products {
             vol50: vols[0],
             vol90: vols[1],
             modes90: modes::count(map, &region90),
+            observability: Vec::new(),
         }
+    }
+
+    /// With what each of `sites` can see of `map` in the 24 h from `from`.
+    pub fn observed(
+        mut self,
+        map: &SkyMap,
+        ranking: &Ranking,
+        from: chrono::DateTime<chrono::Utc>,
+        sites: &[observability::Site],
+    ) -> Products {
+        self.observability = observability::observe(map, ranking, from, sites);
+        self
     }
 
     /// The keys added to `EXTRA` (distance to 3 decimals, volumes to 6
@@ -75,6 +93,12 @@ impl Products {
             }
         }
         extra.insert("modes90".into(), json!(self.modes90));
+        if !self.observability.is_empty() {
+            extra.insert(
+                "observability".into(),
+                observability::to_json(&self.observability),
+            );
+        }
         extra
     }
 }

@@ -1,5 +1,7 @@
-//! Where the Sun and the Moon are at the event time, as geocentric RA/Dec in the
-//! J2000/GCRS frame the sky map uses.
+//! Where the Sun and the Moon are at a time, as geocentric RA/Dec in the
+//! J2000/GCRS frame the sky map uses, and where an observer's zenith is: the
+//! one ephemeris of the picture (Sun and Moon exclusion zones) and of the
+//! observability per site (dark windows, altitudes).
 //!
 //! No maintained crate gives this simply, and observers only need it to a
 //! fraction of a degree (the exclusion zones are 33° and 20°), so we use the
@@ -9,6 +11,8 @@
 //! coordinates of the mean equinox of date; we rotate them to equatorial of
 //! date and precess that back to J2000 (IAU 1976), which is what astropy's
 //! GCRS is to well below our accuracy. Tested against astropy's `get_body`.
+//! The zenith is the mean sidereal time (IAU 1982, UT1 taken as UTC: under a
+//! second) precessed back to J2000 the same way; nutation (< 20") is left out.
 
 use chrono::{DateTime, Utc};
 
@@ -25,9 +29,13 @@ const TT_MINUS_UTC_S: f64 = 69.184;
 
 /// Julian centuries of TT since J2000.0.
 fn centuries_tt(time: DateTime<Utc>) -> f64 {
-    let unix = time.timestamp() as f64 + f64::from(time.timestamp_subsec_nanos()) * 1e-9;
-    let jd_tt = (unix + TT_MINUS_UTC_S) / 86400.0 + 2_440_587.5;
+    let jd_tt = (unix_seconds(time) + TT_MINUS_UTC_S) / 86400.0 + 2_440_587.5;
     (jd_tt - 2_451_545.0) / 36_525.0
+}
+
+/// Seconds since 1970 (UTC, leap seconds aside), with the fraction.
+fn unix_seconds(time: DateTime<Utc>) -> f64 {
+    time.timestamp() as f64 + f64::from(time.timestamp_subsec_nanos()) * 1e-9
 }
 
 /// The Sun at `time` (Meeus, Astronomical Algorithms ch. 25, low accuracy).
@@ -181,6 +189,45 @@ fn unprecess(v: [f64; 3], t: f64) -> [f64; 3] {
     std::array::from_fn(|i| (0..3).map(|k| p[k][i] * v[k]).sum())
 }
 
+/// The unit vector of `(ra, dec)` in degrees.
+pub fn unit_vector(at: RaDec) -> [f64; 3] {
+    let (sr, cr) = at.ra.to_radians().sin_cos();
+    let (sd, cd) = at.dec.to_radians().sin_cos();
+    [cd * cr, cd * sr, sd]
+}
+
+/// The observer's zenith at `time`, as a J2000 unit vector: latitude and
+/// east longitude in degrees, on the mean equator of date turned by the local
+/// mean sidereal time, then precessed back. Height does not matter without
+/// refraction (the Sun's parallax is 9").
+pub fn zenith(time: DateTime<Utc>, lat_deg: f64, lon_deg: f64) -> [f64; 3] {
+    let local_sidereal = gmst_deg(time) + lon_deg;
+    let of_date = unit_vector(RaDec {
+        ra: local_sidereal,
+        dec: lat_deg,
+    });
+    unprecess(of_date, centuries_tt(time))
+}
+
+/// The celestial pole of date as a J2000 unit vector: the axis the zenith
+/// turns around during a day.
+pub fn pole_of_date(time: DateTime<Utc>) -> [f64; 3] {
+    unprecess([0.0, 0.0, 1.0], centuries_tt(time))
+}
+
+/// Greenwich mean sidereal time at `time`, degrees in [0, 360) (IAU 1982, as
+/// Meeus eq. 12.4; UT1 - UTC is below a second, 0.004°, and left out).
+pub fn gmst_deg(time: DateTime<Utc>) -> f64 {
+    let days = unix_seconds(time) / 86400.0 + 2_440_587.5 - 2_451_545.0;
+    let t = days / 36_525.0;
+    (280.460_618_37 + 360.985_647_366_29 * days + 0.000_387_933 * t * t - t * t * t / 38_710_000.0)
+        .rem_euclid(360.0)
+}
+
+/// The sidereal day over the solar day: how much faster than the clock the
+/// sky turns.
+pub const SIDEREAL_RATE: f64 = 1.002_737_909_35;
+
 /// Angle between two positions on the sky, degrees.
 pub fn separation_deg(a: RaDec, b: RaDec) -> f64 {
     let (ra1, dec1, ra2, dec2) = (
@@ -218,7 +265,9 @@ mod tests {
     }
 
     fn parse_utc(text: &str) -> DateTime<Utc> {
-        gocart_shared::time::parse_utc(text).unwrap_or_else(|| panic!("{text} is not a time"))
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .unwrap_or_else(|e| panic!("{text} is not a time: {e}"))
+            .and_utc()
     }
 
     #[test]
@@ -246,6 +295,49 @@ mod tests {
                 "{utc}: the Moon is {moon_off}° from astropy's"
             );
         }
+    }
+
+    #[test]
+    fn sidereal_time_of_meeus_example_12a() {
+        // 1987 April 10, 0h UT: 13h10m46.3668s.
+        let gmst = gmst_deg(parse_utc("1987-04-10T00:00:00"));
+        let expected = (13.0 + 10.0 / 60.0 + 46.3668 / 3600.0) * 15.0;
+        assert!((gmst - expected).abs() < 1e-5, "{gmst} vs {expected}");
+    }
+
+    #[test]
+    fn the_suns_altitude_from_our_position_and_astropys_agree() {
+        // The zenith is ours in both: what differs is the Sun, within 0.1°.
+        let Some(reference) = reference_file() else {
+            return;
+        };
+        for entry in reference["positions"].as_array().expect("positions") {
+            let time = parse_utc(entry["utc"].as_str().expect("utc"));
+            let theirs = RaDec {
+                ra: entry["sun_ra"].as_f64().expect("ra"),
+                dec: entry["sun_dec"].as_f64().expect("dec"),
+            };
+            for (lat, lon) in [(28.76, -17.88), (-30.24, -70.74), (78.0, 15.0)] {
+                let zenith = zenith(time, lat, lon);
+                let alt = |at: RaDec| {
+                    let v = unit_vector(at);
+                    (v[0] * zenith[0] + v[1] * zenith[1] + v[2] * zenith[2])
+                        .asin()
+                        .to_degrees()
+                };
+                let off = (alt(sun(time)) - alt(theirs)).abs();
+                assert!(off < 0.1, "{time} at {lat},{lon}: {off}°");
+            }
+        }
+    }
+
+    #[test]
+    fn the_zenith_is_at_the_latitude_of_date() {
+        let time = parse_utc("2024-03-20T03:06:00");
+        let z = zenith(time, 28.76, -17.88);
+        let pole = pole_of_date(time);
+        let sin_lat: f64 = (0..3).map(|i| z[i] * pole[i]).sum();
+        assert!((sin_lat.asin().to_degrees() - 28.76).abs() < 1e-9);
     }
 
     #[test]
