@@ -15,7 +15,9 @@ mod icecube;
 mod swift_guano;
 
 use chrono::{DateTime, Utc};
-use gocart_shared::Kind;
+use std::path::PathBuf;
+
+use gocart_shared::{Kind, Tree};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -23,6 +25,7 @@ use crate::model::{clip_text, AlertError, MAX_MESSAGE_BYTES};
 use fields::Fields;
 
 pub use circular::superevent_ids_in;
+pub use swift_guano::HEALPIX_NAME;
 
 /// The longest list of directories one message may make (a circular naming
 /// many events, a BOOM alert with many targets): a hostile message cannot
@@ -79,6 +82,16 @@ impl Folder {
         match self {
             Folder::Event(id) | Folder::Circular(id) | Folder::Transient(_, id) => id,
             Folder::Feed => "feed",
+        }
+    }
+
+    /// Where the folder is in the tree.
+    pub fn path(&self, tree: &Tree) -> PathBuf {
+        match self {
+            Folder::Event(id) => tree.event_dir(id),
+            Folder::Circular(id) => tree.circular_dir(id),
+            Folder::Transient(kind, id) => tree.transient_dir(*kind, id),
+            Folder::Feed => tree.feed_dir(),
         }
     }
 

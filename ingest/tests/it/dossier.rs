@@ -1,0 +1,341 @@
+//! The superevent dossier through `import`: every kind's messages (the
+//! gcn-schema examples and generated variants) become their directories,
+//! laid out as docs/contracts.md says, with the same guarantees as LVK
+//! alerts (marker, unchanged redelivery, atomic replacement, rejections kept).
+
+use std::path::{Path, PathBuf};
+
+use gocart_shared::{Kind, Marker};
+use gocart_tests::notices;
+use serde_json::Value;
+
+use crate::common::{synthetic_alert, to_bytes, Env};
+
+/// Every complete directory under the tree's folders of any kind.
+fn complete_dirs(tree: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    collect_complete(tree, &mut found);
+    found.sort();
+    found
+}
+
+fn collect_complete(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !path.is_dir() {
+            continue;
+        }
+        if path.join(".gocart-complete").is_file() {
+            found.push(path);
+        } else {
+            collect_complete(&path, found);
+        }
+    }
+}
+
+fn relative(env: &Env, dirs: &[PathBuf]) -> Vec<String> {
+    dirs.iter()
+        .map(|d| d.strip_prefix(&env.tree).unwrap().display().to_string())
+        .collect()
+}
+
+fn meta(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("meta.yaml")).unwrap();
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+/// Checks a directory's layout: notice.json as received, meta.yaml of the
+/// kind, the marker with the kind, listing every file.
+fn assert_layout(dir: &Path, kind: Kind, message: &[u8]) -> Value {
+    assert_eq!(
+        std::fs::read(dir.join("notice.json")).unwrap(),
+        message,
+        "{}",
+        dir.display()
+    );
+    let marker = Marker::read_checked(dir).unwrap();
+    assert_eq!(marker.kind, kind);
+    let listed: Vec<&str> = marker.files.iter().map(|f| f.name.as_str()).collect();
+    assert!(
+        listed.contains(&"notice.json") && listed.contains(&"meta.yaml"),
+        "{listed:?}"
+    );
+    let meta = meta(dir);
+    assert_eq!(meta["KIND"], kind.as_str());
+    assert!(meta["NOTICE"].is_object());
+    meta
+}
+
+#[test]
+fn every_gcn_example_becomes_its_directory() {
+    let Some(examples) = notices::examples("every_gcn_example_becomes_its_directory") else {
+        return;
+    };
+    let env = Env::new("");
+    let run = env.import(&examples.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    // The loc_map example's healpix_file is a placeholder, not base64.
+    run.assert_status(1)
+        .assert_says("7 written, 0 unchanged, 0 skipped, 1 rejected");
+    let dirs = complete_dirs(&env.tree);
+    assert_eq!(
+        relative(&env, &dirs),
+        [
+            "circulars/33603/20240612T171629_circular",
+            "superevents/S230914ak/20230914T114916_icecube",
+            "superevents/S251117bs/20251130T102857_boom-ZTF25acffkdr",
+            "transients/einstein_probe/01708973486/20240301T214605_alert",
+            "transients/swift_guano/694215995/20230101T032436_initial",
+            "transients/swift_guano/694215995/20230101T032436_retraction",
+            "transients/swift_guano/694215995/20230101T053301_update",
+        ]
+    );
+    let by_name = |ending: &str| {
+        dirs.iter()
+            .find(|d| d.to_string_lossy().ends_with(ending))
+            .unwrap()
+    };
+    let example =
+        |name: &str| std::fs::read(examples.iter().find(|p| p.ends_with(name)).unwrap()).unwrap();
+    let icecube = assert_layout(
+        by_name("20230914T114916_icecube"),
+        Kind::Icecube,
+        &example("icecube_lvk_nu_track_search.example.json"),
+    );
+    assert_eq!(icecube["EXTRA"]["pval_bayesian"], 0.0549);
+    assert_eq!(icecube["EXTRA"]["superevent_dir_exists"], false);
+    let marker = Marker::read(by_name("20230914T114916_icecube")).unwrap();
+    assert_eq!(
+        (
+            marker.superevent_id.as_str(),
+            marker.alert_type.as_str(),
+            marker.time_created.as_str()
+        ),
+        ("S230914ak", "icecube", "2023-09-14T11:49:16.526Z")
+    );
+    let boom = assert_layout(
+        by_name("boom-ZTF25acffkdr"),
+        Kind::Boom,
+        &example("boom_alert.example.json"),
+    );
+    assert_eq!(boom["EXTRA"]["event_name"], "ZTF25acffkdr");
+    let circular = assert_layout(
+        by_name("20240612T171629_circular"),
+        Kind::Circular,
+        &example("circulars.example.json"),
+    );
+    assert_eq!(circular["EXTRA"]["circular_id"], "33603");
+    let update = assert_layout(
+        by_name("20230101T053301_update"),
+        Kind::SwiftGuano,
+        &example("swift_bat_guano.loc_arc_min.example.json"),
+    );
+    assert_eq!(update["EXTRA"]["error"], 0.5);
+    let ep = Marker::read(by_name("20240301T214605_alert")).unwrap();
+    assert_eq!(
+        (ep.kind, ep.superevent_id.as_str()),
+        (Kind::EinsteinProbe, "01708973486")
+    );
+    let rejected = std::fs::read_dir(env.tree.join(".rejected"))
+        .unwrap()
+        .count();
+    assert!(rejected >= 1);
+    assert!(run.stdout.contains("healpix_file"), "{}", run.stdout);
+}
+
+#[test]
+fn generated_messages_of_every_kind_land_in_the_dossier() {
+    let env = Env::new("  parse_mock_events: true\n");
+    let lvk = synthetic_alert("S230518h", "PRELIMINARY", "2023-05-18T12:59:08Z");
+    let messages = [
+        lvk,
+        to_bytes(&notices::icecube(
+            "S230518h",
+            "2023-05-18T13:10:00Z",
+            (0.02, 0.05),
+            2,
+        )),
+        to_bytes(&notices::icecube(
+            "MS230519a",
+            "2023-05-19T01:00:00Z",
+            (0.9, 0.8),
+            0,
+        )),
+        to_bytes(&notices::circular(
+            33810,
+            "LIGO/Virgo/KAGRA S230518h and MS230519a: optical follow-up",
+            None,
+            1_684_454_400_000,
+        )),
+        to_bytes(&notices::boom(
+            "2023-05-19T10:00:00Z",
+            &[
+                ("ZTF23aaa", 150.1, 15.2, &["S230518h"]),
+                ("ZTF23bbb", 151.0, 14.0, &["S230518h", "MS230519a"]),
+            ],
+        )),
+        to_bytes(&notices::einstein_probe(
+            "01708973999",
+            "2023-05-20T00:00:00Z",
+            120.0,
+            40.0,
+            0.05,
+        )),
+        to_bytes(&notices::swift_guano(
+            "700000001",
+            "initial",
+            "2023-05-18T13:00:00Z",
+            Some((336.3, 25.1, 0.5)),
+            None,
+        )),
+    ];
+    let run = env.import_messages(&messages);
+    run.assert_status(0)
+        .assert_says("7 alerts: 7 written, 0 unchanged, 0 skipped, 0 rejected, 0 failed");
+    let dirs = complete_dirs(&env.tree);
+    assert_eq!(
+        relative(&env, &dirs),
+        [
+            "mockevents/MS230519a/20230519T000000_circular-33810",
+            "mockevents/MS230519a/20230519T010000_icecube",
+            "mockevents/MS230519a/20230519T100000_boom-ZTF23bbb",
+            "superevents/S230518h/20230518T125908_preliminary",
+            "superevents/S230518h/20230518T131000_icecube",
+            "superevents/S230518h/20230519T000000_circular-33810",
+            "superevents/S230518h/20230519T100000_boom-ZTF23aaa",
+            "superevents/S230518h/20230519T100000_boom-ZTF23bbb",
+            "transients/einstein_probe/01708973999/20230520T000000_alert",
+            "transients/swift_guano/700000001/20230518T130000_initial",
+        ]
+    );
+    let icecube = meta(&dirs[4]);
+    assert_eq!(
+        icecube["EXTRA"]["superevent_dir_exists"], true,
+        "the LVK alert came first"
+    );
+    let no_hits = meta(&dirs[1]);
+    assert_eq!(no_hits["EXTRA"]["superevent_dir_exists"], false);
+    assert!(
+        no_hits["EXTRA"].get("ra").is_none(),
+        "no neutrino, no direction"
+    );
+    assert!(
+        no_hits["EXTRA"].get("missing").is_none(),
+        "{:?}",
+        no_hits["EXTRA"]
+    );
+    let boom = meta(&dirs[7]);
+    assert_eq!(
+        (
+            boom["EXTRA"]["event_name"].as_str(),
+            boom["EXTRA"]["ra"].as_f64()
+        ),
+        (Some("ZTF23bbb"), Some(151.0))
+    );
+    let circular = Marker::read(&dirs[0]).unwrap();
+    assert_eq!(
+        (
+            circular.superevent_id.as_str(),
+            circular.alert_type.as_str()
+        ),
+        ("MS230519a", "circular-33810")
+    );
+
+    // A redelivery leaves the tree as it was.
+    let before = env.snapshot();
+    env.import_messages(&messages)
+        .assert_status(0)
+        .assert_says("7 unchanged");
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn a_changed_notice_replaces_its_directory_and_a_lacking_one_says_what_is_missing() {
+    let env = Env::new("");
+    let first = notices::icecube("S230601x", "2023-06-01T00:00:00Z", (0.5, 0.4), 1);
+    env.import_messages(&[to_bytes(&first)]).assert_status(0);
+    let mut changed = first.clone();
+    changed["pval_generic"] = serde_json::json!(0.01);
+    changed.as_object_mut().unwrap().remove("pval_bayesian");
+    let run = env.import_messages(&[to_bytes(&changed)]);
+    run.assert_status(0).assert_says("REPLACED:");
+    let dirs = complete_dirs(&env.tree);
+    assert_eq!(dirs.len(), 1);
+    let extra = &meta(&dirs[0])["EXTRA"];
+    assert_eq!(extra["pval_generic"], 0.01);
+    assert_eq!(extra["missing"], serde_json::json!(["pval_bayesian"]));
+    assert!(
+        run.stdout.contains("missing: pval_bayesian"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn hostile_notices_are_rejected_and_kept_with_their_reason() {
+    let env = Env::new("");
+    let mut traversal = notices::icecube("S230601x", "2023-06-01T00:00:00Z", (0.5, 0.4), 1);
+    traversal["ref_ID"] = serde_json::json!("../../etc");
+    let mut circular = notices::circular(1, "x", None, 0);
+    circular["circularId"] = serde_json::json!("1/../../x");
+    let ep = notices::einstein_probe("a b", "2023-01-01T00:00:00Z", 1.0, 2.0, 0.1);
+    let unknown =
+        br#"{"$schema":"https://gcn.nasa.gov/schema/main/gcn/notices/other/x.schema.json"}"#
+            .to_vec();
+    let run = env.import_messages(&[
+        to_bytes(&traversal),
+        to_bytes(&circular),
+        to_bytes(&ep),
+        unknown,
+    ]);
+    run.assert_status(1).assert_says("4 rejected");
+    assert!(complete_dirs(&env.tree).is_empty());
+    for field in ["ref_ID", "circularId", "id[0]", "$schema"] {
+        assert!(
+            run.stdout.contains(&format!("field `{field}`")),
+            "{field}:\n{}",
+            run.stdout
+        );
+    }
+    let kept = std::fs::read_dir(env.tree.join(".rejected"))
+        .unwrap()
+        .count();
+    assert!(kept >= 4, "{kept}");
+}
+
+#[test]
+fn a_retraction_after_only_a_neutrino_search_is_not_an_alert_of_the_event() {
+    let env = Env::new("");
+    let icecube = to_bytes(&notices::icecube(
+        "S230701a",
+        "2023-07-01T00:00:00Z",
+        (0.5, 0.4),
+        1,
+    ));
+    let retraction = synthetic_alert("S230701a", "RETRACTION", "2023-07-01T01:00:00Z");
+    let run = env.import_messages(&[icecube, retraction]);
+    run.assert_status(0)
+        .assert_says("1 written, 0 unchanged, 1 skipped");
+}
+
+#[test]
+fn mock_and_real_selection_applies_to_linked_notices() {
+    let env = Env::new("  parse_mock_events: false\n");
+    let circular = notices::circular(
+        40000,
+        "S230801a and MS230801b: observations",
+        None,
+        1_690_848_000_000,
+    );
+    let mock_only = notices::icecube("MS230801b", "2023-08-01T00:00:00Z", (0.5, 0.4), 1);
+    let run = env.import_messages(&[to_bytes(&circular), to_bytes(&mock_only)]);
+    run.assert_status(0)
+        .assert_says("1 written, 0 unchanged, 1 skipped");
+    assert_eq!(
+        relative(&env, &complete_dirs(&env.tree)),
+        ["superevents/S230801a/20230801T000000_circular-40000"]
+    );
+}
