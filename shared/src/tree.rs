@@ -295,6 +295,10 @@ mod tests {
         )
         .unwrap();
         assert!(tree.event_has_complete_alert("MS1"));
+        assert_eq!(
+            tree.complete_alert_dirs(),
+            vec![event.join("20230101T000000_preliminary")]
+        );
         std::fs::create_dir_all(tree.event_dir("MS2").join("20230101T000000_icecube")).unwrap();
         std::fs::write(
             tree.event_dir("MS2")
@@ -306,10 +310,6 @@ mod tests {
         assert!(
             !tree.event_has_complete_alert("MS2"),
             "an IceCube search is not an alert of the event"
-        );
-        assert_eq!(
-            tree.complete_alert_dirs(),
-            vec![event.join("20230101T000000_preliminary")]
         );
     }
 
