@@ -339,3 +339,181 @@ fn mock_and_real_selection_applies_to_linked_notices() {
         ["superevents/S230801a/20230801T000000_circular-40000"]
     );
 }
+
+/// Several messages of every kind, each on its kind's topic, and the
+/// directories they make (relative to the tree).
+fn kafka_messages() -> (Vec<(Kind, Vec<u8>)>, Vec<&'static str>) {
+    let messages = vec![
+        (
+            Kind::Icecube,
+            notices::icecube("S240601a", "2024-06-01T01:00:00Z", (0.02, 0.05), 2),
+        ),
+        (
+            Kind::Icecube,
+            notices::icecube("S240601b", "2024-06-01T02:00:00Z", (0.6, 0.7), 0),
+        ),
+        (
+            Kind::Circular,
+            notices::circular(
+                36000,
+                "LIGO/Virgo/KAGRA S240601a: identification",
+                Some("S240601a"),
+                1_717_203_600_000,
+            ),
+        ),
+        (
+            Kind::Circular,
+            notices::circular(
+                36001,
+                "GRB 240601A: Swift detection",
+                Some("GRB 240601A"),
+                1_717_207_200_000,
+            ),
+        ),
+        (
+            Kind::Boom,
+            notices::boom(
+                "2024-06-01T05:00:00Z",
+                &[("ZTF24aaa", 10.0, 20.0, &["S240601a", "S240601b"])],
+            ),
+        ),
+        (
+            Kind::EinsteinProbe,
+            notices::einstein_probe("01709000001", "2024-06-01T06:00:00Z", 120.0, 40.0, 0.05),
+        ),
+        (
+            Kind::EinsteinProbe,
+            notices::einstein_probe("01709000002", "2024-06-01T07:00:00Z", 121.0, -40.0, 0.05),
+        ),
+        (
+            Kind::SwiftGuano,
+            notices::swift_guano("700000010", "initial", "2024-06-01T08:00:00Z", None, None),
+        ),
+        (
+            Kind::SwiftGuano,
+            notices::swift_guano(
+                "700000010",
+                "update",
+                "2024-06-01T09:00:00Z",
+                Some((30.0, 10.0, 0.3)),
+                None,
+            ),
+        ),
+    ];
+    let dirs = vec![
+        "circulars/36001/20240601T020000_circular",
+        "superevents/S240601a/20240601T010000_icecube",
+        "superevents/S240601a/20240601T010000_circular-36000",
+        "superevents/S240601a/20240601T050000_boom-ZTF24aaa",
+        "superevents/S240601b/20240601T020000_icecube",
+        "superevents/S240601b/20240601T050000_boom-ZTF24aaa",
+        "transients/einstein_probe/01709000001/20240601T060000_alert",
+        "transients/einstein_probe/01709000002/20240601T070000_alert",
+        "transients/swift_guano/700000010/20240601T080000_initial",
+        "transients/swift_guano/700000010/20240601T090000_update",
+    ];
+    let messages = messages
+        .into_iter()
+        .map(|(k, m)| (k, to_bytes(&m)))
+        .collect();
+    let mut dirs = dirs;
+    dirs.sort();
+    (messages, dirs)
+}
+
+#[test]
+#[ignore = "needs tansu: scripts/test.sh runs it when tansu is installed"]
+fn listen_and_echo_write_every_kind_from_its_topic() {
+    use gocart_tests::kafka::{settings_text, Broker, Ingest, Storage};
+    use gocart_tests::wait_until;
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    let kinds = [
+        Kind::Icecube,
+        Kind::Circular,
+        Kind::Boom,
+        Kind::EinsteinProbe,
+        Kind::SwiftGuano,
+    ];
+    let topics: Vec<&str> = kinds.iter().filter_map(|k| k.topic()).collect();
+    for topic in &topics {
+        broker.create_topic(topic, 1);
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let settings = scratch.path().join("gocart.yaml");
+    std::fs::write(
+        &settings,
+        settings_text(&broker.addr(), scratch.path(), &topics, ""),
+    )
+    .unwrap();
+    let tree = scratch.path().join("tree");
+    let mut listen = Ingest::listen(&settings);
+    let (messages, expected) = kafka_messages();
+    let producer = broker.producer();
+    for (kind, bytes) in &messages {
+        producer.send(kind.topic().unwrap(), 0, bytes, None);
+    }
+    let found = |tree: &Path| {
+        complete_dirs(tree)
+            .iter()
+            .map(|d| d.strip_prefix(tree).unwrap().display().to_string())
+            .collect::<Vec<_>>()
+    };
+    let all_there = wait_until(std::time::Duration::from_secs(60), || {
+        found(&tree).len() >= expected.len()
+    });
+    assert!(all_there, "{:?}\n{}", found(&tree), listen.stderr_text());
+    assert_eq!(found(&tree), expected);
+    for dir in complete_dirs(&tree) {
+        let marker = Marker::read_checked(&dir).unwrap();
+        let gocart_shared::marker::Source::Kafka { topic, .. } = &marker.source else {
+            panic!("{marker:?}");
+        };
+        assert_eq!(
+            Kind::of_topic(topic),
+            Some(marker.kind),
+            "{}",
+            dir.display()
+        );
+        let (_, bytes) = messages
+            .iter()
+            .find(|(_, m)| gocart_shared::marker::sha256_hex(m) == marker.message_sha256)
+            .expect("the message of the directory");
+        assert_layout(&dir, marker.kind, bytes);
+    }
+    // Offsets are committed once each message's directories are complete.
+    let group = gocart_tests::kafka::group_id(&settings);
+    for kind in kinds {
+        let sent = messages.iter().filter(|(k, _)| *k == kind).count() as i64;
+        let topic = kind.topic().unwrap();
+        assert!(
+            wait_until(std::time::Duration::from_secs(30), || broker
+                .committed(&group, topic, 1)
+                == vec![sent]),
+            "{topic}: {:?}",
+            broker.committed(&group, topic, 1)
+        );
+    }
+    assert!(listen.stop().success());
+
+    // echo into a fresh tree writes the same directories.
+    let fresh = tempfile::tempdir().unwrap();
+    let fresh_settings = fresh.path().join("gocart.yaml");
+    std::fs::write(
+        &fresh_settings,
+        settings_text(&broker.addr(), fresh.path(), &topics, ""),
+    )
+    .unwrap();
+    let mut echo = Ingest::spawn(&fresh_settings, &["echo", "1"]);
+    let status = echo
+        .wait_exit(std::time::Duration::from_secs(60))
+        .expect("echo finishes");
+    assert!(status.success(), "{}", echo.stderr_text());
+    assert_eq!(found(&fresh.path().join("tree")), expected);
+    assert!(
+        echo.stdout_text().contains("9 alerts: 9 written"),
+        "{}",
+        echo.stdout_text()
+    );
+}
