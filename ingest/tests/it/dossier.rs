@@ -517,3 +517,50 @@ fn listen_and_echo_write_every_kind_from_its_topic() {
         echo.stdout_text()
     );
 }
+
+#[test]
+fn mock_dossier_writes_each_events_search_and_circular_linked_to_it() {
+    let env = Env::new("");
+    let run: crate::common::Run = env
+        .command()
+        .args(["mock", "--count", "8", "--seed", "21", "--dossier"])
+        .output()
+        .unwrap()
+        .into();
+    run.assert_status(0);
+    let dirs = complete_dirs(&env.tree);
+    let events: std::collections::BTreeSet<PathBuf> = env
+        .alert_dirs()
+        .iter()
+        .filter(|d| Marker::read(d).is_ok_and(|m| m.kind == Kind::Lvk))
+        .map(|d| d.parent().unwrap().to_path_buf())
+        .collect();
+    assert!(!events.is_empty());
+    for event in &events {
+        for kind in [Kind::Icecube, Kind::Circular] {
+            let found = dirs
+                .iter()
+                .filter(|d| d.parent() == Some(event.as_path()))
+                .filter(|d| Marker::read(d).unwrap().kind == kind)
+                .count();
+            assert_eq!(found, 1, "{kind} in {}", event.display());
+        }
+    }
+    let mut kinds = std::collections::BTreeSet::new();
+    for dir in &dirs {
+        let marker = Marker::read_checked(dir).unwrap();
+        kinds.insert(marker.kind);
+        if marker.kind == Kind::Lvk {
+            continue;
+        }
+        let meta = meta(dir);
+        assert_eq!(meta["KIND"], marker.kind.as_str());
+        assert!(
+            meta["EXTRA"].get("missing").is_none(),
+            "{}: {:?}",
+            dir.display(),
+            meta["EXTRA"]
+        );
+    }
+    assert!(kinds.len() >= 4, "{kinds:?}");
+}
