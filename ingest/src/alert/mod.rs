@@ -10,6 +10,7 @@
 
 pub mod filter;
 pub mod maps;
+mod notice_maps;
 pub mod notices;
 pub mod pool;
 pub mod tally;

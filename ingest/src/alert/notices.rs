@@ -8,7 +8,7 @@
 use gocart_shared::marker::Source;
 use gocart_shared::Kind;
 
-use super::notice::{recognise, Folder, Notice, Target, HEALPIX_NAME};
+use super::notice::{recognise, Folder, Notice, Target};
 use super::{Failure, Message, Outcome, Pipeline};
 use crate::writer::{Published, Staging};
 
@@ -97,11 +97,7 @@ impl Pipeline {
         staging
             .write("notice.json", &message.bytes)
             .map_err(Failure::io("cannot write notice.json"))?;
-        if let Some(fits) = &notice.healpix {
-            staging
-                .write(HEALPIX_NAME, fits)
-                .map_err(Failure::io("cannot write the sky map"))?;
-        }
+        let map = super::notice_maps::stage(notice, target, &mut staging)?;
         let exists = match &target.folder {
             Folder::Event(id) => Some(self.tree.event_has_complete_alert(id)),
             _ => None,
@@ -110,6 +106,11 @@ impl Pipeline {
         staging
             .write("meta.yaml", yaml.as_bytes())
             .map_err(Failure::io("cannot write meta.yaml"))?;
+        if let (Some(map), true) = (map, self.settings.lvk.aitoff.convert) {
+            super::notice_maps::render(notice, target, &map, &self.settings.lvk.aitoff)
+                .and_then(|png| staging.write("skymap.png", &png))
+                .map_err(Failure::io("cannot write skymap.png"))?;
+        }
         let seal = super::Seal {
             kind: notice.kind,
             id: target.folder.id(),

@@ -564,3 +564,121 @@ fn mock_dossier_writes_each_events_search_and_circular_linked_to_it() {
     }
     assert!(kinds.len() >= 4, "{kinds:?}");
 }
+
+/// The peak of a PNG's sky is not checked here (render's own tests do):
+/// only that a notice with a position has a picture and one without has none.
+fn is_png(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n"))
+}
+
+#[test]
+fn notices_with_a_position_have_a_picture_and_guano_maps_are_decoded() {
+    let env = Env::with_settings("lvk:\n  parse_real_events: true\n  aitoff: {convert: true}\n");
+    let ring = notices::flat_healpix_fits(32, true, (200.0, -30.0), 3.0);
+    let nested = notices::flat_healpix_fits(16, false, (20.0, 60.0), 5.0);
+    let messages = [
+        to_bytes(&notices::icecube(
+            "S240701a",
+            "2024-07-01T00:00:00Z",
+            (0.1, 0.2),
+            1,
+        )),
+        to_bytes(&notices::circular(
+            37000,
+            "LIGO/Virgo/KAGRA S240701a: no counterpart",
+            None,
+            1_719_792_000_000,
+        )),
+        to_bytes(&notices::einstein_probe(
+            "01709100000",
+            "2024-07-01T01:00:00Z",
+            120.0,
+            40.0,
+            0.02,
+        )),
+        to_bytes(&notices::swift_guano(
+            "700000100",
+            "update",
+            "2024-07-01T02:00:00Z",
+            None,
+            Some(&ring),
+        )),
+        to_bytes(&notices::swift_guano(
+            "700000101",
+            "update",
+            "2024-07-01T03:00:00Z",
+            None,
+            Some(&nested),
+        )),
+        to_bytes(&notices::swift_guano(
+            "700000102",
+            "initial",
+            "2024-07-01T04:00:00Z",
+            None,
+            None,
+        )),
+    ];
+    let run = env.import_messages(&messages);
+    run.assert_status(0).assert_says("6 written");
+    let dirs = complete_dirs(&env.tree);
+    let dir = |ending: &str| {
+        dirs.iter()
+            .find(|d| d.to_string_lossy().ends_with(ending))
+            .unwrap()
+            .clone()
+    };
+    assert!(is_png(
+        &dir("S240701a/20240701T000000_icecube").join("skymap.png")
+    ));
+    assert!(!dir("20240701T000000_circular-37000")
+        .join("skymap.png")
+        .exists());
+    assert!(is_png(&dir("20240701T010000_alert").join("skymap.png")));
+    assert!(!dir("700000102/20240701T040000_initial")
+        .join("skymap.png")
+        .exists());
+    for (id, fits, peak) in [
+        ("700000100", &ring, (200.0, -30.0)),
+        ("700000101", &nested, (20.0, 60.0)),
+    ] {
+        let d = dirs
+            .iter()
+            .find(|d| d.to_string_lossy().contains(id))
+            .unwrap();
+        assert_eq!(&std::fs::read(d.join("skymap.fits")).unwrap(), fits);
+        assert!(is_png(&d.join("skymap.png")));
+        let notice = &meta(d)["NOTICE"];
+        assert_eq!(
+            notice["healpix_file"],
+            format!("<decoded to skymap.fits, {} bytes>", fits.len())
+        );
+        // The map read back peaks where it was made (within a pixel of nside 16).
+        let map = gocart_ingest::skymap::read_any_skymap(&d.join("skymap.fits")).unwrap();
+        let stats = gocart_ingest::skymap::Stats::compute(&map);
+        let off =
+            gocart_ingest::skymap::synth::angular_distance_deg(stats.ra, stats.dec, peak.0, peak.1);
+        assert!(
+            off < 4.0,
+            "{id}: peak ({}, {}) is {off}° off",
+            stats.ra,
+            stats.dec
+        );
+    }
+    let marker = Marker::read_checked(&dir("700000100/20240701T020000_update")).unwrap();
+    let names: Vec<&str> = marker.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["notice.json", "skymap.fits", "meta.yaml", "skymap.png"]
+    );
+    // A map that is not a sky map is the message's fault.
+    let broken = to_bytes(&notices::swift_guano(
+        "700000103",
+        "update",
+        "2024-07-01T05:00:00Z",
+        None,
+        Some(b"SIMPLE  = T"),
+    ));
+    env.import_messages(&[broken])
+        .assert_status(1)
+        .assert_says("healpix_file");
+}
