@@ -682,3 +682,77 @@ fn notices_with_a_position_have_a_picture_and_guano_maps_are_decoded() {
         .assert_status(1)
         .assert_says("healpix_file");
 }
+
+#[test]
+#[ignore = "needs tansu: scripts/test.sh runs it when tansu is installed"]
+fn a_silent_heartbeat_is_written_to_the_feed_and_so_is_its_return() {
+    use gocart_tests::kafka::{settings_text, Broker, Ingest, Storage};
+    use gocart_tests::wait_until;
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic("igwn.gwalert", 1);
+    broker.create_topic("gcn.heartbeat", 1);
+    let scratch = tempfile::tempdir().unwrap();
+    let settings = scratch.path().join("gocart.yaml");
+    let extra = "  heartbeat: true\n  heartbeat_alarm: 2s\n";
+    std::fs::write(
+        &settings,
+        settings_text(&broker.addr(), scratch.path(), &["igwn.gwalert"], extra),
+    )
+    .unwrap();
+    let tree = scratch.path().join("tree");
+    let mut listen = Ingest::listen(&settings);
+    let feed = |ending: &str| {
+        complete_dirs(&tree)
+            .into_iter()
+            .filter(|d| d.starts_with(tree.join("feed")) && d.to_string_lossy().ends_with(ending))
+            .collect::<Vec<_>>()
+    };
+    let limit = std::time::Duration::from_secs(30);
+    assert!(
+        wait_until(limit, || feed("_silent").len() == 1),
+        "{}",
+        listen.stderr_text()
+    );
+    let silent = &feed("_silent")[0];
+    let marker = Marker::read_checked(silent).unwrap();
+    assert_eq!(
+        (
+            marker.kind,
+            marker.superevent_id.as_str(),
+            marker.alert_type.as_str()
+        ),
+        (Kind::Heartbeat, "feed", "silent")
+    );
+    let extra = &meta(silent)["EXTRA"];
+    assert!(
+        extra["silent_since"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{extra:?}"
+    );
+    assert!(extra.get("back_at").is_none());
+
+    broker.producer().send(
+        "gcn.heartbeat",
+        0,
+        br#"{"alert_datetime": "2024-05-01T00:00:00Z"}"#,
+        None,
+    );
+    assert!(
+        wait_until(limit, || feed("_back").len() == 1),
+        "{}",
+        listen.stderr_text()
+    );
+    let back = meta(&feed("_back")[0]);
+    assert_eq!(back["KIND"], "heartbeat");
+    assert_eq!(back["EXTRA"]["silent_since"], extra["silent_since"]);
+    assert!(back["EXTRA"]["back_at"].is_string());
+    assert!(
+        listen.stderr_text().contains("gcn.heartbeat silent since"),
+        "{}",
+        listen.stderr_text()
+    );
+    assert!(listen.stop().success());
+}
