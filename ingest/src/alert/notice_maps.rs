@@ -18,12 +18,15 @@ const MIN_DRAWN_RADIUS: f64 = 1.0;
 /// A Gaussian's 90% containment radius in units of its sigma (sqrt(-2 ln 0.1)).
 const SIGMAS_IN_R90: f64 = 2.146;
 
-/// Writes GUANO's map into the directory and reads it back; or builds the
-/// disc of the target's error circle. `None` when there is no position.
+/// Writes GUANO's map into the directory and reads it back (always: a map
+/// that is not one is the message's fault); or, when a picture is wanted
+/// (`draw`), builds the disc of the target's error circle. `None` when there
+/// is no position.
 pub(super) fn stage(
     notice: &Notice,
     target: &Target,
     staging: &mut Staging,
+    draw: bool,
 ) -> Result<Option<SkyMap>, Failure> {
     if let Some(fits) = &notice.healpix {
         staging
@@ -33,7 +36,7 @@ pub(super) fn stage(
             .map_err(|e| Failure::Invalid(format!("healpix_file: {e}")))?;
         return Ok(Some(map));
     }
-    let Some(position) = target.position else {
+    let Some(position) = target.position.filter(|_| draw) else {
         return Ok(None);
     };
     let radius = position.error.unwrap_or(0.0).max(MIN_DRAWN_RADIUS);

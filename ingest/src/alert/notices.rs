@@ -97,7 +97,8 @@ impl Pipeline {
         staging
             .write("notice.json", &message.bytes)
             .map_err(Failure::io("cannot write notice.json"))?;
-        let map = super::notice_maps::stage(notice, target, &mut staging)?;
+        let draw = self.settings.lvk.aitoff.convert;
+        let map = super::notice_maps::stage(notice, target, &mut staging, draw)?;
         let exists = match &target.folder {
             Folder::Event(id) => Some(self.tree.event_has_complete_alert(id)),
             _ => None,
@@ -106,7 +107,7 @@ impl Pipeline {
         staging
             .write("meta.yaml", yaml.as_bytes())
             .map_err(Failure::io("cannot write meta.yaml"))?;
-        if let (Some(map), true) = (map, self.settings.lvk.aitoff.convert) {
+        if let (Some(map), true) = (map, draw) {
             super::notice_maps::render(notice, target, &map, &self.settings.lvk.aitoff)
                 .and_then(|png| staging.write("skymap.png", &png))
                 .map_err(Failure::io("cannot write skymap.png"))?;
