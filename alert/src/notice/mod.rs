@@ -117,9 +117,8 @@ impl Position {
     /// it is a positive radius below 180°.
     pub fn checked(ra: Option<f64>, dec: Option<f64>, error: Option<f64>) -> Option<Position> {
         let (ra, dec) = (ra?, dec?);
-        if !(ra.is_finite() && dec.is_finite() && (0.0..=360.0).contains(&ra))
-            || !(-90.0..=90.0).contains(&dec)
-        {
+        let on_sky = (0.0..=360.0).contains(&ra) && (-90.0..=90.0).contains(&dec);
+        if !on_sky {
             return None;
         }
         let error = error.filter(|e| e.is_finite() && *e > 0.0 && *e < 180.0);
