@@ -1,7 +1,9 @@
 //! The path every alert takes, whatever its source (Kafka, a file, a mock):
 //! check the message, select mock/real, print the summary, stage and check its
 //! sky maps, apply the filters and the RETRACTION rule, write the outputs, and
-//! publish the directory atomically with its marker.
+//! publish the directory atomically with its marker. A message of another
+//! kind (an IceCube search, a circular...: docs/contracts.md, "Kinds") takes
+//! its own path (`notices`) to the same staging, marker and publish.
 //!
 //! Each step's failure has one meaning: the alert is *rejected* (malformed: kept
 //! under `.rejected/`, never retried), *skipped* (deliberately not written), or
