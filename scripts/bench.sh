@@ -68,6 +68,12 @@ if [[ $only == *" ingest "* ]]; then
         "$alerts/MS230426e-preliminary.json" "$alerts/S230528ay-preliminary.json" \
         "$alerts/MSBURST-initial.json"
     run ingest_png "" whole_alert_with_png
+    gcn=$alerts/../gcn
+    notices=("$gcn/icecube_lvk_nu_track_search.example.json" "$gcn/circulars.example.json"
+        "$gcn/boom_alert.example.json" "$gcn/einstein_probe_wxt_alert.example.json"
+        "$gcn/swift_bat_guano.loc_arc_min.example.json" "$gcn/swift_bat_Guano.Retraction.example.json")
+    run ingest_kinds "" "$bin/examples/bench_ingest" --runs 30 "${notices[@]}"
+    run ingest_kinds_png "" "$bin/examples/bench_ingest" --runs 30 --png "${notices[@]}"
 fi
 if [[ $only == *" render "* ]]; then
     run render "" "$bin/examples/bench_render" --runs 21 "$alerts/MS230426e-preliminary.json" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes the two parsers that take bytes from the network: the alert message
-# (fuzz target alert_parse) and the sky-map FITS file (skymap_read), one after
-# the other, SECONDS each (default 600). Installs cargo-fuzz if it is missing;
+# Fuzzes the parsers that take bytes from the network: the alert message
+# (fuzz target alert_parse), the sky-map FITS file (skymap_read) and the GCN
+# notices of the other kinds (notice_parse), one after the other, SECONDS
+# each (default 600). Installs cargo-fuzz if it is missing;
 # needs a nightly toolchain (rustup toolchain install nightly).
 #
 # The fuzz corpus is seeded from the hostile-input corpus (ingest/tests/hostile)
@@ -16,17 +17,19 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(alert_parse skymap_read)
+[ ${#targets[@]} -gt 0 ] || targets=(alert_parse skymap_read notice_parse)
 work=${FUZZ_WORK:-/tmp/gocart-fuzz}
 data=${GOCART_TEST_DATA:-../shared/alerts}
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 # Seeds: every hostile message as is, and every sky map inside one decoded.
-mkdir -p "$work/alert_parse" "$work/skymap_read"
+mkdir -p "$work/alert_parse" "$work/skymap_read" "$work/notice_parse"
 for f in ingest/tests/hostile/*.json; do
     [ "$(basename "$f")" = manifest.json ] || cp "$f" "$work/alert_parse/"
+    [ "$(basename "$f")" = manifest.json ] || cp "$f" "$work/notice_parse/"
 done
+cp "$data"/gcn/*.json "$work/notice_parse/" 2>/dev/null || true
 python3 - "$work/skymap_read" ingest/tests/hostile/*.json <<'PY'
 import base64, binascii, hashlib, json, sys
 out = sys.argv[1]

@@ -30,7 +30,7 @@ pub enum AlertError {
 impl AlertError {
     /// The message is clipped: a hostile message can make serde quote a
     /// megabyte-long value, and the reason is printed, logged and kept.
-    fn field(field: impl Into<String>, message: impl AsRef<str>) -> AlertError {
+    pub(crate) fn field(field: impl Into<String>, message: impl AsRef<str>) -> AlertError {
         AlertError::Field {
             field: clip_text(&field.into()),
             message: clip_text(message.as_ref()),

@@ -1,7 +1,9 @@
 //! Benchmark of the whole import path for one alert, all outputs but the PNG:
 //! parse, decode, FITS read, statistics, CSV, meta.yaml, fsyncs, marker, rename.
+//! Any kind of message (the dossier's notices too: each makes its directories);
+//! `--png` draws the pictures as well.
 //!
-//! Usage: bench_ingest [--runs N] ALERT.json...
+//! Usage: bench_ingest [--runs N] [--png] MESSAGE.json...
 //! Prints the median and 90th percentile per alert, and the peak RSS (VmHWM);
 //! `figure:` lines repeat them for `scripts/bench.sh`.
 
@@ -18,9 +20,13 @@ fn main() -> anyhow::Result<()> {
         runs = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(30);
         args.drain(..2);
     }
+    let png = args.first().is_some_and(|a| a == "--png");
+    if png {
+        args.remove(0);
+    }
     let scratch = tempfile::tempdir()?;
     let yaml = format!(
-        "lvk:\n  parse_real_events: true\n  download_dir: {}\n  aitoff: {{convert: false}}\n",
+        "lvk:\n  parse_real_events: true\n  download_dir: {}\n  aitoff: {{convert: {png}}}\n",
         scratch.path().join("tree").display()
     );
     let settings = Settings::parse(&yaml, Path::new("bench.yaml"))?;
@@ -40,7 +46,8 @@ fn main() -> anyhow::Result<()> {
             let outcome = pipeline.ingest(&message, &mut std::io::sink());
             times.push(start.elapsed().as_secs_f64() * 1e3);
             match outcome {
-                Outcome::Written(dir) => std::fs::remove_dir_all(dir)?,
+                // A message of several directories: all of them go.
+                Outcome::Written(_) => remove_written(scratch.path())?,
                 other => anyhow::bail!("{path}: {}", other.describe()),
             }
         }
@@ -51,9 +58,10 @@ fn main() -> anyhow::Result<()> {
             .to_string_lossy();
         let (median, p90) = (times[runs / 2], times[runs * 9 / 10]);
         println!("{name:<40} {median:>10.1} {p90:>10.1} {runs:>6}");
-        let stem = name.trim_end_matches(".json");
-        println!("figure: ingest.{stem}.median_ms {median:.1}");
-        println!("figure: ingest.{stem}.p90_ms {p90:.1}");
+        let stem = name.trim_end_matches(".json").trim_end_matches(".example");
+        let what = if png { "ingest_png" } else { "ingest" };
+        println!("figure: {what}.{stem}.median_ms {median:.1}");
+        println!("figure: {what}.{stem}.p90_ms {p90:.1}");
     }
     match peak_rss_kb() {
         Some(kb) => {
@@ -61,6 +69,17 @@ fn main() -> anyhow::Result<()> {
             println!("figure: ingest.peak_rss_mb {:.1}", kb as f64 / 1024.0);
         }
         None => println!("peak RSS (VmHWM): unknown"),
+    }
+    Ok(())
+}
+
+/// Empties the tree but for its hidden folders (`.staging`, `.rejected`).
+fn remove_written(scratch: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(scratch.join("tree"))? {
+        let entry = entry?;
+        if !entry.file_name().to_string_lossy().starts_with('.') {
+            std::fs::remove_dir_all(entry.path())?;
+        }
     }
     Ok(())
 }

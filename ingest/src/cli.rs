@@ -80,7 +80,11 @@ pub enum Command {
     /// blob for three detectors, a long arc for two, distances for CBC. They
     /// are written into the alert tree like `import` does, or with --publish
     /// sent to the topic of the `gcn-kafka.bootstrap_servers` broker (never to
-    /// GCN) for `listen` to receive. Exit status as for `import`.
+    /// GCN) for `listen` to receive. With --dossier, each event also gets
+    /// the other messages GCN publishes around one (an IceCube search and a
+    /// circular, sometimes a BOOM candidate, a Swift GUANO notice or an
+    /// Einstein Probe transient nearby); published, each goes to its kind's
+    /// topic when `gcn-kafka.topics` lists it. Exit status as for `import`.
     Mock {
         /// How many alerts.
         #[arg(long, default_value_t = 4, value_name = "N")]
@@ -94,6 +98,9 @@ pub enum Command {
         /// Send to the local broker's topic instead of writing the tree.
         #[arg(long)]
         publish: bool,
+        /// Add every other kind of message of each event's dossier.
+        #[arg(long)]
+        dossier: bool,
     },
 
     /// Check everything `listen` needs, one line per check; exit 1 if one fails.

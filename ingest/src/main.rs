@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             group,
             seed,
             publish,
+            dossier,
         } => {
             let request = cmd::mock::Request {
                 count: *count,
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
                 }),
                 seed: *seed,
                 publish: *publish,
+                dossier: *dossier,
             };
             with_settings(&path, |s| cmd::mock::run(s, &request))
         }

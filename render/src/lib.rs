@@ -77,8 +77,33 @@ pub fn render(
     options: &Aitoff,
     sites: &[SiteObservability],
 ) -> std::io::Result<Canvas> {
+    let lines = panel::info_lines(alert, map, stats, sites);
+    render_sky(map, stats, options, observation_time(alert, map), &lines)
+}
+
+/// The picture of a notice of another kind (an error circle drawn as a
+/// probability disc, or a HEALPix map), drawn like an alert's, with `lines`
+/// in the side panel and the Sun and Moon at `time`.
+pub fn render_notice_png(
+    map: &SkyMap,
+    options: &Aitoff,
+    time: DateTime<Utc>,
+    lines: &[String],
+) -> std::io::Result<Vec<u8>> {
+    let stats = Stats::compute(map);
+    render_sky(map, &stats, options, time, lines)?.encode_png()
+}
+
+/// The sky, its overlays and the side panel with `lines`.
+fn render_sky(
+    map: &SkyMap,
+    stats: &Stats,
+    options: &Aitoff,
+    time: DateTime<Utc>,
+    lines: &[String],
+) -> std::io::Result<Canvas> {
     let fonts = Fonts::load()?;
-    let bodies = Bodies::at(observation_time(alert, map));
+    let bodies = Bodies::at(time);
     let show_zones = options.sun_moon && options.sun_moon_contour;
     let mut canvas = Canvas::new(style::WIDTH, style::HEIGHT, style::BACKGROUND)?;
 
@@ -122,8 +147,7 @@ pub fn render(
         );
     }
     let legend = panel::legend(stats, options);
-    let lines = panel::info_lines(alert, map, stats, sites);
-    panel::draw(&mut canvas, &fonts, &legend, &lines);
+    panel::draw(&mut canvas, &fonts, &legend, lines);
     Ok(canvas)
 }
 

@@ -248,6 +248,10 @@ pub struct GcnKafka {
     /// Whether `listen` follows `gcn.heartbeat`; unset means "by broker": on for
     /// GCN, off for a `bootstrap_servers` broker (which rarely has that topic).
     pub heartbeat: Option<bool>,
+    /// How long `gcn.heartbeat` may be silent before `listen` writes a
+    /// `feed/<stamp>_silent` directory (and `_back` when it is heard again).
+    #[serde(deserialize_with = "duration_text")]
+    pub heartbeat_alarm: Duration,
 }
 
 /// The value the original ships for credentials not yet filled in.
@@ -264,6 +268,7 @@ impl Default for GcnKafka {
             bootstrap_servers: String::new(),
             config: BTreeMap::new(),
             heartbeat: None,
+            heartbeat_alarm: Duration::from_secs(300),
         }
     }
 }
@@ -279,6 +284,7 @@ impl fmt::Debug for GcnKafka {
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("config", &self.config.keys().collect::<Vec<_>>())
             .field("heartbeat", &self.heartbeat)
+            .field("heartbeat_alarm", &self.heartbeat_alarm)
             .finish()
     }
 }
@@ -1080,6 +1086,7 @@ lvk:
             ("lvk.ascii_map", "nside"),
             ("gcn-kafka", "bootstrap_servers"),
             ("gcn-kafka", "heartbeat"),
+            ("gcn-kafka", "heartbeat_alarm"),
             ("trigger", "catch_up"),
             ("trigger", "plugins"),
         ] {
@@ -1091,6 +1098,13 @@ lvk:
     #[test]
     fn heartbeat_defaults_by_broker() {
         assert!(parse("").unwrap().gcn_kafka.follows_heartbeat());
+        assert_eq!(
+            parse("").unwrap().gcn_kafka.heartbeat_alarm,
+            Duration::from_secs(300)
+        );
+        let alarm = parse("gcn-kafka: {heartbeat_alarm: 90s}").unwrap();
+        assert_eq!(alarm.gcn_kafka.heartbeat_alarm, Duration::from_secs(90));
+        assert!(parse("gcn-kafka: {heartbeat_alarm: soon}").is_err());
         let local = parse("gcn-kafka: {bootstrap_servers: 'localhost:9092'}").unwrap();
         assert!(!local.gcn_kafka.follows_heartbeat());
         let forced = parse("gcn-kafka: {bootstrap_servers: 'h:1', heartbeat: true}").unwrap();

@@ -3,6 +3,9 @@
 //! ```text
 //! <download_dir>/mockevents/<superevent_id>/<stamp>_<alert_type>/    MS... alerts
 //! <download_dir>/superevents/<superevent_id>/<stamp>_<alert_type>/   S... alerts
+//! <download_dir>/circulars/<circularId>/<stamp>_circular/   circulars naming no superevent
+//! <download_dir>/transients/<kind>/<id>/<stamp>_<alert_type>/   Einstein Probe, Swift GUANO
+//! <download_dir>/feed/<stamp>_silent/, feed/<stamp>_back/   the GCN heartbeat's silences
 //! <download_dir>/.staging/    alert directories being built (never alerts)
 //! <download_dir>/.rejected/   malformed messages kept with their reason
 //! ```
@@ -15,9 +18,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::marker::MARKER_NAME;
+use crate::Kind;
 
 pub const MOCK_EVENTS: &str = "mockevents";
 pub const REAL_EVENTS: &str = "superevents";
+pub const CIRCULARS: &str = "circulars";
+pub const TRANSIENTS: &str = "transients";
+pub const FEED: &str = "feed";
 pub const STAGING: &str = ".staging";
 pub const REJECTED: &str = ".rejected";
 
@@ -62,6 +69,21 @@ impl Tree {
         self.root.join(kind).join(superevent_id)
     }
 
+    /// `circulars/<circular_id>`: a circular that names no superevent.
+    pub fn circular_dir(&self, circular_id: &str) -> PathBuf {
+        self.root.join(CIRCULARS).join(circular_id)
+    }
+
+    /// `transients/<kind>/<id>`: a transient not linked to a superevent.
+    pub fn transient_dir(&self, kind: Kind, id: &str) -> PathBuf {
+        self.root.join(TRANSIENTS).join(kind.as_str()).join(id)
+    }
+
+    /// `feed`: the heartbeat directories.
+    pub fn feed_dir(&self) -> PathBuf {
+        self.root.join(FEED)
+    }
+
     /// The directory an alert of this event is written to, under its
     /// directory name (`<stamp>_<alert type>`, which the alert itself makes).
     pub fn alert_dir(&self, superevent_id: &str, dir_name: &str) -> PathBuf {
@@ -69,8 +91,9 @@ impl Tree {
     }
 
     /// Whether an earlier alert of this event was written: its event directory
-    /// holds at least one complete alert directory (an empty event directory, left
-    /// by a crash before the rename, does not count).
+    /// holds at least one complete LVK alert directory (an empty event directory,
+    /// left by a crash before the rename, does not count; nor do the other
+    /// kinds of its dossier, an IceCube search or a circular).
     pub fn event_has_complete_alert(&self, superevent_id: &str) -> bool {
         self.event_has_complete_alert_besides(superevent_id, None)
     }
@@ -90,7 +113,7 @@ impl Tree {
             let name = entry.file_name().to_string_lossy().into_owned();
             !is_hidden(&name)
                 && own != Some(name.as_str())
-                && entry.path().join(MARKER_NAME).is_file()
+                && holds_complete_lvk_alert(&entry.path())
         })
     }
 
@@ -167,6 +190,20 @@ impl Tree {
     }
 }
 
+/// Whether `dir` is complete and its marker says it holds an LVK alert (a
+/// marker without a kind, from before kinds existed, does).
+fn holds_complete_lvk_alert(dir: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct KindOnly {
+        #[serde(default)]
+        kind: Kind,
+    }
+    let Ok(bytes) = std::fs::read(dir.join(MARKER_NAME)) else {
+        return false;
+    };
+    serde_json::from_slice::<KindOnly>(&bytes).map_or(true, |m| m.kind == Kind::Lvk)
+}
+
 fn visit_alert(alert: PathBuf, f: &mut impl FnMut(PathBuf, &std::fs::Metadata)) {
     if let Ok(meta) = std::fs::metadata(alert.join(MARKER_NAME)) {
         if meta.is_file() {
@@ -227,6 +264,15 @@ mod tests {
             tree.event_dir("S230528ay"),
             Path::new("/data/superevents/S230528ay")
         );
+        assert_eq!(
+            tree.circular_dir("33603"),
+            Path::new("/data/circulars/33603")
+        );
+        assert_eq!(
+            tree.transient_dir(Kind::SwiftGuano, "694215995"),
+            Path::new("/data/transients/swift_guano/694215995")
+        );
+        assert_eq!(tree.feed_dir(), Path::new("/data/feed"));
     }
 
     #[test]
@@ -252,6 +298,18 @@ mod tests {
         assert_eq!(
             tree.complete_alert_dirs(),
             vec![event.join("20230101T000000_preliminary")]
+        );
+        std::fs::create_dir_all(tree.event_dir("MS2").join("20230101T000000_icecube")).unwrap();
+        std::fs::write(
+            tree.event_dir("MS2")
+                .join("20230101T000000_icecube")
+                .join(MARKER_NAME),
+            r#"{"kind":"icecube"}"#,
+        )
+        .unwrap();
+        assert!(
+            !tree.event_has_complete_alert("MS2"),
+            "an IceCube search is not an alert of the event"
         );
     }
 

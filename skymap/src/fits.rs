@@ -296,3 +296,99 @@ fn read_cards(file: &mut FitsFile) -> Result<Vec<Card>, SkyMapError> {
         Ok(cards)
     }
 }
+
+/// The largest flat map read (3 million pixels, 0.11° each): GUANO's maps
+/// are far coarser, and a flat map is held whole.
+pub const MAX_FLAT_NSIDE: u64 = 512;
+
+/// Reads a sky map that is multi-order (as LVK's) or flat (one probability
+/// per pixel, `ORDERING` RING or NESTED, `NSIDE` a power of two), as Swift
+/// GUANO sends them. A flat map becomes the multi-order map of its pixels.
+pub fn read_any_skymap(path: &Path) -> Result<SkyMap, SkyMapError> {
+    match read_skymap(path) {
+        Err(SkyMapError::NotMultiOrder(why)) => read_flat(path).map_err(|flat| match flat {
+            SkyMapError::NotMultiOrder(flat_why) => {
+                SkyMapError::NotMultiOrder(format!("{why}; nor is it a flat map: {flat_why}"))
+            }
+            other => other,
+        }),
+        other => other,
+    }
+}
+
+fn read_flat(path: &Path) -> Result<SkyMap, SkyMapError> {
+    let file_size = super::prescan::check_file(path)?;
+    let mut file = FitsFile::open(path).map_err(fits_error)?;
+    check_describable_table(&mut file)?;
+    let hdu = file.hdu(1).map_err(fits_error)?;
+    let HduInfo::TableInfo {
+        column_descriptions,
+        num_rows,
+    } = &hdu.info
+    else {
+        return Err(SkyMapError::NotMultiOrder(
+            "the first extension is not a table".into(),
+        ));
+    };
+    let rows = *num_rows;
+    let Some(first) = column_descriptions.first() else {
+        return Err(SkyMapError::NotMultiOrder("the table has no column".into()));
+    };
+    let column = checked(first, false)?.to_string();
+    let nside: i64 = hdu
+        .read_key(&mut file, "NSIDE")
+        .map_err(|_| SkyMapError::NotMultiOrder("no NSIDE keyword".into()))?;
+    let ordering: String = hdu
+        .read_key(&mut file, "ORDERING")
+        .map_err(|_| SkyMapError::NotMultiOrder("no ORDERING keyword".into()))?;
+    let nside = u64::try_from(nside)
+        .ok()
+        .filter(|n| n.is_power_of_two() && *n <= MAX_FLAT_NSIDE)
+        .ok_or_else(|| {
+            SkyMapError::NotMultiOrder(format!(
+                "NSIDE {nside} is not a power of two up to {MAX_FLAT_NSIDE}"
+            ))
+        })?;
+    let depth = nside.trailing_zeros() as u8;
+    let pixels = 12 * nside * nside;
+    if rows as u64 != pixels || pixels.saturating_mul(4) > file_size {
+        return Err(SkyMapError::Fits(format!(
+            "NSIDE {nside} means {pixels} rows; the table has {rows} (file of {file_size} bytes)"
+        )));
+    }
+    let ring = match ordering.trim().to_ascii_uppercase().as_str() {
+        "RING" => true,
+        "NESTED" => false,
+        other => {
+            return Err(SkyMapError::NotMultiOrder(format!(
+                "ORDERING {other:?} is neither RING nor NESTED"
+            )))
+        }
+    };
+    let probs: Vec<f64> = hdu.read_col(&mut file, &column).map_err(fits_error)?;
+    if probs.len() != rows {
+        return Err(SkyMapError::Fits(format!(
+            "the header claims {rows} rows but the column holds {} values",
+            probs.len()
+        )));
+    }
+    let header = read_cards(&mut file)?;
+    let layer = cdshealpix::nested::get(depth);
+    let area = super::pixel_area_sr(depth);
+    let pixels = probs
+        .iter()
+        .enumerate()
+        .map(|(row, &p)| {
+            if !(p.is_finite() && p >= 0.0) {
+                return Err(SkyMapError::BadDensity { row, value: p });
+            }
+            let ipix = if ring {
+                layer.from_ring(row as u64)
+            } else {
+                row as u64
+            };
+            Ok(Pixel::without_distance(depth, ipix, p / area))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    SkyMap::new(pixels, false, header)
+}

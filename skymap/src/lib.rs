@@ -16,7 +16,7 @@ pub mod sky;
 pub mod stats;
 pub mod synth;
 
-pub use fits::read_skymap;
+pub use fits::{read_any_skymap, read_skymap};
 pub use header::{Card, CardValue};
 pub use stats::Stats;
 

@@ -18,7 +18,9 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use crate::messages::{alert_json, b64, fits_bytes, to_bytes, MapSpec};
+use crate::notices;
 use gocart_ingest::skymap::synth::{Distance, Layout};
+use gocart_shared::Kind;
 
 /// Cases larger than this are not committed; the test makes them.
 pub const MAX_COMMITTED_BYTES: usize = 200 * 1024;
@@ -42,6 +44,8 @@ pub struct Case {
     pub bytes: Vec<u8>,
     pub expect: Expect,
     pub about: String,
+    /// The kind it claims to be: the broker test sends it on that kind's topic.
+    pub kind: Kind,
 }
 
 impl Case {
@@ -60,6 +64,8 @@ struct Corpus {
     cases: Vec<Case>,
     /// A small valid CBC map (about 100 pixels): the base of the FITS cases.
     fits: Vec<u8>,
+    /// The kind of the cases being made.
+    kind: Kind,
 }
 
 impl Corpus {
@@ -88,6 +94,7 @@ impl Corpus {
             bytes,
             expect,
             about: about.into(),
+            kind: self.kind,
         });
     }
 
@@ -177,6 +184,7 @@ pub fn cases() -> Vec<Case> {
     let mut c = Corpus {
         cases: Vec::new(),
         fits: small_map(),
+        kind: Kind::Lvk,
     };
     json_structure(&mut c);
     fields(&mut c);
@@ -186,7 +194,204 @@ pub fn cases() -> Vec<Case> {
     fits_headers(&mut c);
     fits_cells(&mut c);
     sizes(&mut c);
+    notice_cases(&mut c);
     c.cases
+}
+
+/// The other kinds of the dossier: names that would be paths, times and
+/// lists that are not, and what may be missing without harm. Each written
+/// one is linked to its own mock event (`mockevents/`).
+fn notice_cases(c: &mut Corpus) {
+    let t = "2023-04-24T00:02:04Z";
+    let edit = |mut v: Value, f: &dyn Fn(&mut Value)| {
+        f(&mut v);
+        to_bytes(&v)
+    };
+    c.kind = Kind::Icecube;
+    let icecube = |c: &Corpus| notices::icecube(&c.next_id(), t, (0.1, 0.2), 1);
+    let b = edit(icecube(c), &|v| v["ref_ID"] = json!("../../../etc"));
+    c.reject(
+        "icecube-ref-id-traversal",
+        b,
+        "field `ref_ID`",
+        "ref_ID climbing out of the tree",
+    );
+    let b = edit(icecube(c), &|v| v["ref_ID"] = json!("GRB230424A"));
+    c.reject(
+        "icecube-ref-id-not-a-superevent",
+        b,
+        "is not a superevent id",
+        "ref_ID a plain name but no S/MS id",
+    );
+    let b = edit(icecube(c), &|v| {
+        let o = v.as_object_mut().unwrap();
+        o.remove("alert_datetime");
+        o.remove("trigger_time");
+    });
+    c.reject(
+        "icecube-no-time",
+        b,
+        "alert_datetime or trigger_time",
+        "no time to name the directory by",
+    );
+    let id = c.next_id();
+    let b = to_bytes(&json!({"$schema": icecube(c)["$schema"], "ref_ID": id, "alert_datetime": t}));
+    c.write(
+        "icecube-only-what-makes-the-path",
+        b,
+        "no p-values, no direction: written, EXTRA.missing says so",
+    );
+    let b = edit(icecube(c), &|v| {
+        v["pval_generic"] = json!("0.01");
+        v["pval_bayesian"] = json!([1, 2]);
+        v["most_probable_direction"] = json!({"ra": 1e300, "dec": -1e300});
+        v["coincident_events"] = json!("none");
+    });
+    c.write(
+        "icecube-fields-of-the-wrong-type",
+        b,
+        "p-values as text and a list, a direction off the sphere",
+    );
+
+    c.kind = Kind::Circular;
+    let circular = |c: &Corpus| {
+        notices::circular(
+            33_000 + c.cases.len() as u64,
+            &format!("LIGO/Virgo/KAGRA {}: x", c.next_id()),
+            None,
+            1_682_294_524_000,
+        )
+    };
+    let b = edit(circular(c), &|v| v["circularId"] = json!("1/../../x"));
+    c.reject(
+        "circular-id-traversal",
+        b,
+        "field `circularId`",
+        "circularId with slashes",
+    );
+    let b = edit(circular(c), &|v| v["circularId"] = json!(-5));
+    c.reject(
+        "circular-id-negative",
+        b,
+        "field `circularId`",
+        "a negative circular id",
+    );
+    let b = edit(circular(c), &|v| v["createdOn"] = json!("last Tuesday"));
+    c.reject(
+        "circular-created-on-not-a-time",
+        b,
+        "field `createdOn`",
+        "createdOn as words",
+    );
+    let b = edit(circular(c), &|v| {
+        v["subject"] = json!(format!(
+            "{} ☃ \u{202e} S230424 MS2304240a SS230424a",
+            v["subject"].as_str().unwrap()
+        ));
+        v["eventId"] = json!(7);
+    });
+    c.write(
+        "circular-subject-with-near-ids",
+        b,
+        "a subject with unicode and almost-ids: only the real id counts",
+    );
+
+    c.kind = Kind::Boom;
+    let boom =
+        |c: &Corpus, name: &str| notices::boom(t, &[(name, 10.0, 20.0, &[c.next_id().as_str()])]);
+    c.reject(
+        "boom-event-name-traversal",
+        to_bytes(&boom(c, "../ZTF")),
+        "event_name",
+        "a candidate name with a path",
+    );
+    let b = edit(boom(c, "ZTF23a"), &|v| {
+        v["data"]["targets"] = json!({"a": 1})
+    });
+    c.reject(
+        "boom-targets-not-a-list",
+        b,
+        "data.targets",
+        "targets as a mapping",
+    );
+    let b = edit(boom(c, "ZTF23b"), &|v| {
+        v["data"]["targets"][0]["gcn_crossmatch"] = json!([{"ref_ID": "GRB1"}])
+    });
+    c.reject(
+        "boom-crossmatched-to-no-superevent",
+        b,
+        "no target is crossmatched",
+        "crossmatched to a GRB only",
+    );
+    let id = c.next_id();
+    let ids = [id.as_str()];
+    let many: Vec<(String, f64, f64)> = (0..40).map(|i| (format!("ZTF23m{i}"), 1.0, 2.0)).collect();
+    let targets: Vec<(&str, f64, f64, &[&str])> = many
+        .iter()
+        .map(|(n, r, d)| (n.as_str(), *r, *d, &ids[..]))
+        .collect();
+    c.reject(
+        "boom-forty-targets",
+        to_bytes(&notices::boom(t, &targets)),
+        "more than the 32",
+        "40 directories from one message",
+    );
+    let b = edit(boom(c, "ZTF23c"), &|v| {
+        v["data"]["targets"][0]["ra"] = json!("east");
+        v["data"]["targets"][0]["classification_scores"] = json!({"x": "high"});
+    });
+    c.write(
+        "boom-target-without-a-position",
+        b,
+        "a candidate whose position is text: written, no picture",
+    );
+
+    c.kind = Kind::EinsteinProbe;
+    let ep =
+        |c: &Corpus| notices::einstein_probe(&format!("0170{}", c.cases.len()), t, 1.0, 2.0, 0.1);
+    let b = edit(ep(c), &|v| v["id"] = json!([]));
+    c.reject(
+        "ep-id-empty-list",
+        b,
+        "an empty list",
+        "no id to name the folder by",
+    );
+    let b = edit(ep(c), &|v| v["id"] = json!(["a/b"]));
+    c.reject(
+        "ep-id-with-a-slash",
+        b,
+        "field `id[0]`",
+        "an id with a slash",
+    );
+
+    c.kind = Kind::SwiftGuano;
+    let guano = |c: &Corpus| {
+        notices::swift_guano(&format!("7000{}", c.cases.len()), "update", t, None, None)
+    };
+    let b = edit(guano(c), &|v| v["alert_type"] = json!("../initial"));
+    c.reject(
+        "guano-alert-type-traversal",
+        b,
+        "field `alert_type`",
+        "an alert type with a path",
+    );
+    let b = edit(guano(c), &|v| v["healpix_file"] = json!("hhhh..."));
+    c.reject(
+        "guano-healpix-not-base64",
+        b,
+        "healpix_file",
+        "the schema example's placeholder",
+    );
+    let b = edit(guano(c), &|v| {
+        v["healpix_file"] = json!(b64(b"SIMPLE  =                    T"))
+    });
+    c.reject(
+        "guano-healpix-not-a-map",
+        b,
+        "healpix_file",
+        "base64 of a FITS card, not a map",
+    );
+    c.kind = Kind::Lvk;
 }
 
 /// Messages that are not a JSON object, or not JSON at all.
@@ -1167,13 +1372,17 @@ pub fn write_corpus(dir: &Path) -> std::io::Result<()> {
             Expect::Rejected(reason) => ("rejected", Some(reason.clone())),
             Expect::Written => ("written", None),
         };
-        manifest.push(json!({
+        let mut entry = json!({
             "name": case.name,
             "file": file,
             "expect": expect,
             "reason": reason,
             "about": case.about,
-        }));
+        });
+        if case.kind != Kind::Lvk {
+            entry["kind"] = json!(case.kind.as_str());
+        }
+        manifest.push(entry);
     }
     let mut text = serde_json::to_string_pretty(&Value::from(manifest))?;
     text.push('\n');

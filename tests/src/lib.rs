@@ -2,7 +2,8 @@
 //! real LVK alerts are, and the rule for when they are absent; the built
 //! binaries (`binaries`); looking at an alert tree (`tree`); reading the
 //! trigger's record (`record`); waiting with a deadline (`wait`); the programs
-//! as processes (`process`); synthetic alert messages (`messages`) and the
+//! as processes (`process`); synthetic alert messages (`messages`), GCN
+//! notices of the other kinds (`notices`) and the
 //! hostile-input corpus made from them (`hostile`); a Tansu broker and
 //! `gocart-ingest listen` for the Kafka tests (`kafka`); a plain HTTP client
 //! for the serve tests (`http`); the python env of the tests that compare
@@ -18,6 +19,7 @@ pub mod hostile;
 pub mod http;
 pub mod kafka;
 pub mod messages;
+pub mod notices;
 pub mod process;
 mod pyenv;
 mod record;

@@ -1,7 +1,9 @@
 //! The path every alert takes, whatever its source (Kafka, a file, a mock):
 //! check the message, select mock/real, print the summary, stage and check its
 //! sky maps, apply the filters and the RETRACTION rule, write the outputs, and
-//! publish the directory atomically with its marker.
+//! publish the directory atomically with its marker. A message of another
+//! kind (an IceCube search, a circular...: docs/contracts.md, "Kinds") takes
+//! its own path (`notices`) to the same staging, marker and publish.
 //!
 //! Each step's failure has one meaning: the alert is *rejected* (malformed: kept
 //! under `.rejected/`, never retried), *skipped* (deliberately not written), or
@@ -10,11 +12,13 @@
 
 pub mod filter;
 pub mod maps;
+mod notice_maps;
+pub mod notices;
 pub mod pool;
 pub mod tally;
 
 pub use gocart_alert::{clip_text, Alert, AlertError, Event, ExternalCoinc, MAX_MESSAGE_BYTES};
-pub use gocart_alert::{meta, model, names, report};
+pub use gocart_alert::{meta, model, names, notice, report};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -144,6 +148,11 @@ impl Pipeline {
     }
 
     fn run(&self, message: &Message, lines: &mut Vec<String>) -> Outcome {
+        match notices::kind_of(message) {
+            Ok(gocart_shared::Kind::Lvk) => {}
+            Ok(kind) => return self.run_notice(kind, message, lines),
+            Err(reason) => return self.reject(message, &reason),
+        }
         let alert = match Alert::parse(&message.bytes) {
             Ok(alert) => alert,
             Err(e) => return self.reject(message, &e.to_string()),
@@ -290,12 +299,28 @@ impl Pipeline {
         message: &Message,
         staging: Staging,
     ) -> Result<Outcome, Failure> {
+        let seal = Seal {
+            kind: gocart_shared::Kind::Lvk,
+            id: &alert.superevent_id,
+            alert_type: &alert.alert_type,
+            time_created: &alert.time_created_text,
+            target: self.tree.alert_dir(&alert.superevent_id, &alert.dir_name()),
+        };
+        Ok(match self.seal(seal, message, staging)? {
+            Published::Written(dir) => Outcome::Written(dir),
+            Published::Replaced(dir) => Outcome::Replaced(dir),
+            Published::Unchanged(dir) => Outcome::Unchanged(dir),
+        })
+    }
+
+    /// Writes the marker into a staged directory and publishes it.
+    fn seal(&self, seal: Seal, message: &Message, staging: Staging) -> Result<Published, Failure> {
         let message_sha256 = sha256_hex(&message.bytes);
         let marker = Marker {
-            kind: gocart_shared::Kind::Lvk,
-            superevent_id: alert.superevent_id.clone(),
-            alert_type: alert.alert_type.clone(),
-            time_created: alert.time_created_text.clone(),
+            kind: seal.kind,
+            superevent_id: seal.id.to_string(),
+            alert_type: seal.alert_type.to_string(),
+            time_created: seal.time_created.to_string(),
             source: message.source.clone(),
             written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             message_sha256: message_sha256.clone(),
@@ -304,15 +329,9 @@ impl Pipeline {
         let staged = staging
             .complete(&marker)
             .map_err(Failure::io("cannot write the marker"))?;
-        let target = self.tree.alert_dir(&alert.superevent_id, &alert.dir_name());
-        let published = publish(&staged, &target, &message_sha256).map_err(|e| {
+        publish(&staged, &seal.target, &message_sha256).map_err(|e| {
             let _ = std::fs::remove_dir_all(&staged);
             Failure::Io("cannot move the alert into place".into(), e)
-        })?;
-        Ok(match published {
-            Published::Written(dir) => Outcome::Written(dir),
-            Published::Replaced(dir) => Outcome::Replaced(dir),
-            Published::Unchanged(dir) => Outcome::Unchanged(dir),
         })
     }
 
@@ -343,6 +362,16 @@ pub fn write_report(out: &mut dyn Write, lines: &[String]) {
         let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out, "----------------------------------------\n");
+}
+
+/// What the marker of a directory says about it, and where it goes.
+struct Seal<'a> {
+    kind: gocart_shared::Kind,
+    /// The id the directory's folder is named by.
+    id: &'a str,
+    alert_type: &'a str,
+    time_created: &'a str,
+    target: PathBuf,
 }
 
 /// Why writing an alert stopped.

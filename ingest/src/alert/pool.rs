@@ -74,14 +74,19 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// The message's superevent id, read without building the document; None for
-/// a message that is not an alert (it will be rejected, on any thread).
+/// The message's superevent id (an IceCube search's `ref_ID`: it reads what
+/// the event's folder holds), read without building the document; None for a
+/// message linked to none or several (one thread takes them all, in order)
+/// or that is not an alert (it will be rejected, on any thread).
 fn event_key(bytes: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
     struct Key {
         superevent_id: Option<String>,
+        #[serde(rename = "ref_ID")]
+        ref_id: Option<String>,
     }
-    serde_json::from_slice::<Key>(bytes).ok()?.superevent_id
+    let key = serde_json::from_slice::<Key>(bytes).ok()?;
+    key.superevent_id.or(key.ref_id)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use crate::alert::tally::Tally;
 use crate::alert::{Message, Pipeline, MAX_MESSAGE_BYTES};
 use crate::kafka::config::KafkaSettings;
+use crate::mock::dossier::{self, MockNotice};
 use crate::mock::{self, Group, MockAlert, Options};
 use gocart_shared::cli::ExitStatus;
 
@@ -22,6 +23,42 @@ pub struct Request {
     pub group: Option<Group>,
     pub seed: Option<u64>,
     pub publish: bool,
+    /// The other kinds of each event's dossier too.
+    pub dossier: bool,
+}
+
+/// One message to write or publish: an alert or a notice of its dossier.
+struct Outgoing {
+    /// The Kafka topic of its kind.
+    topic: &'static str,
+    key: String,
+    /// What the PUBLISHED line says it is.
+    what: String,
+    created: chrono::DateTime<Utc>,
+    bytes: Vec<u8>,
+}
+
+fn outgoing(alerts: &[MockAlert], notices: &[MockNotice]) -> Vec<Outgoing> {
+    let mut all: Vec<Outgoing> = alerts
+        .iter()
+        .map(|a| Outgoing {
+            topic: "",
+            key: a.superevent_id.clone(),
+            what: format!("{} {}", a.superevent_id, a.alert_type),
+            created: a.created,
+            bytes: a.message.clone(),
+        })
+        .collect();
+    all.extend(notices.iter().map(|n| Outgoing {
+        topic: n.kind.topic().unwrap_or_default(),
+        key: n.key.clone(),
+        what: format!("{} {}", n.key, n.kind),
+        created: n.created,
+        bytes: n.message.clone(),
+    }));
+    // Stable: an event's alerts keep their order.
+    all.sort_by_key(|o| o.created);
+    all
 }
 
 pub fn run(settings: Settings, request: &Request) -> anyhow::Result<ExitStatus> {
@@ -53,20 +90,26 @@ pub fn run(settings: Settings, request: &Request) -> anyhow::Result<ExitStatus> 
         "mock: {} from seed {seed} (`--seed {seed}` makes them again)",
         gocart_shared::cli::count(alerts.len(), "alert", "alerts")
     );
-    if request.publish {
-        publish(&settings, &alerts)
+    let notices = if request.dossier {
+        dossier::generate(&alerts, seed)
     } else {
-        write(settings, &alerts, seed)
+        Vec::new()
+    };
+    let messages = outgoing(&alerts, &notices);
+    if request.publish {
+        publish(&settings, &messages)
+    } else {
+        write(settings, &messages, seed)
     }
 }
 
-fn write(settings: Settings, alerts: &[MockAlert], seed: u64) -> anyhow::Result<ExitStatus> {
+fn write(settings: Settings, messages: &[Outgoing], seed: u64) -> anyhow::Result<ExitStatus> {
     let pipeline = Pipeline::new(settings);
     let mut tally = Tally::default();
     let stdout = std::io::stdout();
-    for alert in alerts {
+    for outgoing in messages {
         let message = Message {
-            bytes: alert.message.clone(),
+            bytes: outgoing.bytes.clone(),
             source: Source::Mock { mock: seed },
         };
         tally.add(&pipeline.ingest(&message, &mut stdout.lock()));
@@ -79,9 +122,10 @@ fn write(settings: Settings, alerts: &[MockAlert], seed: u64) -> anyhow::Result<
     })
 }
 
-/// Produces the alerts to the first topic of a `bootstrap_servers` broker.
-/// Never to GCN: mock alerts there would reach every observer.
-fn publish(settings: &Settings, alerts: &[MockAlert]) -> anyhow::Result<ExitStatus> {
+/// Produces the alerts to the first topic of a `bootstrap_servers` broker,
+/// and each notice to its kind's topic if the settings list it. Never to
+/// GCN: mock alerts there would reach every observer.
+fn publish(settings: &Settings, messages: &[Outgoing]) -> anyhow::Result<ExitStatus> {
     let kafka = match KafkaSettings::from_settings(settings) {
         Ok(k) => k,
         Err(e) => {
@@ -89,7 +133,7 @@ fn publish(settings: &Settings, alerts: &[MockAlert]) -> anyhow::Result<ExitStat
             return Ok(ExitStatus::Usage);
         }
     };
-    let topic = &kafka.topics[0];
+    let alert_topic = &kafka.topics[0];
     let producer: BaseProducer = kafka
         .client_config()
         // Alerts with sky maps are 1-3 MB, over librdkafka's 1 MB default:
@@ -100,17 +144,29 @@ fn publish(settings: &Settings, alerts: &[MockAlert]) -> anyhow::Result<ExitStat
         )
         .create()
         .with_context(|| format!("cannot create a producer for {}", kafka.servers))?;
-    for alert in alerts {
+    for message in messages {
+        let topic = if message.topic.is_empty() {
+            alert_topic.as_str()
+        } else if kafka.topics.iter().any(|t| t == message.topic) {
+            message.topic
+        } else {
+            tracing::debug!(
+                "mock: {} not published: gcn-kafka.topics does not list {}",
+                message.what,
+                message.topic
+            );
+            continue;
+        };
         let record = BaseRecord::to(topic)
-            .key(&alert.superevent_id)
-            .payload(&alert.message);
-        producer.send(record).map_err(|(e, _)| {
-            anyhow::anyhow!("cannot send {} to {topic}: {e}", alert.superevent_id)
-        })?;
+            .key(&message.key)
+            .payload(&message.bytes);
+        producer
+            .send(record)
+            .map_err(|(e, _)| anyhow::anyhow!("cannot send {} to {topic}: {e}", message.what))?;
         producer.poll(Duration::ZERO);
         println!(
-            "PUBLISHED: {} {} to {topic} on {}",
-            alert.superevent_id, alert.alert_type, kafka.servers
+            "PUBLISHED: {} to {topic} on {}",
+            message.what, kafka.servers
         );
     }
     producer.flush(Duration::from_secs(30)).with_context(|| {

@@ -69,6 +69,8 @@ pub struct KafkaSettings {
     pub topics: Vec<String>,
     /// Whether `listen` also follows `gcn.heartbeat`.
     pub heartbeat: bool,
+    /// How long the heartbeat may be silent before `listen` says so in the tree.
+    pub heartbeat_alarm: std::time::Duration,
     /// GCN (true) or a `bootstrap_servers` broker.
     pub is_gcn: bool,
     /// Where we connect, for messages ("kafka.gcn.nasa.gov", "127.0.0.1:9092").
@@ -142,6 +144,7 @@ impl KafkaSettings {
             base,
             topics,
             heartbeat: gk.follows_heartbeat(),
+            heartbeat_alarm: gk.heartbeat_alarm,
             is_gcn,
             servers,
             client_id,

@@ -42,9 +42,12 @@ use super::config::KafkaSettings;
 use super::context::{Context, PartitionKey};
 use super::hold::{Hold, Holds};
 use super::ledger::{Ledger, Receipt};
+use super::silence::{Change, Silence};
 use super::status::{LastAlert, LastError, Status, REFRESH_SECS};
 use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
 use super::{Backoff, HEARTBEAT_TOPIC};
+use crate::alert::notice::Notice;
+use crate::alert::write_report;
 use crate::alert::{Message, Outcome, Pipeline};
 use gocart_shared::shutdown::Shutdown;
 
@@ -110,6 +113,10 @@ struct Listener {
     fenced: Option<String>,
     /// When a commit wait first saw the stop request.
     stop_seen: Option<Instant>,
+    /// Whether the heartbeat went silent (when it is followed).
+    silence: Option<Silence>,
+    /// Where the last heartbeat was (the heartbeat directories' source).
+    last_heartbeat_at: (i32, i64),
 }
 
 /// Runs until SIGINT/SIGTERM; returns after the alert in hand is committed.
@@ -141,7 +148,6 @@ pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError>
         commits: CommitQueue::new(&consumer),
         consumer,
         pipeline,
-        setup,
         status,
         ledger: Ledger::new(),
         holds: Holds::new(),
@@ -151,6 +157,12 @@ pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError>
         status_write_failed: false,
         fenced: None,
         stop_seen: None,
+        silence: setup
+            .kafka
+            .heartbeat
+            .then(|| Silence::new(setup.kafka.heartbeat_alarm, Utc::now())),
+        last_heartbeat_at: (0, -1),
+        setup,
     };
     listener.save_status();
     if !listener.start_positions(previous.as_ref()) {
@@ -451,10 +463,15 @@ impl Listener {
         let now = Utc::now();
         self.status.last_message = Some(now);
         if self.is_heartbeat(m.topic()) {
-            // Proof of a live connection; never an alert, never in the tree.
+            // Proof of a live connection; never an alert, never in the tree
+            // (but the end of a silence is).
             self.status.last_heartbeat = Some(now);
             self.ledger.receive(&key, m.offset());
             self.ledger.settle(&key, m.offset());
+            self.last_heartbeat_at = (key.1, m.offset());
+            if let Some(change) = self.silence.as_mut().and_then(|s| s.heard(now)) {
+                self.write_silence(change);
+            }
             return;
         }
         if let Some(held) = self.holds.blocked_by(&key, m.offset()) {
@@ -667,6 +684,9 @@ impl Listener {
 
     /// Retries, lazy commits and the status file, every few seconds.
     fn housekeeping(&mut self) {
+        if let Some(change) = self.silence.as_mut().and_then(|s| s.check(Utc::now())) {
+            self.write_silence(change);
+        }
         for key in self.holds.due(Instant::now()) {
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition(&key.0, key.1);
@@ -683,6 +703,36 @@ impl Listener {
             }
             self.save_status();
         }
+    }
+
+    /// Writes the heartbeat directory of a silence or of its end.
+    fn write_silence(&mut self, change: Change) {
+        let notice = match change {
+            Change::WentSilent { since } => {
+                tracing::warn!(
+                    "{HEARTBEAT_TOPIC} silent since {since} (gcn-kafka.heartbeat_alarm {:?})",
+                    self.setup.kafka.heartbeat_alarm
+                );
+                Notice::heartbeat(since, None)
+            }
+            Change::CameBack { since, at } => {
+                tracing::info!("{HEARTBEAT_TOPIC} back at {at} after a silence since {since}");
+                Notice::heartbeat(since, Some(at))
+            }
+        };
+        let message = Message {
+            bytes: serde_json::to_vec_pretty(&notice.document).unwrap_or_default(),
+            source: Source::Kafka {
+                topic: HEARTBEAT_TOPIC.to_string(),
+                partition: self.last_heartbeat_at.0,
+                offset: self.last_heartbeat_at.1,
+            },
+        };
+        let mut lines = Vec::new();
+        let outcome = self.pipeline.write_notice(&notice, &message, &mut lines);
+        lines.push(outcome.describe());
+        write_report(&mut std::io::stdout().lock(), &lines);
+        self.pipeline.log_outcome(&message, &outcome);
     }
 
     fn save_status(&mut self) {

@@ -17,6 +17,7 @@ pub mod echo;
 pub mod group_id;
 pub mod hold;
 pub mod ledger;
+pub mod silence;
 pub mod status;
 pub mod topics;
 

@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod crash;
 mod disk_full;
+mod dossier;
 mod filters;
 mod flatten;
 mod hostile;

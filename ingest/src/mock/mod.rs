@@ -8,6 +8,10 @@
 //! `skymap::synth`: a compact blob when three detectors saw it, a long arc when
 //! two did; distance layers for CBC, none for bursts. The same seed gives the
 //! same alerts, byte for byte, for the same `now`.
+//!
+//! `dossier` adds the other kinds of message a real event gathers.
+
+pub mod dossier;
 
 use std::path::Path;
 
@@ -63,6 +67,11 @@ impl MockAlert {
     /// computed when asked for).
     pub fn intended(&self) -> Option<Intended> {
         self.shape.map(|s| s.intended())
+    }
+
+    /// Where the map is brightest (cheap, unlike `intended`).
+    pub fn peak(&self) -> Option<(f64, f64)> {
+        self.shape.map(|s| s.peak())
     }
 }
 
@@ -365,8 +374,8 @@ impl Shape {
 
     /// The most probable position and the 90% area of the continuous density,
     /// integrated on a uniform level-9 grid (3 million pixels of 0.013 deg²).
-    fn intended(&self) -> Intended {
-        let (ra, dec) = match *self {
+    fn peak(&self) -> (f64, f64) {
+        match *self {
             Shape::Blob { ra, dec, .. } => (ra, dec),
             Shape::Arc {
                 ra,
@@ -375,7 +384,11 @@ impl Shape {
                 phase,
                 ..
             } => destination(ra, dec, radius, phase),
-        };
+        }
+    }
+
+    fn intended(&self) -> Intended {
+        let (ra, dec) = self.peak();
         let depth = 9;
         let mut densities: Vec<f64> = (0..12u64 << (2 * depth))
             .map(|ipix| {
@@ -438,10 +451,10 @@ fn letters(mut index: usize) -> String {
 
 /// A small, fixed pseudo-random generator: the same seed must give the same
 /// alerts on every machine and every version, which `rand`'s StdRng does not promise.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -450,11 +463,11 @@ impl SplitMix64 {
     }
 
     /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
+    pub(crate) fn uniform(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn range(&mut self, low: f64, high: f64) -> f64 {
+    pub(crate) fn range(&mut self, low: f64, high: f64) -> f64 {
         low + (high - low) * self.uniform()
     }
 
