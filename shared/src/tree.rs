@@ -120,12 +120,10 @@ impl Tree {
     /// Every complete alert directory in the tree, in path order.
     pub fn complete_alert_dirs(&self) -> Vec<PathBuf> {
         let mut found = Vec::new();
-        for kind in [MOCK_EVENTS, REAL_EVENTS] {
-            for event in visible_subdirs(&self.root.join(kind)) {
-                for alert in visible_subdirs(&event) {
-                    if alert.join(MARKER_NAME).is_file() {
-                        found.push(alert);
-                    }
+        for event in self.event_folders() {
+            for alert in visible_subdirs(&event) {
+                if alert.join(MARKER_NAME).is_file() {
+                    found.push(alert);
                 }
             }
         }
@@ -133,9 +131,44 @@ impl Tree {
         found
     }
 
+    /// Every folder whose subdirectories are alert directories, in path
+    /// order: `mockevents/<id>`, `superevents/<id>`, `circulars/<id>`,
+    /// `transients/<kind>/<id>` and `feed`.
+    pub fn event_folders(&self) -> Vec<PathBuf> {
+        self.event_folders_in(&self.root, Level::Root)
+    }
+
+    /// The event folders at or below `path`, which is at `level`.
+    fn event_folders_in(&self, path: &Path, level: Level) -> Vec<PathBuf> {
+        match level {
+            Level::Alert => Vec::new(),
+            Level::Event => vec![path.to_path_buf()],
+            Level::Kind if path == self.root.join(TRANSIENTS) => sorted_subdirs(path)
+                .iter()
+                .flat_map(|kind| sorted_subdirs(kind))
+                .collect(),
+            Level::Kind => sorted_subdirs(path),
+            Level::Root => {
+                let mut events: Vec<PathBuf> = [MOCK_EVENTS, REAL_EVENTS, CIRCULARS, TRANSIENTS]
+                    .iter()
+                    .flat_map(|kind| {
+                        let dir = self.root.join(kind);
+                        self.event_folders_in(&dir, Level::Kind)
+                    })
+                    .collect();
+                let feed = self.feed_dir();
+                if feed.is_dir() {
+                    events.push(feed);
+                }
+                events.sort();
+                events
+            }
+        }
+    }
+
     /// Where `path` sits in the tree, or `None` if it is outside it, hidden at
-    /// some level, below an alert directory, or under a folder other than
-    /// `mockevents`/`superevents`. Lets a watcher decide what a new path can be.
+    /// some level, below an alert directory, or under a folder the tree does
+    /// not have. Lets a watcher decide what a new path can be.
     pub fn level_of(&self, path: &Path) -> Option<Level> {
         let rest = path.strip_prefix(&self.root).ok()?;
         let names: Vec<&str> = rest
@@ -145,14 +178,19 @@ impl Tree {
         if names.iter().any(|n| is_hidden(n) || *n == "..") {
             return None;
         }
-        match names.as_slice() {
-            [] => Some(Level::Root),
-            [kind, ..] if *kind != MOCK_EVENTS && *kind != REAL_EVENTS => None,
-            [_] => Some(Level::Kind),
-            [_, _] => Some(Level::Event),
-            [_, _, _] => Some(Level::Alert),
-            _ => None,
-        }
+        // `transients/<kind>` is one more folder level than the others, and
+        // `feed` one less: both end in the same event and alert levels.
+        let below_kind = match names.as_slice() {
+            [] => return Some(Level::Root),
+            [TRANSIENTS] => return Some(Level::Kind),
+            [TRANSIENTS, _, rest @ ..] => rest,
+            [FEED, rest @ ..] => return [Level::Event, Level::Alert].get(rest.len()).copied(),
+            [kind, rest @ ..] if [MOCK_EVENTS, REAL_EVENTS, CIRCULARS].contains(kind) => rest,
+            _ => return None,
+        };
+        [Level::Kind, Level::Event, Level::Alert]
+            .get(below_kind.len())
+            .copied()
     }
 
     /// The complete alert directories at or below `path` (any level of the tree),
@@ -172,15 +210,10 @@ impl Tree {
         path: &Path,
         mut f: impl FnMut(PathBuf, &std::fs::Metadata),
     ) {
-        let events: Vec<PathBuf> = match self.level_of(path) {
+        let events = match self.level_of(path) {
             None => return,
             Some(Level::Alert) => return visit_alert(path.to_path_buf(), &mut f),
-            Some(Level::Event) => vec![path.to_path_buf()],
-            Some(Level::Kind) => sorted_subdirs(path),
-            Some(Level::Root) => [MOCK_EVENTS, REAL_EVENTS]
-                .iter()
-                .flat_map(|kind| sorted_subdirs(&self.root.join(kind)))
-                .collect(),
+            Some(level) => self.event_folders_in(path, level),
         };
         for event in events {
             for alert in sorted_subdirs(&event) {
@@ -223,11 +256,13 @@ fn sorted_subdirs(dir: &Path) -> Vec<PathBuf> {
 pub enum Level {
     /// `download_dir` itself.
     Root,
-    /// `mockevents` or `superevents`.
+    /// `mockevents`, `superevents`, `circulars`, `transients` or
+    /// `transients/<kind>`: folders of event folders.
     Kind,
-    /// `<kind>/<superevent_id>`.
+    /// `<kind>/<superevent_id>` (`transients/<kind>/<id>`, or `feed`).
     Event,
-    /// `<kind>/<superevent_id>/<stamp>_<alert_type>`.
+    /// `<kind>/<superevent_id>/<stamp>_<alert_type>`, or any directory in an
+    /// event folder.
     Alert,
 }
 
@@ -352,5 +387,58 @@ mod tests {
         let mut sizes = Vec::new();
         tree.for_each_complete_alert_in(dir.path(), |d, meta| sizes.push((d, meta.len())));
         assert_eq!(sizes, vec![(alert.clone(), 2)], "the marker's metadata");
+    }
+
+    #[test]
+    fn the_dossier_folders_are_levels_of_the_tree_and_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::new(dir.path());
+        let circular = tree.circular_dir("33603").join("20240101T000000_circular");
+        let transient = tree
+            .transient_dir(Kind::SwiftGuano, "694215995")
+            .join("20230101T032436_initial");
+        let feed = tree.feed_dir().join("20240101T000000_silent");
+        let lvk = tree.event_dir("S1").join("20240101T000000_preliminary");
+        for alert in [&circular, &transient, &feed, &lvk] {
+            std::fs::create_dir_all(alert).unwrap();
+            std::fs::write(alert.join(MARKER_NAME), "{}").unwrap();
+        }
+        let root = dir.path();
+        let level = |rel: &str| tree.level_of(&root.join(rel));
+        assert_eq!(level("circulars"), Some(Level::Kind));
+        assert_eq!(level("circulars/33603"), Some(Level::Event));
+        assert_eq!(level("transients"), Some(Level::Kind));
+        assert_eq!(level("transients/swift_guano"), Some(Level::Kind));
+        assert_eq!(
+            level("transients/swift_guano/694215995"),
+            Some(Level::Event)
+        );
+        assert_eq!(tree.level_of(&transient), Some(Level::Alert));
+        assert_eq!(level("feed"), Some(Level::Event));
+        assert_eq!(tree.level_of(&feed), Some(Level::Alert));
+        assert_eq!(tree.level_of(&feed.join("x")), None);
+        assert_eq!(tree.level_of(&transient.join("x")), None);
+
+        let mut all = vec![
+            circular.clone(),
+            transient.clone(),
+            feed.clone(),
+            lvk.clone(),
+        ];
+        all.sort();
+        assert_eq!(tree.complete_alert_dirs(), all);
+        assert_eq!(tree.complete_alert_dirs_in(root), all);
+        for (from, found) in [
+            ("transients", &transient),
+            ("transients/swift_guano", &transient),
+            ("circulars", &circular),
+            ("feed", &feed),
+        ] {
+            assert_eq!(
+                tree.complete_alert_dirs_in(&root.join(from)),
+                vec![found.clone()],
+                "{from}"
+            );
+        }
     }
 }

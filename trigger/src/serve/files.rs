@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use gocart_shared::tree::{MOCK_EVENTS, REAL_EVENTS};
 use gocart_shared::{Level, Tree, MARKER_NAME};
 
 /// The plain names of a relative path (already percent-decoded), or `None`
@@ -25,26 +24,19 @@ fn resolved_at(tree: &Tree, path: &Path, level: Level) -> Option<PathBuf> {
     (tree.level_of(&real) == Some(level) && real.is_dir()).then_some(real)
 }
 
-/// `<kind>/<superevent_id>`: an event directory.
+/// `<kind>/<superevent_id>` (or `transients/<kind>/<id>`, `feed`): an
+/// event folder, as the tree's levels define it.
 pub fn event_dir(tree: &Tree, rel: &str) -> Option<PathBuf> {
-    match plain_names(rel)?.as_slice() {
-        [kind, event] if is_kind(kind) => {
-            resolved_at(tree, &tree.root().join(kind).join(event), Level::Event)
-        }
-        _ => None,
-    }
+    plain_names(rel)?;
+    resolved_at(tree, &tree.root().join(rel), Level::Event)
 }
 
-/// `<kind>/<superevent_id>/<dir>`: a complete alert directory.
+/// `<kind>/<superevent_id>/<dir>` (or one level deeper under `transients`,
+/// one less under `feed`): a complete alert directory.
 pub fn alert_dir(tree: &Tree, rel: &str) -> Option<PathBuf> {
-    match plain_names(rel)?.as_slice() {
-        [kind, event, dir] if is_kind(kind) => {
-            let path = tree.root().join(kind).join(event).join(dir);
-            let real = resolved_at(tree, &path, Level::Alert)?;
-            real.join(MARKER_NAME).is_file().then_some(real)
-        }
-        _ => None,
-    }
+    plain_names(rel)?;
+    let real = resolved_at(tree, &tree.root().join(rel), Level::Alert)?;
+    real.join(MARKER_NAME).is_file().then_some(real)
 }
 
 /// `<kind>/<superevent_id>/<dir>/<file>`: a regular file of a complete alert
@@ -75,10 +67,6 @@ pub fn relative(tree: &Tree, path: &Path) -> Option<String> {
         .map(|c| c.as_os_str().to_str())
         .collect::<Option<_>>()?;
     Some(names.join("/"))
-}
-
-fn is_kind(name: &str) -> bool {
-    name == MOCK_EVENTS || name == REAL_EVENTS
 }
 
 #[cfg(test)]
@@ -117,6 +105,30 @@ mod tests {
         }
         assert!(alert_dir(&tree, "mockevents/MS1").is_none());
         assert!(event_dir(&tree, "mockevents/..").is_none());
+    }
+
+    #[test]
+    fn the_dossier_folders_are_served_too() {
+        let (_tmp, tree) = tree_with_alert();
+        for rel in [
+            "transients/swift_guano/694215995/20230101T032436_initial",
+            "circulars/33603/20240101T000000_circular",
+            "feed/20240101T000000_silent",
+        ] {
+            let dir = tree.root().join(rel);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("meta.yaml"), "x").unwrap();
+            assert!(alert_dir(&tree, rel).is_none(), "{rel}: no marker yet");
+            std::fs::write(dir.join(MARKER_NAME), "{}").unwrap();
+            assert!(alert_dir(&tree, rel).is_some(), "{rel}");
+            assert!(
+                alert_file(&tree, &format!("{rel}/meta.yaml")).is_some(),
+                "{rel}"
+            );
+        }
+        assert!(event_dir(&tree, "transients/swift_guano/694215995").is_some());
+        assert!(event_dir(&tree, "feed").is_some());
+        assert!(alert_dir(&tree, "transients/swift_guano/694215995").is_none());
     }
 
     #[test]

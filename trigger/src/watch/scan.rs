@@ -39,14 +39,7 @@ pub fn complete_in(
     if tree.level_of(path) != Some(Level::Root) {
         return scan_one(tree, path, &keep);
     }
-    let events: Vec<PathBuf> = ["mockevents", "superevents"]
-        .iter()
-        .flat_map(|kind| {
-            let mut events = visible_subdirs(&tree.root().join(kind));
-            events.sort();
-            events
-        })
-        .collect();
+    let events = tree.event_folders();
     let (first, second) = events.split_at(events.len() / 2);
     let scan_all = |events: &[PathBuf]| -> Vec<(PathBuf, Identity)> {
         events
