@@ -86,34 +86,50 @@ pub fn sites(settings: &[gocart_shared::settings::Site]) -> Vec<observability::S
         .collect()
 }
 
-/// Computes the products of every staged map and writes their MOCs and
-/// contours (`moc50.fits`, `moc90.fits`, `contours.geojson`; the combined
-/// map's with the prefix `combined.`).
-/// `ranking` is the event map's, made already for its statistics.
-pub fn write_products(
+/// Computes the products of every staged map (nothing written: this runs
+/// beside the CSV's flattening). `ranking` is the event map's, made already
+/// for its statistics.
+pub fn compute_products(
     staged: &StagedMaps,
     ranking: Option<&Ranking>,
     observing: &Observing,
-    staging: &mut Staging,
-) -> std::io::Result<MapProducts> {
+) -> MapProducts {
     let products = |map: &SkyMap, ranking: &Ranking| {
         Products::compute(map, ranking).observed(map, ranking, observing.from, observing.sites)
     };
-    let event = match (&staged.event, ranking) {
-        (Some(staged), Some(ranking)) => Some(products(&staged.map, ranking)),
-        _ => None,
-    };
-    let combined = staged.combined.as_ref().map(|map| {
+    let combined = |map: &SkyMap| {
         let ranking = Ranking::new(map);
         (Stats::from_ranking(map, &ranking), products(map, &ranking))
-    });
-    if let Some(products) = &event {
+    };
+    std::thread::scope(|scope| {
+        // An external coincidence's second map gets a core of its own.
+        let second = staged
+            .combined
+            .as_ref()
+            .map(|map| scope.spawn(move || combined(map)));
+        let event = match (&staged.event, ranking) {
+            (Some(staged), Some(ranking)) => Some(products(&staged.map, ranking)),
+            _ => None,
+        };
+        let combined = second.map(|thread| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        MapProducts { event, combined }
+    })
+}
+
+/// Writes the MOCs and contours of every map (`moc50.fits`, `moc90.fits`,
+/// `contours.geojson`; the combined map's with the prefix `combined.`).
+pub fn write_products(products: &MapProducts, staging: &mut Staging) -> std::io::Result<()> {
+    if let Some(products) = &products.event {
         write_regions(products, false, staging)?;
     }
-    if let Some((_, products)) = &combined {
+    if let Some((_, products)) = &products.combined {
         write_regions(products, true, staging)?;
     }
-    Ok(MapProducts { event, combined })
+    Ok(())
 }
 
 /// The credible regions' files: the MOCs and the contours.

@@ -234,7 +234,19 @@ impl Pipeline {
             sites: &self.sites,
             from: alert.time_created,
         };
-        let products = maps::write_products(&staged, ranking.as_ref(), &observing, &mut staging)
+        // The products and the CSV are the two costly steps and need only
+        // the map: one on each core.
+        let (products, csv) = std::thread::scope(|scope| {
+            let products =
+                scope.spawn(|| maps::compute_products(&staged, ranking.as_ref(), &observing));
+            let csv = self.write_csv(alert, staged.event.as_ref(), &mut staging);
+            let products = products
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (products, csv)
+        });
+        csv?;
+        maps::write_products(&products, &mut staging)
             .map_err(Failure::io("cannot write the credible-region MOCs"))?;
         self.write_outputs(
             alert,
@@ -246,7 +258,26 @@ impl Pipeline {
         self.publish(alert, message, staging)
     }
 
-    /// Everything but the sky maps (already staged), in the order plugins list them.
+    /// `skymap.csv`, the event map flattened, when the settings want it.
+    fn write_csv(
+        &self,
+        alert: &Alert,
+        staged: Option<&maps::StagedMap>,
+        staging: &mut Staging,
+    ) -> Result<(), Failure> {
+        let ascii = &self.settings.lvk.ascii_map;
+        if let (Some(staged), true) = (staged, ascii.convert) {
+            staging
+                .write_with("skymap.csv", |out| {
+                    flatten::write_csv(&staged.map, ascii.nside, &alert.superevent_id, out)
+                })
+                .map_err(Failure::io("cannot write skymap.csv"))?;
+        }
+        Ok(())
+    }
+
+    /// What follows the maps, their products and the CSV, in the order
+    /// plugins list them.
     fn write_outputs(
         &self,
         alert: &Alert,
@@ -256,13 +287,6 @@ impl Pipeline {
         staging: &mut Staging,
     ) -> Result<(), Failure> {
         let lvk = &self.settings.lvk;
-        if let (Some(staged), true) = (staged, lvk.ascii_map.convert) {
-            staging
-                .write_with("skymap.csv", |out| {
-                    flatten::write_csv(&staged.map, lvk.ascii_map.nside, &alert.superevent_id, out)
-                })
-                .map_err(Failure::io("cannot write skymap.csv"))?;
-        }
         let mut document = meta::document(alert, staged.map(|s| &s.map), stats);
         let combined = products.combined.as_ref().map(|(s, p)| (s, p));
         meta::add_products(&mut document, products.event.as_ref(), combined);

@@ -26,10 +26,10 @@ fn a_synthetic_alert_becomes_a_complete_directory() {
         names,
         [
             "bayestar.multiorder.fits",
+            "skymap.csv",
             "moc50.fits",
             "moc90.fits",
             "contours.geojson",
-            "skymap.csv",
             "meta.yaml",
             "MS230424a-preliminary.json"
         ]
