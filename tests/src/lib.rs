@@ -32,7 +32,7 @@ pub use record::{Pair, Status};
 pub use tree::{alert_dirs, assert_holds_message, entries};
 pub use wait::{unique, wait_until};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The directory holding `lvk/` and `skymaps/`: `GOCART_TEST_DATA`, else
 /// `../shared/alerts` beside the checkout. `None` (after saying so) when absent
@@ -60,15 +60,19 @@ pub fn shared_alerts(test: &str) -> Option<PathBuf> {
 
 /// Every real alert message, in name order.
 pub fn shared_alert_files(test: &str) -> Option<Vec<PathBuf>> {
-    let dir = shared_alerts(test)?.join("lvk");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    Some(json_files_in(&shared_alerts(test)?.join("lvk")))
+}
+
+/// The `*.json` files of `dir`, in name order.
+pub(crate) fn json_files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    Some(files)
+    files
 }
 
 /// The workspace's top directory.

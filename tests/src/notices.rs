@@ -10,15 +10,9 @@ pub use gocart_ingest::mock::dossier::{boom, circular, einstein_probe, icecube, 
 /// The gcn-schema examples beside the checkout (`<alerts>/gcn/*.json`), in
 /// name order; `None` when the shared alerts are absent (see `shared_alerts`).
 pub fn examples(test: &str) -> Option<Vec<PathBuf>> {
-    let dir = crate::shared_alerts(test)?.join("gcn");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    Some(files)
+    Some(crate::json_files_in(
+        &crate::shared_alerts(test)?.join("gcn"),
+    ))
 }
 
 /// A flat HEALPix FITS map as Swift GUANO sends them: one `PROB` per pixel
