@@ -12,8 +12,13 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --without-broker
 # The dev profile (optimised, see Cargo.toml): it builds in about half the time
 # of a release build, is fast enough for a handful of alerts, and is the build
-# the tests reuse.
-cargo build --locked -q -p gocart-ingest -p gocart-trigger
+# the tests reuse. Its progress is shown: the first build on a fresh 2-core
+# machine takes about 10 minutes (librdkafka, SQLite and cfitsio's bindings are
+# compiled), a later one a few seconds.
+if [ ! -x "${CARGO_TARGET_DIR:-$PWD/target}/debug/gocart-trigger" ]; then
+    echo "== building gocart-ingest and gocart-trigger: the first build takes about 10 minutes on 2 cores (later ones seconds)"
+fi
+cargo build --locked -p gocart-ingest -p gocart-trigger
 bin="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 root="$PWD/demo"
 rm -rf "$root"

@@ -75,6 +75,14 @@ pub enum MarkerError {
 }
 
 impl Marker {
+    /// When the alert itself was made: its `time_created` (a notice's own
+    /// time), else when it was written. The age rules (`trigger.catch_up`,
+    /// `replay --since`) go by this, not by when the directory appeared:
+    /// 2018 alerts imported today are old alerts.
+    pub fn alert_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        crate::time::parse_utc(&self.time_created).or_else(|| crate::time::parse_utc(&self.written_at))
+    }
+
     /// Reads the marker of an alert directory.
     pub fn read(dir: &Path) -> Result<Marker, MarkerError> {
         let bytes = std::fs::read(dir.join(MARKER_NAME)).map_err(|source| {

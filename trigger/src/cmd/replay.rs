@@ -287,9 +287,7 @@ fn keep(dir: &Path, args: &ReplayArgs, since: Option<DateTime<Utc>>) -> bool {
         return false;
     }
     if let Some(since) = since {
-        let created = gocart_shared::time::parse_utc(&marker.time_created)
-            .or_else(|| gocart_shared::time::parse_utc(&marker.written_at));
-        return created.is_some_and(|t| t >= since);
+        return marker.alert_time().is_some_and(|t| t >= since);
     }
     true
 }

@@ -393,8 +393,8 @@ fn choose_source(tree: &Tree, args: &WatchArgs, tx: Sender<RawEvent>) -> Source 
     }
 }
 
-/// First start: splits the new directories into those to run and those older
-/// than `catch_up`, which are recorded as skipped. The plugins present now
+/// First start: splits the new directories into those to run and those whose
+/// alert was created longer than `catch_up` ago, which are recorded as skipped. The plugins present now
 /// are recorded as having appeared at the cutoff, so everything newer runs.
 type Found = Vec<(PathBuf, Identity)>;
 
@@ -420,7 +420,7 @@ fn catch_up_first_start(
     let (mut run, mut skipped, mut notes) = (Vec::new(), Vec::new(), Vec::new());
     for (dir, id) in found {
         match Marker::read(&dir) {
-            Ok(marker) if job::written_at(&marker, id) < cutoff => {
+            Ok(marker) if alert_time(&marker, id) < cutoff => {
                 notes.push((dir.clone(), id, marker));
                 skipped.push((dir, id));
             }
@@ -450,6 +450,14 @@ fn catch_up_first_start(
         .context("cannot record the skipped directories")?;
     record.mark_initialised()?;
     Ok((run, skipped))
+}
+
+/// The alert's own time (see [`Marker::alert_time`]), else the marker's
+/// mtime: the age `catch_up` judges.
+fn alert_time(marker: &Marker, id: Identity) -> chrono::DateTime<Utc> {
+    marker
+        .alert_time()
+        .unwrap_or_else(|| job::written_at(marker, id))
 }
 
 fn humanize(d: Duration) -> String {

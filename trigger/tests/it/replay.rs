@@ -91,6 +91,31 @@ fn the_first_start_skips_old_alerts_and_replay_runs_them() {
     assert!(status.contains("skipped 0"), "{status}");
 }
 
+/// `catch_up` goes by the alert's own time: 2018 alerts imported into a new
+/// tree today (written now, created in 2018) are old alerts, not due runs.
+#[test]
+fn the_first_start_judges_age_by_the_alert_not_the_directory() {
+    let env = Env::new();
+    env.logging_plugin("gp_a");
+    let imported = env.alert("MS181101ab", "20181101T222846_initial");
+    let marker_path = imported.join(gocart_shared::MARKER_NAME);
+    let mut marker: gocart_shared::Marker =
+        serde_json::from_slice(&std::fs::read(&marker_path).unwrap()).unwrap();
+    marker.time_created = "2018-11-01T22:28:46Z".into();
+    std::fs::write(&marker_path, marker.to_json()).unwrap();
+    let fresh = env.alert("MS2", "20230101T000000_initial");
+    let trigger = env.start(&[]);
+    assert!(env.wait_runs(1, WITHIN), "{}", trigger.log());
+    quiet_period();
+    let log = trigger.log();
+    assert!(trigger.stop());
+    assert!(
+        log.contains("1 skipped as older than trigger.catch_up"),
+        "{log}"
+    );
+    assert_eq!(env.runs(), expected(&[("gp_a", &fresh)]));
+}
+
 #[test]
 fn replay_of_a_path_and_since() {
     let env = Env::new();
