@@ -620,7 +620,9 @@ impl Listener {
     /// once, not once per try.
     fn ingest(&self, message: &Message, tries: u32) -> Outcome {
         let mut report = Vec::new();
-        let outcome = self.pipeline.ingest_unlogged(message, &mut report);
+        let outcome = self
+            .pipeline
+            .ingest_unlogged(message, &mut report, tries == 0);
         if tries == 0 || outcome.is_settled() {
             let _ = std::io::stdout().lock().write_all(&report);
         }
@@ -730,7 +732,7 @@ impl Listener {
         };
         let mut lines = Vec::new();
         let outcome = self.pipeline.write_notice(&notice, &message, &mut lines);
-        lines.push(outcome.describe());
+        lines.push(outcome.describe_for(&message.source, self.pipeline.reason_logged()));
         write_report(&mut std::io::stdout().lock(), &lines);
         self.pipeline.log_outcome(&message, &outcome);
     }
