@@ -245,9 +245,12 @@ impl Alert {
 impl Event {
     fn from_raw(raw: RawEvent, skymap: Option<String>) -> Result<Event, AlertError> {
         let time = match &raw.time {
-            Some(text) => Some(parse_utc(text).ok_or_else(|| {
-                AlertError::field("event.time", format!("{text:?} is not an ISO 8601 time"))
-            })?),
+            Some(text) => Some(check_time(
+                "event.time",
+                parse_utc(text).ok_or_else(|| {
+                    AlertError::field("event.time", format!("{text:?} is not an ISO 8601 time"))
+                })?,
+            )?),
             None => None,
         };
         if let Some(far) = raw.far {
@@ -446,13 +449,18 @@ mod tests {
             ("2100-01-01T00:00:00Z", false),
             ("9999-12-31T23:59:59Z", false),
         ] {
-            let json = MINIMAL.replace("2023-04-24T00:02:04Z", text);
-            match alert(&json) {
-                Ok(_) => assert!(ok, "{text} accepted"),
-                Err(e) => {
-                    assert!(!ok, "{text}: {e}");
-                    assert!(e.to_string().contains("field `time_created`"), "{e}");
-                    assert!(e.to_string().contains("1990-01-01 and 2100-01-01"), "{e}");
+            for (field, sent) in [
+                ("time_created", "2023-04-24T00:02:04Z"),
+                ("event.time", "2023-04-24T00:01:00.5Z"),
+            ] {
+                let json = MINIMAL.replace(sent, text);
+                match alert(&json) {
+                    Ok(_) => assert!(ok, "{field} {text} accepted"),
+                    Err(e) => {
+                        assert!(!ok, "{field} {text}: {e}");
+                        assert!(e.to_string().contains(&format!("field `{field}`")), "{e}");
+                        assert!(e.to_string().contains("1990-01-01 and 2100-01-01"), "{e}");
+                    }
                 }
             }
         }
