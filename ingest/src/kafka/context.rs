@@ -372,13 +372,15 @@ pub fn classify(text: &str, servers: &str) -> Cause {
     }
 }
 
-/// How much a cause tells: a vague one least, a failed login more, a
-/// network failure (which a failed login may follow from) most.
+/// How much a cause tells: a vague one least, then a timeout (an effect of
+/// many things), a failed login, and a network failure (no name, refused,
+/// no TLS), which a failed login may follow from, most.
 fn telling(kind: CauseKind) -> u8 {
     match kind {
         CauseKind::Other => 0,
-        CauseKind::Authentication => 1,
-        CauseKind::Dns | CauseKind::Refused | CauseKind::Tls | CauseKind::Timeout => 2,
+        CauseKind::Timeout => 1,
+        CauseKind::Authentication => 2,
+        CauseKind::Dns | CauseKind::Refused | CauseKind::Tls => 3,
     }
 }
 
@@ -470,10 +472,14 @@ mod tests {
         c.trouble(dns);
         c.trouble(login);
         assert_eq!(c.heard_cause().unwrap().kind, CauseKind::Dns);
-        // A login refused by a reachable endpoint is the cause.
+        // A login refused by a reachable endpoint is the cause, even after
+        // a timeout (which says less).
         let c = Context::new(Redactor::new("s"), "b:9092");
+        c.trouble("Connection timed out");
         c.trouble("b:9092/bootstrap: SASL authentication error: Authentication failed");
         assert_eq!(c.cause().unwrap().kind, CauseKind::Authentication);
+        let (_, last) = c.last_error().unwrap();
+        assert!(last.contains("Authentication failed"), "{last}");
     }
 
     #[test]
