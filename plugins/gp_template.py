@@ -7,7 +7,9 @@ gocart-trigger runs every ``gp_*`` file in the plugins folder once on every comp
 alert directory, as ``python3 gp_<name>.py <alert_dir>``, with the environment variables
 GOCART_ALERT_DIR, GOCART_SUPEREVENT_ID, GOCART_ALERT_TYPE, GOCART_KIND (``lvk``) and
 GOCART_SETTINGS set. (Other kinds of directory, such as IceCube's, need a ``kinds:``
-entry under trigger.plugins; see the examples in plugins/dossier/ of the source.)
+entry under trigger.plugins; see the examples in plugins/dossier/ of the source. Their
+meta.yaml holds ``KIND``, ``NOTICE`` and ``EXTRA`` instead of ``HEADER``, ``ALERT`` and
+``EXTRA``; this template runs on them too.)
 Whatever it prints is kept in the trigger's run log (``gocart-trigger status``);
 an exit status other than 0 marks the run as failed.
 
@@ -62,10 +64,20 @@ def plugin(
     """
     log.debug('starting the ``plugin`` function')
 
-    alertType = alertMeta["ALERT"]["alert_type"]
-    evertId = alertMeta["ALERT"]["superevent_id"]
-
-    print(f"Here are the alert files generated from {alertType} alert of event {evertId}:")
+    if "ALERT" in alertMeta:
+        # An LVK alert: meta.yaml holds HEADER, ALERT and EXTRA.
+        alertType = alertMeta["ALERT"]["alert_type"]
+        eventId = alertMeta["ALERT"]["superevent_id"]
+        print(f"Here are the alert files generated from {alertType} alert of event {eventId}:")
+    else:
+        # Another kind (icecube, circular, boom, einstein_probe, swift_guano,
+        # heartbeat): meta.yaml holds KIND, NOTICE and EXTRA; the directory is
+        # <folder id>/<stamp>_<alert type>.
+        kind = alertMeta.get("KIND", "unknown")
+        alertDir = os.path.normpath(os.environ["GOCART_ALERT_DIR"])
+        folderId = os.path.basename(os.path.dirname(alertDir))
+        dirName = os.path.basename(alertDir)
+        print(f"Here are the files generated from the {kind} message {dirName} of {folderId}:")
     for f in alertFiles:
         print(f)
 

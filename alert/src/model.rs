@@ -181,6 +181,7 @@ impl Alert {
                 format!("{:?} is not an ISO 8601 time", raw.time_created),
             )
         })?;
+        let time_created = check_time("time_created", time_created)?;
         let event = raw.event.map(|e| Event::from_raw(e, skymap)).transpose()?;
         let external_coinc = raw.external_coinc.map(|x| ExternalCoinc {
             observatory: x.observatory,
@@ -244,9 +245,12 @@ impl Alert {
 impl Event {
     fn from_raw(raw: RawEvent, skymap: Option<String>) -> Result<Event, AlertError> {
         let time = match &raw.time {
-            Some(text) => Some(parse_utc(text).ok_or_else(|| {
-                AlertError::field("event.time", format!("{text:?} is not an ISO 8601 time"))
-            })?),
+            Some(text) => Some(check_time(
+                "event.time",
+                parse_utc(text).ok_or_else(|| {
+                    AlertError::field("event.time", format!("{text:?} is not an ISO 8601 time"))
+                })?,
+            )?),
             None => None,
         };
         if let Some(far) = raw.far {
@@ -345,24 +349,49 @@ fn kind_of(v: &Value) -> &'static str {
 /// The longest superevent id or alert type accepted (real ones are under 20).
 pub const MAX_NAME_LEN: usize = 64;
 
-/// A name that can safely be a path component: letters, digits, `_` and `-`.
+/// A name that can safely be a path component: letters, digits, `_` and `-`,
+/// not starting with `-`: a plugin or a shell command given the folder
+/// `-rf` (or `GOCART_SUPEREVENT_ID=-rf`) would read it as an option.
 pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
+        && !name.starts_with('-')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn check_plain_name(field: &str, value: &str) -> Result<(), AlertError> {
+/// `value` as the path component of `field`, or why it cannot be one.
+pub(crate) fn check_plain_name(field: &str, value: &str) -> Result<(), AlertError> {
     if is_plain_name(value) {
-        Ok(())
+        return Ok(());
+    }
+    let shown = clip_text(&format!("{value:?}"));
+    let why = if value.starts_with('-') && value.len() <= MAX_NAME_LEN {
+        "begins with `-` (a command would take it for an option)".to_string()
+    } else {
+        format!("is not a plain name (1 to {MAX_NAME_LEN} letters, digits, `_` or `-`)")
+    };
+    Err(AlertError::field(field, format!("{shown} {why}")))
+}
+
+/// The earliest and latest time a message may carry (1990-01-01 and
+/// 2100-01-01, UTC, in seconds since 1970): a time outside is a corrupt or
+/// hostile field, and would name a directory `+2621421231T235959_...`.
+pub const EARLIEST_TIME: i64 = 631_152_000;
+pub const LATEST_TIME: i64 = 4_102_444_800;
+
+/// `time` (the message's `field`) if it lies in [`EARLIEST_TIME`],
+/// [`LATEST_TIME`]), else why not.
+pub(crate) fn check_time(field: &str, time: DateTime<Utc>) -> Result<DateTime<Utc>, AlertError> {
+    if (EARLIEST_TIME..LATEST_TIME).contains(&time.timestamp()) {
+        Ok(time)
     } else {
         Err(AlertError::field(
             field,
             format!(
-                "{} is not a plain name (1 to {MAX_NAME_LEN} letters, digits, `_` or `-`)",
-                clip_text(&format!("{value:?}"))
+                "{} is not a time between 1990-01-01 and 2100-01-01",
+                time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         ))
     }
@@ -406,6 +435,45 @@ mod tests {
             let json = MINIMAL.replace("2023-04-24T00:02:04Z", text);
             assert_eq!(alert(&json).unwrap().stamp(), stamp, "{text}");
         }
+    }
+
+    #[test]
+    fn the_time_bounds_are_1990_and_2100() {
+        let at = |text| parse_utc(text).unwrap().timestamp();
+        assert_eq!(EARLIEST_TIME, at("1990-01-01T00:00:00Z"));
+        assert_eq!(LATEST_TIME, at("2100-01-01T00:00:00Z"));
+        for (text, ok) in [
+            ("1989-12-31T23:59:59Z", false),
+            ("1990-01-01T00:00:00Z", true),
+            ("2099-12-31T23:59:59Z", true),
+            ("2100-01-01T00:00:00Z", false),
+            ("9999-12-31T23:59:59Z", false),
+        ] {
+            for (field, sent) in [
+                ("time_created", "2023-04-24T00:02:04Z"),
+                ("event.time", "2023-04-24T00:01:00.5Z"),
+            ] {
+                let json = MINIMAL.replace(sent, text);
+                match alert(&json) {
+                    Ok(_) => assert!(ok, "{field} {text} accepted"),
+                    Err(e) => {
+                        assert!(!ok, "{field} {text}: {e}");
+                        assert!(e.to_string().contains(&format!("field `{field}`")), "{e}");
+                        assert!(e.to_string().contains("1990-01-01 and 2100-01-01"), "{e}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_may_not_begin_with_a_dash() {
+        for (id, t) in [("-rf", "INITIAL"), ("MS230423x", "--help")] {
+            let json = MINIMAL.replace("MS230423x", id).replace("PRELIMINARY", t);
+            let err = alert(&json).unwrap_err().to_string();
+            assert!(err.contains("begins with `-`"), "{err}");
+        }
+        assert!(is_plain_name("MS230423x-2"));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! meta.yaml shows it), and its reason prints exactly the value compared.
 
 use crate::settings::{Criterion, Filter};
+use crate::text::Escaped;
 
 /// What a filter may look at; `None` where the alert or directory lacks it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -112,7 +113,8 @@ fn failure(criterion: &Criterion, facts: &Facts) -> Option<String> {
     match criterion {
         Criterion::AlertTypes(types) => {
             let t = facts.alert_type.as_ref()?.to_lowercase();
-            (!types.contains(&t)).then(|| format!("Alert type is {t}"))
+            // The type is the message's (or meta.yaml's): printed, so escaped.
+            (!types.contains(&t)).then(|| format!("Alert type is {}", Escaped(&t)))
         }
         Criterion::NsLower(min) => {
             // 0.7 + 0.1 is 0.7999999999999999 in floating point: the sum a

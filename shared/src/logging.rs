@@ -53,6 +53,21 @@ pub fn init(program: Program, verbosity: Verbosity) {
         .init();
 }
 
+/// Whether the log (stderr) and the reports (stdout) end up in the same
+/// place: one terminal, one journal stream, one file (`>out 2>&1`). There a
+/// line said in both would be read twice; apart, each must be whole.
+pub fn log_shares_stdout() -> bool {
+    let same =
+        |a: rustix::fs::Stat, b: rustix::fs::Stat| (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino);
+    match (
+        rustix::fs::fstat(std::io::stdout()),
+        rustix::fs::fstat(std::io::stderr()),
+    ) {
+        (Ok(out), Ok(err)) => same(out, err),
+        _ => false,
+    }
+}
+
 type BadFilter = (&'static str, String, tracing_subscriber::filter::ParseError);
 
 /// The filter from the flags, else the first of `GOCART_LOG`, `RUST_LOG`

@@ -195,6 +195,8 @@ pub fn cases() -> Vec<Case> {
     fits_cells(&mut c);
     sizes(&mut c);
     notice_cases(&mut c);
+    odd_names_and_times(&mut c);
+    terminal(&mut c);
     c.cases
 }
 
@@ -392,6 +394,160 @@ fn notice_cases(c: &mut Corpus) {
         "base64 of a FITS card, not a map",
     );
     c.kind = Kind::Lvk;
+}
+
+/// Names that are plain but begin with `-` (a plugin or shell command given
+/// `circulars/-rf/` or `GOCART_SUPEREVENT_ID=-rf` reads an option), times
+/// outside 1990..2100 (`createdOn: 8210266876799999` would be the stamp
+/// `+2621421231T235959`), and a circular naming more superevents than one
+/// message may make directories: every kind, each rejected naming its field.
+fn odd_names_and_times(c: &mut Corpus) {
+    let t = "2023-04-24T00:02:04Z";
+    let edit = |mut v: Value, f: &dyn Fn(&mut Value)| {
+        f(&mut v);
+        to_bytes(&v)
+    };
+    c.kind = Kind::Lvk;
+    let b = c.edited(|v| v["superevent_id"] = json!("-rf"));
+    c.reject(
+        "name-id-leading-dash",
+        b,
+        "field `superevent_id`: \"-rf\" begins with `-`",
+        "superevent_id -rf",
+    );
+    let b = c.edited(|v| v["alert_type"] = json!("--help"));
+    c.reject(
+        "name-type-leading-dash",
+        b,
+        "field `alert_type`: \"--help\" begins with `-`",
+        "alert_type --help",
+    );
+    for (name, time) in [
+        ("time-created-before-1990", "1989-12-31T23:59:59Z"),
+        ("time-created-in-2100", "2100-01-01T00:00:00Z"),
+    ] {
+        let b = c.edited(|v| v["time_created"] = json!(time));
+        c.reject(
+            name,
+            b,
+            "field `time_created`",
+            &format!("time_created {time}: outside 1990..2100"),
+        );
+    }
+
+    c.kind = Kind::Circular;
+    let circular = |c: &Corpus| {
+        notices::circular(
+            33_000 + c.cases.len() as u64,
+            &format!("LIGO/Virgo/KAGRA {}: x", c.next_id()),
+            None,
+            1_682_294_524_000,
+        )
+    };
+    let b = edit(circular(c), &|v| v["circularId"] = json!("-rf"));
+    c.reject(
+        "circular-id-leading-dash",
+        b,
+        "field `circularId`: \"-rf\" begins with `-`",
+        "circularId -rf",
+    );
+    let b = edit(circular(c), &|v| {
+        v["createdOn"] = json!(8_210_266_876_799_999_i64)
+    });
+    c.reject(
+        "circular-created-on-year-262142",
+        b,
+        "field `createdOn`",
+        "createdOn in the year 262142",
+    );
+    let b = edit(circular(c), &|v| {
+        let ids: Vec<String> = (0..200)
+            .map(|i| format!("S2305{:02}{}", i % 25 + 1, (b'a' + (i / 25) as u8) as char))
+            .collect();
+        v["subject"] = json!(format!("LIGO/Virgo/KAGRA {}", ids.join(", ")));
+    });
+    c.reject(
+        "circular-naming-200-superevents",
+        b,
+        "field `eventId/subject`: 200 superevents named: more than the 32",
+        "200 superevents in the subject: refused whole, not cut to 32",
+    );
+
+    c.kind = Kind::Icecube;
+    let b = edit(notices::icecube(&c.next_id(), t, (0.1, 0.2), 1), &|v| {
+        v["alert_datetime"] = json!("2150-01-01T00:00:00Z")
+    });
+    c.reject(
+        "icecube-time-in-2150",
+        b,
+        "field `alert_datetime`",
+        "a time after 2100",
+    );
+
+    c.kind = Kind::Boom;
+    let b = to_bytes(&notices::boom(
+        t,
+        &[("-ZTF23x", 10.0, 20.0, &[c.next_id().as_str()])],
+    ));
+    c.reject(
+        "boom-event-name-leading-dash",
+        b,
+        "field `data.targets[0].event_name`: \"-ZTF23x\" begins with `-`",
+        "a candidate name read as an option",
+    );
+
+    c.kind = Kind::EinsteinProbe;
+    let b = to_bytes(&notices::einstein_probe("-rf", t, 1.0, 2.0, 0.1));
+    c.reject(
+        "ep-id-leading-dash",
+        b,
+        "field `id[0]`: \"-rf\" begins with `-`",
+        "an id read as an option",
+    );
+
+    c.kind = Kind::SwiftGuano;
+    let b = to_bytes(&notices::swift_guano("70001", "-initial", t, None, None));
+    c.reject(
+        "guano-alert-type-leading-dash",
+        b,
+        "field `alert_type`: \"-initial\" begins with `-`",
+        "an alert type read as an option",
+    );
+    c.kind = Kind::Lvk;
+}
+
+/// Escape sequences and line breaks in fields that are printed: the report
+/// and the log must show them, never obey them (the test checks that no raw
+/// ESC, CSI or CR and no line starting `FAKE` reaches stdout or stderr).
+fn terminal(c: &mut Corpus) {
+    const TITLE: &str = "\u{1b}]0;gocart owned\u{7}";
+    const CLEAR: &str = "\u{1b}[2J";
+    const FAKE_LINE: &str = "\r\nFAKE: WRITTEN ok\r\n";
+    let bytes = c.edited(|v| {
+        v["event"]["group"] = json!(format!("CBC{CLEAR}{FAKE_LINE}"));
+        v["event"]["classification"] = json!({
+            format!("BNS{TITLE}"): 0.9,
+            format!("BBH{CLEAR}"): 0.05,
+            format!("NSBH{FAKE_LINE}"): 0.05,
+        });
+        v["event"]["properties"] = json!({format!("HasNS\u{9b}31m"): 0.5});
+        v["time_created"] = json!(format!("\r\n{CREATED}\t"));
+    });
+    c.write(
+        "terminal-escapes-in-printed-fields",
+        bytes,
+        "window-title and clear-screen sequences in classification keys and event.group, \
+         CR/LF forging a `FAKE: WRITTEN ok` line, a C1 CSI in a property",
+    );
+    let bytes = c.edited(|v| {
+        v["event"]["classification"] = json!({format!("BNS{TITLE}{FAKE_LINE}"): "high"});
+    });
+    c.reject(
+        "terminal-escapes-in-a-rejection-reason",
+        bytes,
+        "event.classification.BNS",
+        "a rejected value whose key (quoted in the reason) carries escape sequences",
+    );
 }
 
 /// Messages that are not a JSON object, or not JSON at all.

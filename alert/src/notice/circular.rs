@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::fields::{plain, Fields};
-use super::{is_superevent_id, Folder, Parsed, Target, MAX_DIRECTORIES};
-use crate::model::AlertError;
+use super::{is_superevent_id, Folder, Parsed, Target};
+use crate::model::{check_time, AlertError};
 
 pub(super) fn parse(fields: &mut Fields) -> Result<Parsed, AlertError> {
     let id = match fields.at("circularId") {
@@ -21,7 +21,7 @@ pub(super) fn parse(fields: &mut Fields) -> Result<Parsed, AlertError> {
     let mut named = Vec::new();
     for text in ["eventId", "subject"].iter().filter_map(|p| fields.text(p)) {
         for superevent in superevent_ids_in(text) {
-            if !named.contains(&superevent) && named.len() < MAX_DIRECTORIES {
+            if !named.contains(&superevent) {
                 named.push(superevent);
             }
         }
@@ -58,6 +58,7 @@ fn created_on(fields: &Fields) -> Result<(DateTime<Utc>, String), AlertError> {
     };
     let time = DateTime::from_timestamp_millis(millis)
         .ok_or_else(|| AlertError::field("createdOn", format!("{millis} is not a time")))?;
+    let time = check_time("createdOn", time)?;
     Ok((
         time,
         time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

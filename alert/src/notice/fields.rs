@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use gocart_shared::time::parse_utc;
 use serde_json::{Map, Value};
 
-use crate::model::{clip_text, is_plain_name, AlertError, MAX_NAME_LEN};
+use crate::model::{check_plain_name, check_time, clip_text, AlertError};
 
 /// The message being read, what `EXTRA` gets from it, and what it lacks.
 pub(super) struct Fields {
@@ -73,7 +73,7 @@ impl Fields {
         };
         let time = parse_utc(text)
             .ok_or_else(|| AlertError::field(path, format!("{text:?} is not an ISO 8601 time")))?;
-        Ok((time, text.to_string()))
+        Ok((check_time(path, time)?, text.to_string()))
     }
 
     /// A required name that becomes a path component.
@@ -103,15 +103,6 @@ pub(super) fn plain(field: &str, value: &Value) -> Result<String, AlertError> {
             ))
         }
     };
-    if is_plain_name(&text) {
-        Ok(text)
-    } else {
-        Err(AlertError::field(
-            field,
-            format!(
-                "{} is not a plain name (1 to {MAX_NAME_LEN} letters, digits, `_` or `-`)",
-                clip_text(&format!("{text:?}"))
-            ),
-        ))
-    }
+    check_plain_name(field, &text)?;
+    Ok(text)
 }

@@ -195,16 +195,8 @@ impl Notice {
             )),
         }?;
         let mut targets = parsed.targets;
-        if targets.len() > MAX_DIRECTORIES {
-            return Err(AlertError::field(
-                "targets",
-                format!(
-                    "{} directories, more than the {MAX_DIRECTORIES} one message may make",
-                    targets.len()
-                ),
-            ));
-        }
         targets.dedup();
+        check_directory_count(kind, targets.len())?;
         let (document, extra, missing) = fields.finish();
         Ok(Notice {
             kind,
@@ -280,6 +272,29 @@ impl Notice {
         }
         json!({"KIND": self.kind.as_str(), "NOTICE": self.document, "EXTRA": extra})
     }
+}
+
+/// A message naming more directories than [`MAX_DIRECTORIES`] is refused
+/// whole, whatever its kind: writing the first 32 and dropping the rest
+/// would lose them silently. The reason names the field the list comes from.
+fn check_directory_count(kind: Kind, count: usize) -> Result<(), AlertError> {
+    if count <= MAX_DIRECTORIES {
+        return Ok(());
+    }
+    let field = match kind {
+        Kind::Circular => "eventId/subject",
+        Kind::Boom => "data.targets",
+        _ => "targets",
+    };
+    let what = match kind {
+        Kind::Circular => "superevents named",
+        Kind::Boom => "(target, superevent) pairs",
+        _ => "directories",
+    };
+    Err(AlertError::field(
+        field,
+        format!("{count} {what}: more than the {MAX_DIRECTORIES} directories one message may make"),
+    ))
 }
 
 /// What a kind's parser finds besides the fields it records.

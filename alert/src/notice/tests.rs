@@ -134,6 +134,71 @@ fn names_that_become_paths_must_be_plain() {
 }
 
 #[test]
+fn dashes_far_times_and_long_lists_are_refused_naming_the_field() {
+    let ids: Vec<String> = (0..200)
+        .map(|i| {
+            format!(
+                "S2301{:02}{}",
+                i % 28 + 1,
+                ["a", "b", "c", "d", "e", "f", "g", "h"][i / 28]
+            )
+        })
+        .collect();
+    let many = format!(
+        r#"{{"circularId":1,"createdOn":1684454400000,"subject":"{}"}}"#,
+        ids.join(" ")
+    );
+    let cases: Vec<(Kind, String, &str)> = vec![
+        (
+            Kind::Circular,
+            r#"{"circularId":"-rf","createdOn":1684454400000}"#.into(),
+            "field `circularId`: \"-rf\" begins with `-`",
+        ),
+        (
+            Kind::Circular,
+            r#"{"circularId":7,"createdOn":8210266876799999}"#.into(),
+            "field `createdOn`: +262142-12-31T23:59:59Z is not a time between",
+        ),
+        (
+            Kind::Circular,
+            r#"{"circularId":7,"createdOn":"1970-01-01T00:00:00Z"}"#.into(),
+            "field `createdOn`",
+        ),
+        (
+            Kind::Icecube,
+            r#"{"ref_ID":"S230101a","alert_datetime":"2101-01-01T00:00:00Z"}"#.into(),
+            "field `alert_datetime`",
+        ),
+        (
+            Kind::EinsteinProbe,
+            r#"{"id":["--help"],"trigger_time":"2023-01-01T00:00:00Z"}"#.into(),
+            "field `id[0]`",
+        ),
+        (
+            Kind::SwiftGuano,
+            r#"{"id":["1"],"alert_type":"-x","alert_datetime":"2023-01-01T00:00:00Z"}"#.into(),
+            "field `alert_type`",
+        ),
+        (
+            Kind::Boom,
+            r#"{"alert_datetime":"2023-01-01T00:00:00Z","data":{"targets":[{"event_name":"-ZTF1","gcn_crossmatch":[{"ref_ID":"S230101a"}]}]}}"#.into(),
+            "event_name",
+        ),
+        (
+            Kind::Circular,
+            many,
+            "field `eventId/subject`: 200 superevents named: more than the 32",
+        ),
+    ];
+    for (kind, json, reason) in cases {
+        let err = Notice::parse(kind, json.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(reason), "{kind} {json}: {err}");
+    }
+}
+
+#[test]
 fn circulars_go_to_every_superevent_they_name() {
     let n = parse("circulars.example.json");
     assert_eq!(n.targets.len(), 1);

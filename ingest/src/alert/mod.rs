@@ -24,6 +24,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use gocart_shared::marker::{sha256_hex, Source};
+use gocart_shared::text::{escape_control, Escaped};
 use gocart_shared::{Marker, Settings, Tree};
 
 use crate::render;
@@ -77,13 +78,28 @@ impl Outcome {
     /// The line printed after the summary, ending with the file the message
     /// came from: among many imported files, each line says which one it is
     /// about (the line still starts with its verdict, for eyes and scripts).
-    pub fn describe_for(&self, source: &Source) -> String {
+    ///
+    /// `reason_logged`: the log's error line, which says why, is read in the
+    /// same place as this report (one terminal, one journal). A rejection or
+    /// failure then says only its verdict and where the message is kept: the
+    /// operator reads the reason once, in the line that is an error.
+    pub fn describe_for(&self, source: &Source, reason_logged: bool) -> String {
+        let line = match self {
+            Outcome::Rejected { kept, .. } if reason_logged => format!(
+                "REJECTED: message kept in {}; the reason is in the error below",
+                kept.display()
+            ),
+            Outcome::Failed(_) if reason_logged => {
+                "FAILED: not written; the reason is in the error below".into()
+            }
+            _ => self.describe(),
+        };
         match source {
             Source::File { file } if file.as_os_str() == "-" => {
-                format!("{} (from standard input)", self.describe())
+                format!("{line} (from standard input)")
             }
-            Source::File { file } => format!("{} (from {})", self.describe(), file.display()),
-            _ => self.describe(),
+            Source::File { file } => format!("{line} (from {})", Escaped(&file.to_string_lossy())),
+            _ => line,
         }
     }
 
@@ -99,6 +115,8 @@ pub struct Pipeline {
     tree: Tree,
     /// The settings' sites, as the observability of every map takes them.
     sites: Vec<crate::skymap::products::observability::Site>,
+    /// The log (stderr) and the reports (stdout) go to the same place.
+    log_shares_stdout: bool,
 }
 
 impl Pipeline {
@@ -109,6 +127,7 @@ impl Pipeline {
             settings,
             tree,
             sites,
+            log_shares_stdout: gocart_shared::logging::log_shares_stdout(),
         }
     }
 
@@ -119,19 +138,31 @@ impl Pipeline {
     /// Processes one message, printing its report to `out` and logging a
     /// rejection or failure.
     pub fn ingest(&self, message: &Message, out: &mut dyn Write) -> Outcome {
-        let outcome = self.ingest_unlogged(message, out);
+        let outcome = self.ingest_unlogged(message, out, true);
         self.log_outcome(message, &outcome);
         outcome
     }
 
-    /// As `ingest`, but logs nothing: for another try of an alert whose
-    /// failure was logged already (one line per outage, not per try).
-    pub fn ingest_unlogged(&self, message: &Message, out: &mut dyn Write) -> Outcome {
+    /// As `ingest`, but logs nothing. `will_log`: the caller logs the
+    /// outcome (`log_outcome`), so the report may leave the reason to the
+    /// log; false for another try of an alert whose failure was logged
+    /// already (one line per outage, not per try).
+    pub fn ingest_unlogged(
+        &self,
+        message: &Message,
+        out: &mut dyn Write,
+        will_log: bool,
+    ) -> Outcome {
         let mut lines = Vec::new();
         let outcome = self.run(message, &mut lines);
-        lines.push(outcome.describe_for(&message.source));
+        lines.push(outcome.describe_for(&message.source, will_log && self.reason_logged()));
         write_report(out, &lines);
         outcome
+    }
+
+    /// Whether an error logged now is read beside the report on stdout.
+    pub fn reason_logged(&self) -> bool {
+        self.log_shares_stdout && tracing::enabled!(tracing::Level::ERROR)
     }
 
     /// Logs a rejection or a failure.
@@ -360,8 +391,9 @@ impl Pipeline {
     }
 
     fn reject(&self, message: &Message, reason: &str) -> Outcome {
-        // Printed, logged and kept: never a megabyte of a hostile value.
-        let reason = &clip_text(reason);
+        // Printed, logged and kept: never a megabyte of a hostile value, and
+        // never its escape sequences.
+        let reason = &escape_control(&clip_text(reason)).into_owned();
         match keep_rejected(
             &self.tree,
             &message.bytes,
@@ -380,10 +412,13 @@ impl Pipeline {
 }
 
 /// One message's report as the original framed it, between two rules.
+/// Its lines carry the message's own words (a classification key, the
+/// group, a quoted value): each is escaped, so a line is one line and a
+/// terminal sequence is shown, not obeyed.
 pub fn write_report(out: &mut dyn Write, lines: &[String]) {
     let _ = writeln!(out, "----------------------------------------");
     for line in lines {
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", Escaped(line));
     }
     let _ = writeln!(out, "----------------------------------------\n");
 }
@@ -415,7 +450,7 @@ impl Failure {
 /// A source as people read it: a path, `topic[partition]@offset`, or a mock seed.
 pub fn describe_source(source: &Source) -> String {
     match source {
-        Source::File { file } => file.display().to_string(),
+        Source::File { file } => escape_control(&file.to_string_lossy()).into_owned(),
         Source::Kafka {
             topic,
             partition,

@@ -116,11 +116,10 @@ fn broker(kafka: &KafkaSettings, report: &mut Report) {
                 // The request only says it failed; the callbacks heard why,
                 // and they are served by polling.
                 let _ = consumer.poll(CALLBACKS_WAIT);
-                let heard = match consumer.context().last_error() {
-                    Some((_, heard)) => heard,
-                    None => e.to_string(),
-                };
-                let cause = classify(&heard, &kafka.servers);
+                let cause = consumer
+                    .context()
+                    .heard_cause()
+                    .unwrap_or_else(|| classify(&e.to_string(), &kafka.servers));
                 report.fail(format!("{what} does not answer: {cause}"));
                 return;
             }

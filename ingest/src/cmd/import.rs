@@ -12,6 +12,7 @@ use crate::alert::tally::Tally;
 use crate::alert::{write_report, Message, Outcome, Pipeline, MAX_MESSAGE_BYTES};
 use crate::writer::staging::clear_stale;
 use gocart_shared::cli::ExitStatus;
+use gocart_shared::text::Escaped;
 
 /// Staging leftovers older than this are from crashed runs, not a live writer.
 const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -41,7 +42,11 @@ pub fn run(settings: Settings, paths: &[PathBuf]) -> anyhow::Result<ExitStatus> 
         let outcome = match input {
             Input::Message(path) => match read_input(path) {
                 Ok(message) => {
-                    tracing::debug!("read {} bytes from {}", message.bytes.len(), path.display());
+                    tracing::debug!(
+                        "read {} bytes from {}",
+                        message.bytes.len(),
+                        Escaped(&path.to_string_lossy())
+                    );
                     pipeline.ingest(&message, &mut stdout.lock())
                 }
                 Err(e) => unusable(path, &e.to_string()),
@@ -64,7 +69,7 @@ fn unusable(path: &Path, why: &str) -> Outcome {
     let source = Source::File { file: path.into() };
     write_report(
         &mut std::io::stdout().lock(),
-        &[outcome.describe_for(&source)],
+        &[outcome.describe_for(&source, false)],
     );
     outcome
 }

@@ -13,6 +13,7 @@ use crate::kafka::status::{
 };
 use crate::kafka::HEARTBEAT_TOPIC;
 use gocart_shared::cli::ExitStatus;
+use gocart_shared::text::Escaped;
 
 /// GCN sends a heartbeat every second; a minute without one is an outage.
 const HEARTBEAT_LATE_SECS: i64 = 60;
@@ -200,10 +201,11 @@ impl Facts {
         }
         lines.push(format!("last message: {}", ago(s.last_message, now)));
         match &s.last_alert {
+            // Names from the message (a rejected one's too): escaped.
             Some(a) => lines.push(format!(
                 "last alert: {} {} ({}, {})",
-                a.superevent_id,
-                a.alert_type,
+                Escaped(&a.superevent_id),
+                Escaped(&a.alert_type),
                 a.outcome,
                 ago(a.at, now)
             )),
@@ -238,7 +240,11 @@ impl Facts {
             None => lines.push("lag: unknown (waiting for the broker)".into()),
         }
         if let Some(e) = &s.last_error {
-            lines.push(format!("last error: {} ({})", e.message, ago(e.at, now)));
+            lines.push(format!(
+                "last error: {} ({})",
+                Escaped(&e.message),
+                ago(e.at, now)
+            ));
         }
         lines.push(if self.healthy {
             "verdict: running and keeping up".into()
@@ -402,6 +408,30 @@ mod tests {
             facts.problems
         );
         assert!(facts.lines(&s).iter().any(|l| l.starts_with("FENCED: ")));
+    }
+
+    #[test]
+    fn names_and_errors_from_a_message_are_shown_escaped() {
+        let now = Utc::now();
+        let mut s = running(now);
+        s.last_alert = Some(crate::kafka::status::LastAlert {
+            superevent_id: "\u{1b}]0;x\u{7}".into(),
+            alert_type: "A\r\nFAKE: ok".into(),
+            outcome: "rejected".into(),
+            at: Some(now),
+        });
+        s.last_error = Some(crate::kafka::status::LastError {
+            at: Some(now),
+            message: "\u{1b}[2J".into(),
+        });
+        let (lines, _) = report(&s, now, true);
+        let text = lines.join("\n");
+        assert!(!text.contains(['\u{1b}', '\r']), "{text:?}");
+        assert!(
+            text.contains("last alert: \\x1b]0;x\\x07 A\\r\\nFAKE: ok"),
+            "{text}"
+        );
+        assert!(!text.lines().any(|l| l.starts_with("FAKE")), "{text}");
     }
 
     #[test]

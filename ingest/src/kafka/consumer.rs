@@ -48,8 +48,9 @@ use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
 use super::{Backoff, HEARTBEAT_TOPIC};
 use crate::alert::notice::Notice;
 use crate::alert::write_report;
-use crate::alert::{Message, Outcome, Pipeline};
+use crate::alert::{clip_text, Message, Outcome, Pipeline};
 use gocart_shared::shutdown::Shutdown;
+use gocart_shared::text::escape_control;
 
 /// How long one `poll` waits: short, so a stop request is seen quickly.
 const POLL: Duration = Duration::from_millis(100);
@@ -620,7 +621,9 @@ impl Listener {
     /// once, not once per try.
     fn ingest(&self, message: &Message, tries: u32) -> Outcome {
         let mut report = Vec::new();
-        let outcome = self.pipeline.ingest_unlogged(message, &mut report);
+        let outcome = self
+            .pipeline
+            .ingest_unlogged(message, &mut report, tries == 0);
         if tries == 0 || outcome.is_settled() {
             let _ = std::io::stdout().lock().write_all(&report);
         }
@@ -730,7 +733,7 @@ impl Listener {
         };
         let mut lines = Vec::new();
         let outcome = self.pipeline.write_notice(&notice, &message, &mut lines);
-        lines.push(outcome.describe());
+        lines.push(outcome.describe_for(&message.source, self.pipeline.reason_logged()));
         write_report(&mut std::io::stdout().lock(), &lines);
         self.pipeline.log_outcome(&message, &outcome);
     }
@@ -856,11 +859,26 @@ fn alert_names(bytes: &[u8]) -> (String, String) {
         superevent_id: Option<String>,
         alert_type: Option<String>,
     }
+    // A rejected message's names are as sent: short and escaped for `status`.
+    let shown =
+        |name: Option<String>| name.map_or_else(|| "?".into(), |n| clip_text(&escape_control(&n)));
     match serde_json::from_slice::<Names>(bytes) {
-        Ok(n) => (
-            n.superevent_id.unwrap_or_else(|| "?".into()),
-            n.alert_type.unwrap_or_else(|| "?".into()),
-        ),
+        Ok(n) => (shown(n.superevent_id), shown(n.alert_type)),
         Err(_) => ("?".into(), "?".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_kept_for_status_are_short_and_escaped() {
+        let long = "M".repeat(100_000);
+        let message = serde_json::json!({"superevent_id": long, "alert_type": "\u{1b}[2J\r\nFAKE"});
+        let (id, kind) = alert_names(message.to_string().as_bytes());
+        assert!(id.chars().count() < 300, "{} characters", id.len());
+        assert_eq!(kind, "\\x1b[2J\\r\\nFAKE");
+        assert_eq!(alert_names(b"not json"), ("?".into(), "?".into()));
     }
 }

@@ -37,6 +37,9 @@ struct Link {
     /// Set at the first error of an outage; cleared when the broker is back.
     down_since: Option<Instant>,
     last_error: Option<(DateTime<Utc>, String)>,
+    /// The most telling cause heard since the broker last answered (also
+    /// while closing: `check` asks for it after its request failed).
+    heard: Option<Cause>,
 }
 
 /// librdkafka log facilities that report a failed connection or login.
@@ -51,6 +54,9 @@ pub struct Context {
     ends: Mutex<BTreeMap<PartitionKey, i64>>,
     /// Set while the client shuts down: its last complaints are not news.
     closing: AtomicBool,
+    /// When the caller stops trying (echo's `--timeout`); None: never
+    /// (listen retries until the broker is back).
+    give_up_at: Mutex<Option<Instant>>,
 }
 
 impl Context {
@@ -65,9 +71,31 @@ impl Context {
                 },
                 down_since: None,
                 last_error: None,
+                heard: None,
             }),
             ends: Mutex::new(BTreeMap::new()),
             closing: AtomicBool::new(false),
+            give_up_at: Mutex::new(None),
+        }
+    }
+
+    /// The caller gives up on the broker at `deadline` (None: never), so
+    /// that the log says so rather than promising to retry forever.
+    pub fn give_up_at(&self, deadline: Option<Instant>) {
+        *lock(&self.give_up_at) = deadline;
+    }
+
+    /// What happens next, for the line that starts an outage.
+    fn next_step(&self) -> String {
+        match *lock(&self.give_up_at) {
+            None => "retrying until the broker is back".into(),
+            Some(deadline) => format!(
+                "trying again for at most {} s (--timeout), then giving up",
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64()
+                    .ceil()
+            ),
         }
     }
 
@@ -77,12 +105,29 @@ impl Context {
         let what = self.redactor.clean(what);
         let cause = classify(&what, &self.servers);
         let mut link = lock(&self.link);
+        if link
+            .heard
+            .as_ref()
+            .is_some_and(|known| follows_from(&cause, known))
+        {
+            // Not news: the login failed because the network did.
+            tracing::debug!("Kafka (following from the cause): {what}");
+            return;
+        }
         link.last_error = Some((Utc::now(), what.clone()));
+        if link
+            .heard
+            .as_ref()
+            .is_none_or(|known| telling(cause.kind) > telling(known.kind))
+        {
+            link.heard = Some(cause.clone());
+        }
         if self.closing.load(Ordering::Relaxed) {
             tracing::debug!("Kafka (closing): {what}");
         } else if link.down_since.is_none() {
             link.down_since = Some(Instant::now());
-            tracing::warn!("Kafka: cannot connect to {cause}; retrying until the broker is back");
+            let next = self.next_step();
+            tracing::warn!("Kafka: cannot connect to {cause}; {next}");
             link.state = Connection::Down {
                 since: Utc::now(),
                 cause,
@@ -90,9 +135,10 @@ impl Context {
         } else {
             tracing::debug!("Kafka (still down): {what}");
             // A vague first report ("transport failure") gives way to the
-            // first one that says why.
+            // first one that says why, and a failed login to the network
+            // failure it followed from.
             if let Connection::Down { cause: known, .. } = &mut link.state {
-                if known.kind == CauseKind::Other && cause.kind != CauseKind::Other {
+                if telling(cause.kind) > telling(known.kind) {
                     tracing::warn!("Kafka: the cause: {cause}");
                     *known = cause;
                 }
@@ -126,6 +172,7 @@ impl Context {
     /// request, a broker "UP").
     pub fn healthy(&self) {
         let mut link = lock(&self.link);
+        link.heard = None;
         if let Some(since) = link.down_since.take() {
             tracing::info!(
                 "Kafka: connection is back after {:.0} s",
@@ -140,6 +187,12 @@ impl Context {
     /// The connection as it is now, for the status file.
     pub fn connection(&self) -> Connection {
         lock(&self.link).state.clone()
+    }
+
+    /// The most telling cause of trouble heard since the broker last
+    /// answered, even while closing (what `check` reports).
+    pub fn heard_cause(&self) -> Option<Cause> {
+        lock(&self.link).heard.clone()
     }
 
     /// Why the connection is down, if it is.
@@ -319,6 +372,26 @@ pub fn classify(text: &str, servers: &str) -> Cause {
     }
 }
 
+/// How much a cause tells: a vague one least, then a timeout (an effect of
+/// many things), a failed login, and a network failure (no name, refused,
+/// no TLS), which a failed login may follow from, most.
+fn telling(kind: CauseKind) -> u8 {
+    match kind {
+        CauseKind::Other => 0,
+        CauseKind::Timeout => 1,
+        CauseKind::Authentication => 2,
+        CauseKind::Dns | CauseKind::Refused | CauseKind::Tls => 3,
+    }
+}
+
+/// Whether `new` is only a consequence of `known`: without the network (no
+/// name, no connection, no TLS) no login can succeed, and librdkafka then
+/// also reports "Authentication (Local: Authentication failure)". Said
+/// beside the real cause, it sends users to check their client secret.
+fn follows_from(new: &Cause, known: &Cause) -> bool {
+    new.kind == CauseKind::Authentication && telling(known.kind) > telling(new.kind)
+}
+
 /// librdkafka's "[thrd:...]: " prefix names its thread, nothing a user needs.
 fn without_thread(text: &str) -> &str {
     match text.strip_prefix("[thrd:") {
@@ -330,7 +403,12 @@ fn without_thread(text: &str) -> &str {
 /// The host a failure report is about, if it says.
 fn host_of(text: &str) -> Option<String> {
     if let Some((_, rest)) = text.split_once("Could not resolve host: ") {
-        return rest.split_whitespace().next().map(String::from);
+        // curl's words may close librdkafka's parenthesis: "...host: h)".
+        return rest
+            .split_whitespace()
+            .next()
+            .map(|host| host.trim_end_matches([')', ',', ';', '.']).to_string())
+            .filter(|host| !host.is_empty());
     }
     if let Some((_, rest)) = text.split_once("Failed to resolve '") {
         return rest.split('\'').next().map(String::from);
@@ -367,6 +445,52 @@ mod tests {
         c.trouble("127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9 failed: Connection refused");
         c.check_host_names(limit);
         assert_eq!(c.cause().unwrap().kind, CauseKind::Refused);
+    }
+
+    #[test]
+    fn a_login_failed_for_want_of_network_is_not_the_cause() {
+        let dns =
+            "Failed to retrieve OIDC token from \"https://auth.nothing.invalid/oauth2/token\": \
+                   Could not resolve host: auth.nothing.invalid (-1)";
+        let login = "Global error: Authentication (Local: Authentication failure) (Failed to acquire SASL OAUTHBEARER token)";
+        for order in [[dns, login], [login, dns]] {
+            let c = Context::new(Redactor::new("s"), "kafka.nothing.invalid:9092");
+            for report in order {
+                c.trouble(report);
+            }
+            assert_eq!(c.cause().unwrap().kind, CauseKind::Dns, "{order:?}");
+            assert_eq!(c.heard_cause().unwrap().kind, CauseKind::Dns);
+            let (_, last) = c.last_error().unwrap();
+            assert!(
+                !last.contains("Authentication failure"),
+                "{order:?}: {last}"
+            );
+        }
+        // `check` hears while closing: the same cause, told once.
+        let c = Context::new(Redactor::new("s"), "kafka.nothing.invalid:9092");
+        c.closing();
+        c.trouble(dns);
+        c.trouble(login);
+        assert_eq!(c.heard_cause().unwrap().kind, CauseKind::Dns);
+        // A login refused by a reachable endpoint is the cause, even after
+        // a timeout (which says less).
+        let c = Context::new(Redactor::new("s"), "b:9092");
+        c.trouble("Connection timed out");
+        c.trouble("b:9092/bootstrap: SASL authentication error: Authentication failed");
+        assert_eq!(c.cause().unwrap().kind, CauseKind::Authentication);
+        let (_, last) = c.last_error().unwrap();
+        assert!(last.contains("Authentication failed"), "{last}");
+    }
+
+    #[test]
+    fn an_outage_with_a_deadline_says_when_it_gives_up() {
+        let c = Context::new(Redactor::new("s"), "b:9092");
+        assert_eq!(c.next_step(), "retrying until the broker is back");
+        c.give_up_at(Some(Instant::now() + std::time::Duration::from_secs(3)));
+        assert_eq!(
+            c.next_step(),
+            "trying again for at most 3 s (--timeout), then giving up"
+        );
     }
 
     #[test]
@@ -427,6 +551,11 @@ mod tests {
                 "sasl_plaintext://127.0.0.1:37871/bootstrap: SASL OAUTHBEARER mechanism handshake failed: Broker: Unsupported SASL mechanism",
                 CauseKind::Authentication,
                 "127.0.0.1:37871",
+            ),
+            (
+                "Global error: Authentication (Local: Authentication failure) (Failed to acquire SASL OAUTHBEARER token: Could not resolve host: auth.nothing.invalid)",
+                CauseKind::Dns,
+                "auth.nothing.invalid",
             ),
             (
                 "Connection timed out",

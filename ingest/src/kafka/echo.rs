@@ -153,10 +153,13 @@ fn plan_with_retries(
 ) -> Result<Option<BTreeMap<PartitionKey, Range>>, EchoError> {
     let mut backoff = Backoff::new(Duration::from_secs(30));
     let started = Instant::now();
+    // An outage met now is told with the deadline, not as a wait without end.
+    consumer.context().give_up_at(Some(started + timeout));
     loop {
         match plan(consumer, kafka, window.since_ms, window.days) {
             Ok(ranges) => {
                 consumer.context().healthy();
+                consumer.context().give_up_at(None);
                 return Ok(Some(ranges));
             }
             Err(e @ EchoError::Topic(TopicError::Missing { .. })) => return Err(e),

@@ -176,3 +176,48 @@ fn a_rejected_message_redelivered_is_kept_once() {
         1
     );
 }
+
+/// Where the report and the log meet (a terminal, a journal, `>out 2>&1`),
+/// a rejection's reason is read once, in the error line; the report says
+/// REJECTED and where the message is kept. Apart, each stream is whole.
+#[test]
+fn a_rejection_is_said_once_where_report_and_log_meet() {
+    let env = Env::new("");
+    let inbox = env.dir.path().join("inbox-once");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let bad = inbox.join("bad.json");
+    std::fs::write(&bad, with("MS230424a", "../../etc")).unwrap();
+    let reason = "field `alert_type`";
+
+    let both = env.dir.path().join("both.txt");
+    let file = std::fs::File::create(&both).unwrap();
+    let status = env
+        .command()
+        .arg("import")
+        .arg(&bad)
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let text = std::fs::read_to_string(&both).unwrap();
+    assert_eq!(text.matches(reason).count(), 1, "{text}");
+    let error = text
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .unwrap_or_default();
+    assert!(error.contains(reason), "the error line says why:\n{text}");
+    let report = text
+        .lines()
+        .find(|l| l.starts_with("REJECTED: "))
+        .unwrap_or_default();
+    assert!(
+        report.contains(".rejected/") && report.contains("bad.json"),
+        "the report says where it is kept and which file:\n{text}"
+    );
+
+    // Apart (a report piped to a file, the log to the terminal), both say it.
+    let run = env.import(&[&bad]);
+    run.assert_status(1).assert_says(reason);
+    assert!(run.stderr.contains(reason), "{}", run.stderr);
+}

@@ -119,6 +119,41 @@ fn an_unreachable_broker_fails_naming_host_and_cause_within_seconds() {
     assert!(run.took < Duration::from_secs(8), "took {:?}", run.took);
 }
 
+/// Without network (here: a GCN domain that does not exist) the broker line
+/// names the DNS failure, not the failed login librdkafka reports after it,
+/// and reads as one sentence (no stray parenthesis after the host).
+#[test]
+fn without_network_the_broker_line_names_dns_not_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = write_settings(
+        dir.path(),
+        &format!(
+            "lvk:\n  download_dir: {}/tree\ngcn-kafka:\n  client_id: my-client-id\n  \
+             client_secret: sup3r-s3cret-value\n  domain: nothing.invalid\ntrigger:\n  state_dir: {}/state\n",
+            dir.path().display(),
+            dir.path().display()
+        ),
+    );
+    let run = check(&settings);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    let line = line_starting(
+        &run.stdout,
+        "FAIL broker kafka.nothing.invalid does not answer: ",
+    );
+    assert!(
+        line.contains(".nothing.invalid: the host name does not resolve (DNS)"),
+        "{line}"
+    );
+    assert!(!line.contains("Authentication"), "{line}");
+    assert!(!line.contains("invalid)"), "{line}");
+    assert_eq!(
+        line.matches('(').count(),
+        line.matches(')').count(),
+        "{line}"
+    );
+    assert!(run.took < Duration::from_secs(8), "took {:?}", run.took);
+}
+
 #[test]
 fn placeholder_credentials_and_a_file_in_place_of_a_folder_fail() {
     let dir = tempfile::tempdir().unwrap();

@@ -148,6 +148,14 @@ fn check_import(env: &Env, entry: &Entry, run: &Run) -> Result<(), String> {
     if std::fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some()) {
         return Err("a directory was left in .staging".into());
     }
+    // What a message says is shown, never obeyed: no terminal sequence, no
+    // carriage return, no line of the message's making.
+    if text.contains(['\u{1b}', '\r', '\u{9b}']) {
+        return Err(format!("a raw ESC, CSI or CR printed:\n{text:?}"));
+    }
+    if let Some(forged) = text.lines().find(|l| l.starts_with("FAKE")) {
+        return Err(format!("a forged line printed: {forged:?}"));
+    }
     let line = run
         .stdout
         .lines()

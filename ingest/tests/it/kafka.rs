@@ -628,6 +628,56 @@ fn a_host_that_does_not_resolve_is_named_as_dns() {
         == "dns"));
 }
 
+/// GCN settings on a domain that does not exist: what `listen` meets on a
+/// machine without network (the token endpoint and the broker unresolvable).
+fn gcn_without_network(dir: &Path) -> PathBuf {
+    let settings = dir.join("gocart.yaml");
+    std::fs::write(
+        &settings,
+        format!(
+            "lvk:\n  download_dir: {tree}\n  aitoff: {{convert: false}}\n\
+             gcn-kafka:\n  client_id: my-client-id\n  client_secret: sup3r-s3cret-value\n  \
+             domain: nothing.invalid\n  config:\n    reconnect.backoff.max.ms: 500\n\
+             trigger:\n  state_dir: {state}\n",
+            tree = dir.join("tree").display(),
+            state = dir.join("state").display(),
+        ),
+    )
+    .unwrap();
+    settings
+}
+
+/// Without network librdkafka also reports "Authentication (Local:
+/// Authentication failure)": a consequence, not a cause. Said beside the
+/// DNS failure it sends users to check their secret.
+#[test]
+fn without_network_status_names_dns_and_not_a_failed_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = gcn_without_network(dir.path());
+    let mut listen = Ingest::spawn(&settings, &["listen"]);
+    let state = dir.path().join("state");
+    assert!(
+        wait_until(Duration::from_secs(15), || kafka::listen_status(&state)
+            ["connection"]["cause"]["kind"]
+            == "dns"),
+        "{}",
+        listen.stderr_text()
+    );
+    // librdkafka's login failure follows within a retry or two.
+    std::thread::sleep(Duration::from_secs(6));
+    let (_, text) = run_status(&settings);
+    let err = listen.stderr_text();
+    assert!(listen.stop().success(), "{err}");
+    assert!(
+        text.contains("the host name does not resolve (DNS)"),
+        "{text}"
+    );
+    for said in [&text, &err] {
+        assert!(!said.contains("Authentication failure"), "{said}");
+        assert!(!said.contains("authentication failed"), "{said}");
+    }
+}
+
 #[test]
 fn echo_gives_up_after_its_timeout_naming_host_and_cause() {
     let addr = format!("127.0.0.1:{}", kafka::free_port());
@@ -654,6 +704,9 @@ fn echo_gives_up_after_its_timeout_naming_host_and_cause() {
             "{err}"
         );
         assert!(err.contains(cause), "{err}");
+        // One-shot: it says it will give up, never that it retries forever.
+        assert!(!err.contains("retrying until the broker is back"), "{err}");
+        assert!(err.contains("(--timeout), then giving up"), "{err}");
     }
 }
 

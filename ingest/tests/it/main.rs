@@ -21,3 +21,4 @@ mod products;
 mod real_alerts;
 mod render;
 mod settings_typos;
+mod template;
