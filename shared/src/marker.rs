@@ -80,7 +80,8 @@ impl Marker {
     /// `replay --since`) go by this, not by when the directory appeared:
     /// 2018 alerts imported today are old alerts.
     pub fn alert_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        crate::time::parse_utc(&self.time_created).or_else(|| crate::time::parse_utc(&self.written_at))
+        crate::time::parse_utc(&self.time_created)
+            .or_else(|| crate::time::parse_utc(&self.written_at))
     }
 
     /// Reads the marker of an alert directory.

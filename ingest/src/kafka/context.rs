@@ -148,10 +148,11 @@ impl Context {
 
     /// When the cause so far is vague (librdkafka said "transport failure" or
     /// nothing yet, which happens when it has not retried within a short
-    /// `echo --timeout`), resolves the configured host names ourselves, each
-    /// for at most `limit`, so that a name that does not exist is reported as
-    /// the DNS failure it is rather than as "connection failed".
-    pub fn check_host_names(&self, limit: std::time::Duration) {
+    /// `echo --timeout`, or when a loaded machine delays its report), tries
+    /// the configured servers ourselves, each for at most `limit`: a name that
+    /// does not exist is reported as the DNS failure it is, a port nobody
+    /// listens on as refused, rather than as "connection failed".
+    pub fn probe_servers(&self, limit: std::time::Duration) {
         let vague = match &lock(&self.link).state {
             Connection::Down { cause, .. } => cause.kind == CauseKind::Other,
             Connection::Up { .. } => false,
@@ -161,7 +162,7 @@ impl Context {
             return;
         }
         for server in self.servers.split(',').map(str::trim) {
-            if let Some(failure) = resolve_failure(server, limit) {
+            if let Some(failure) = reach_failure(server, limit) {
                 self.trouble(&failure);
                 return;
             }
@@ -316,20 +317,26 @@ fn partition_names(list: &TopicPartitionList) -> String {
 /// "Failed to resolve 'HOST:PORT': why" when `server` does not resolve
 /// within `limit`; `None` when it does, or when the answer takes longer (a
 /// slow resolver is not proof of a missing name).
-fn resolve_failure(server: &str, limit: std::time::Duration) -> Option<String> {
-    use std::net::ToSocketAddrs;
+fn reach_failure(server: &str, limit: std::time::Duration) -> Option<String> {
+    use std::net::{TcpStream, ToSocketAddrs};
     let (tx, rx) = std::sync::mpsc::channel();
     let name = server.to_string();
-    // The lookup cannot be cancelled; a thread left behind on a hung resolver
-    // ends with the process.
+    // Neither step can be cancelled; a thread left behind on a hung resolver
+    // or connect ends with the process.
     std::thread::spawn(move || {
-        let _ = tx.send(name.to_socket_addrs().map(|mut a| a.next().is_some()));
+        let answer = match name.to_socket_addrs().map(|mut a| a.next()) {
+            Err(e) => Some(format!("Failed to resolve '{name}': {e}")),
+            Ok(None) => Some(format!("Failed to resolve '{name}': no address")),
+            Ok(Some(addr)) => match TcpStream::connect_timeout(&addr, limit) {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(format!(
+                    "{name}: Connect to {addr} failed: Connection refused"
+                )),
+                _ => None,
+            },
+        };
+        let _ = tx.send(answer);
     });
-    match rx.recv_timeout(limit) {
-        Ok(Err(e)) => Some(format!("Failed to resolve '{server}': {e}")),
-        Ok(Ok(false)) => Some(format!("Failed to resolve '{server}': no address")),
-        _ => None,
-    }
+    rx.recv_timeout(limit).ok().flatten()
 }
 
 /// Sorts a failure report into a cause and finds the host it is about:
@@ -431,19 +438,35 @@ mod tests {
         let c = Context::new(Redactor::new("s"), "nothing.invalid:9092");
         c.trouble("1/1 brokers are down");
         assert_eq!(c.cause().unwrap().kind, CauseKind::Other);
-        c.check_host_names(limit);
+        c.probe_servers(limit);
         let cause = c.cause().unwrap();
         assert_eq!(cause.kind, CauseKind::Dns, "{cause}");
         assert_eq!(cause.host, "nothing.invalid:9092");
 
-        // A name that resolves leaves the vague cause as it was, and a
-        // specific cause is never second-guessed.
-        let c = Context::new(Redactor::new("s"), "127.0.0.1:9");
+        // A port nobody listens on is named refused, whether or not
+        // librdkafka said so in time (a loaded machine delays its reports).
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap().to_string();
+        drop(closed);
+        let c = Context::new(Redactor::new("s"), &addr);
         c.trouble("1/1 brokers are down");
-        c.check_host_names(limit);
+        c.probe_servers(limit);
+        let cause = c.cause().unwrap();
+        assert_eq!(cause.kind, CauseKind::Refused, "{cause}");
+        assert_eq!(cause.host, addr);
+
+        // A server that answers leaves the vague cause as it was, and a
+        // specific cause is never second-guessed.
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = open.local_addr().unwrap().to_string();
+        let c = Context::new(Redactor::new("s"), &addr);
+        c.trouble("1/1 brokers are down");
+        c.probe_servers(limit);
         assert_eq!(c.cause().unwrap().kind, CauseKind::Other);
-        c.trouble("127.0.0.1:9/bootstrap: Connect to ipv4#127.0.0.1:9 failed: Connection refused");
-        c.check_host_names(limit);
+        c.trouble(&format!(
+            "{addr}/bootstrap: Connect to ipv4#{addr} failed: Connection refused"
+        ));
+        c.probe_servers(limit);
         assert_eq!(c.cause().unwrap().kind, CauseKind::Refused);
     }
 

@@ -170,7 +170,7 @@ fn plan_with_retries(
                 if serve_until(consumer, Instant::now() + left, shutdown) {
                     return Ok(None);
                 }
-                consumer.context().check_host_names(Duration::from_secs(2));
+                consumer.context().probe_servers(Duration::from_secs(2));
                 let cause = consumer
                     .context()
                     .cause()
