@@ -26,7 +26,7 @@ const EXTRA_KEYS: &[(&str, &[&str])] = &[
 ];
 
 /// The keys of one plugin's entry under `trigger.plugins`.
-const PLUGIN_KEYS: &[&str] = &["timeout", "after", "kinds", "filters"];
+const PLUGIN_KEYS: &[&str] = &["timeout", "after", "kinds", "filters", "concurrency"];
 
 /// The section whose keys are plugin file names, each holding [`PLUGIN_KEYS`].
 const PLUGINS_SECTION: &str = "trigger.plugins";

@@ -188,7 +188,7 @@ fn unmatched_plugin(ctx: &Context, args: &ReplayArgs) -> Option<String> {
 fn run_all(
     ctx: &Arc<Context>,
     state_dir: &Path,
-    concurrency: usize,
+    concurrency: Option<usize>,
     dirs: &[PathBuf],
     mode: Mode,
 ) -> anyhow::Result<Totals> {

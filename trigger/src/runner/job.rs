@@ -112,7 +112,7 @@ impl Context {
         }
     }
 
-    /// Each plugin's `timeout`, `after`, `kinds` and `filters` from
+    /// Each plugin's `timeout`, `concurrency`, `after`, `kinds` and `filters` from
     /// `trigger.plugins` (none: the defaults, LVK only). An `after`
     /// naming no plugin of the folder is reported and not waited for, so no
     /// run ever waits for a plugin that will not run.
@@ -123,6 +123,7 @@ impl Context {
                 continue;
             };
             plugin.timeout = own.timeout.map(bounded_secs);
+            plugin.concurrency = own.concurrency.max(1);
             plugin.kinds = own.kinds.clone();
             plugin.filters = own.filters.clone();
             for wanted in &own.after {
