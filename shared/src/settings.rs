@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer};
 use crate::Kind;
 
 mod unknown;
-pub use unknown::{known_keys, UnknownKey};
+pub use unknown::{closest, known_keys, UnknownKey};
 
 /// Where the settings live when neither `-s` nor `GOCART_SETTINGS` says otherwise.
 pub const DEFAULT_RELATIVE_PATH: &str = ".config/gocart/gocart.yaml";
