@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer};
 use crate::Kind;
 
 mod unknown;
-pub use unknown::{known_keys, UnknownKey};
+pub use unknown::{closest, known_keys, UnknownKey};
 
 /// Where the settings live when neither `-s` nor `GOCART_SETTINGS` says otherwise.
 pub const DEFAULT_RELATIVE_PATH: &str = ".config/gocart/gocart.yaml";
@@ -298,7 +298,9 @@ pub struct Trigger {
     pub python: String,
     /// Seconds per plugin run before TERM, then KILL.
     pub timeout: u64,
-    pub concurrency: usize,
+    /// A cap on plugin runs at once over all plugins; `None` (the default):
+    /// no cap, each plugin is bounded by its own lane only.
+    pub concurrency: Option<usize>,
     #[serde(deserialize_with = "path_or_home")]
     pub state_dir: PathBuf,
     #[serde(deserialize_with = "duration_text")]
@@ -313,7 +315,7 @@ impl Default for Trigger {
             plugins_dir: PathBuf::from("~/.config/gocart/plugins"),
             python: "python3".into(),
             timeout: 600,
-            concurrency: default_concurrency(),
+            concurrency: None,
             state_dir: PathBuf::from("~/.local/state/gocart"),
             catch_up: Duration::from_secs(24 * 3600),
             plugins: BTreeMap::new(),
@@ -338,6 +340,8 @@ pub struct PluginSettings {
     /// directory of its kinds that passes none is recorded `filtered`.
     #[serde(deserialize_with = "filters_or_null")]
     pub filters: Vec<Filter>,
+    /// Runs of this plugin at once (its lane), default 1.
+    pub concurrency: usize,
 }
 
 impl Default for PluginSettings {
@@ -347,17 +351,9 @@ impl Default for PluginSettings {
             after: Vec::new(),
             kinds: vec![Kind::Lvk],
             filters: Vec::new(),
+            concurrency: 1,
         }
     }
-}
-
-/// As many runs at once as there are cores, and at least two, so that one
-/// slow plugin never leaves the others without a slot.
-pub fn default_concurrency() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .max(2)
 }
 
 impl GcnKafka {
@@ -448,7 +444,7 @@ impl Settings {
         if self.lvk.download_dir.as_os_str().is_empty() {
             return Err(invalid("lvk.download_dir", "is empty".into()));
         }
-        if self.trigger.concurrency == 0 {
+        if self.trigger.concurrency == Some(0) {
             return Err(invalid("trigger.concurrency", "must be at least 1".into()));
         }
         if self.trigger.timeout == 0 {
@@ -462,6 +458,12 @@ impl Settings {
                 return Err(invalid(
                     &format!("trigger.plugins.{name}.timeout"),
                     "must be at least 1 second".into(),
+                ));
+            }
+            if plugin.concurrency == 0 {
+                return Err(invalid(
+                    &format!("trigger.plugins.{name}.concurrency"),
+                    "must be at least 1".into(),
                 ));
             }
         }
@@ -1274,8 +1276,15 @@ lvk:
     }
 
     #[test]
-    fn concurrency_defaults_to_the_cores_and_at_least_two() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(parse("").unwrap().trigger.concurrency, cores.max(2));
+    fn concurrency_has_no_total_cap_by_default_and_one_run_per_plugin() {
+        let settings = parse("").unwrap();
+        assert_eq!(settings.trigger.concurrency, None);
+        assert_eq!(PluginSettings::default().concurrency, 1);
+        let text = "trigger:\n  concurrency: 3\n  plugins:\n    gp_a.sh: {concurrency: 2}\n";
+        let settings = parse(text).unwrap();
+        assert_eq!(settings.trigger.concurrency, Some(3));
+        assert_eq!(settings.trigger.plugins["gp_a.sh"].concurrency, 2);
+        assert!(parse("trigger:\n  concurrency: 0\n").is_err());
+        assert!(parse("trigger:\n  plugins:\n    gp_a.sh: {concurrency: 0}\n").is_err());
     }
 }

@@ -126,7 +126,8 @@ fn setup(base: &Path, concurrency: usize) -> anyhow::Result<Setup> {
     std::fs::write(
         &settings,
         format!(
-            "lvk: {{download_dir: {}}}\ntrigger: {{plugins_dir: {}, state_dir: {}, timeout: 60, concurrency: {concurrency}}}\n",
+            // The one plugin's lane is as wide as the runs at once measured.
+            "lvk: {{download_dir: {}}}\ntrigger: {{plugins_dir: {}, state_dir: {}, timeout: 60, concurrency: {concurrency}, plugins: {{gp_noop: {{concurrency: {concurrency}}}}}}}\n",
             root.display(),
             plugins.display(),
             state.display()

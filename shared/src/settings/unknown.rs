@@ -26,7 +26,7 @@ const EXTRA_KEYS: &[(&str, &[&str])] = &[
 ];
 
 /// The keys of one plugin's entry under `trigger.plugins`.
-const PLUGIN_KEYS: &[&str] = &["timeout", "after", "kinds", "filters"];
+const PLUGIN_KEYS: &[&str] = &["timeout", "after", "kinds", "filters", "concurrency"];
 
 /// The section whose keys are plugin file names, each holding [`PLUGIN_KEYS`].
 const PLUGINS_SECTION: &str = "trigger.plugins";
@@ -170,7 +170,8 @@ fn entry_schema(section: &str) -> Option<&'static str> {
 
 /// The known key closest to `key` by edit distance, when it is close enough
 /// to be a typo of it (a third of the longer name at most); case is ignored.
-fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+/// Also the trigger's suggestion for a mistyped `replay --plugin` name.
+pub fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let key = key.to_lowercase();
     known
         .iter()

@@ -269,7 +269,8 @@ fn both_programs_explain_settings_alike() {
     // The same file is found from the variable by both.
     let setup = Setup::new();
     let env = [("GOCART_SETTINGS", setup.settings.as_str())];
-    run(&binaries().trigger, &["status"], &env).expect(0);
+    // Exit 1, not 2: the settings were found; no trigger runs there yet.
+    run(&binaries().trigger, &["status"], &env).expect(1);
     run(&binaries().ingest, &["import", "-"], &env);
     assert!(setup.path("tree").is_dir(), "ingest read GOCART_SETTINGS");
 }
@@ -315,30 +316,33 @@ fn replay_says_when_nothing_matched_and_counts_in_good_english() {
         run.stdout
     );
     setup.one_alert();
+    // A filter or a plugin that matches nothing is a mistake (a mistyped
+    // event id or plugin name): a usage error naming it, not a quiet exit 0.
     let run = trigger(&setup.args(&["replay", "--event", "MS000000x"]));
-    run.expect(0);
+    run.expect(2);
     assert!(
-        run.stdout.contains(
-            "replay: no directory matches --event MS000000x (1 complete directory in the alert tree"
+        run.stderr.contains(
+            "error: no directory matches --event MS000000x (1 complete directory in the alert tree"
         ),
         "{}",
-        run.stdout
+        run.stderr
     );
     let run = trigger(&setup.args(&["replay", "--alert-type", "update", "--since", "1h"]));
+    run.expect(2);
     assert!(
-        run.stdout
+        run.stderr
             .contains("no directory matches --alert-type update --since 1h"),
         "{}",
-        run.stdout
+        run.stderr
     );
     let run = trigger(&setup.args(&["replay", "--plugin", "gp_nothere"]));
-    run.expect(0);
+    run.expect(2);
     assert!(
-        run.stdout
+        run.stderr
             .contains("--plugin gp_nothere matches none of the plugins")
-            && run.stdout.contains("(they are gp_ok)"),
+            && run.stderr.contains("(they are gp_ok)"),
         "{}",
-        run.stdout
+        run.stderr
     );
     let run = trigger(&setup.args(&["replay"]));
     run.expect(0);

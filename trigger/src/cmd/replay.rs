@@ -28,15 +28,6 @@ pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let state_dir = &settings.trigger.state_dir;
     let record = Record::open(state_dir)?;
     record.recover_interrupted()?;
-    let (dirs, looked_at) = select(&tree, args)?;
-    tracing::debug!(
-        "{} of {looked_at} selected by the filters",
-        count(dirs.len(), "directory", "directories")
-    );
-    if dirs.is_empty() {
-        println!("{}", no_directory(&tree, args, looked_at));
-        return Ok(ExitCode::SUCCESS);
-    }
     let ctx = Arc::new(Context::new(
         settings,
         tree.root().to_owned(),
@@ -44,8 +35,22 @@ pub fn run(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         shutdown,
     ));
     if let Some(unmatched) = unmatched_plugin(&ctx, args) {
-        println!("{unmatched}");
-        return Ok(ExitCode::SUCCESS);
+        return Err(UsageError(unmatched).into());
+    }
+    let (dirs, looked_at) = select(&tree, args)?;
+    tracing::debug!(
+        "{} of {looked_at} selected by the filters",
+        count(dirs.len(), "directory", "directories")
+    );
+    if dirs.is_empty() {
+        // A filter that matches nothing is a mistake worth an error (a
+        // mistyped event id); an empty tree is just nothing to do.
+        let message = no_directory(&tree, args, looked_at);
+        if filter_words(args).is_empty() {
+            println!("replay: {message}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(UsageError(message).into());
     }
     let mode = Mode::Replay {
         force: args.force,
@@ -142,10 +147,10 @@ fn no_directory(tree: &Tree, args: &ReplayArgs, looked_at: usize) -> String {
         paths.join(", ")
     };
     if filters.is_empty() || looked_at == 0 {
-        format!("replay: no complete alert directory in {looked}; nothing run")
+        format!("no complete alert directory in {looked}; nothing run")
     } else {
         format!(
-            "replay: no directory matches {filters} ({} in {looked}); nothing run",
+            "no directory matches {filters} ({} in {looked}); nothing run",
             count(looked_at, "complete directory", "complete directories")
         )
     }
@@ -166,21 +171,22 @@ fn filter_words(args: &ReplayArgs) -> String {
     words.join(" ")
 }
 
-/// `--plugin NAME` when it names none of the plugins: what to say.
+/// `--plugin NAME` when it names none of the plugins: what to say, with
+/// the closest name when it looks like a typo of one.
 fn unmatched_plugin(ctx: &Context, args: &ReplayArgs) -> Option<String> {
     let wanted = args.plugin.as_deref()?;
-    let plugins = ctx.plugins()?;
+    let plugins = ctx.plugins().unwrap_or_default();
     if plugins.iter().any(|p| matches_name(&p.name, wanted)) {
         return None;
     }
     let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
-    let found = if names.is_empty() {
-        "there are none".to_string()
-    } else {
-        format!("they are {}", names.join(", "))
+    let found = match gocart_shared::settings::closest(wanted, &names) {
+        Some(close) => format!("did you mean {close}?"),
+        None if names.is_empty() => "there are none".to_string(),
+        None => format!("they are {}", names.join(", ")),
     };
     Some(format!(
-        "replay: --plugin {wanted} matches none of the plugins in {} ({found}); nothing run",
+        "--plugin {wanted} matches none of the plugins in {} ({found}); nothing run",
         ctx.plugins_dir.display()
     ))
 }
@@ -188,7 +194,7 @@ fn unmatched_plugin(ctx: &Context, args: &ReplayArgs) -> Option<String> {
 fn run_all(
     ctx: &Arc<Context>,
     state_dir: &Path,
-    concurrency: usize,
+    concurrency: Option<usize>,
     dirs: &[PathBuf],
     mode: Mode,
 ) -> anyhow::Result<Totals> {

@@ -1,5 +1,6 @@
-//! The life of one run in the record: claimed (`running`, durable before the
-//! process starts), ended, given back if never started, and made due again
+//! The life of one run in the record: claimed (`running` without
+//! `started_at`: queued, durable before the process starts), started
+//! (`started_at` set when its process starts), ended, given back if never started, and made due again
 //! when the process that claimed it died (liveness of `running` rows).
 
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -127,22 +128,19 @@ impl Record {
     pub fn claim_many(&self, wanted: &[ClaimRequest]) -> Result<Vec<Option<Claim>>> {
         self.durable(|| {
             let tx = self.write_tx()?;
-            let now = now_text();
             let mut claims = Vec::with_capacity(wanted.len());
             for w in wanted {
-                claims.push(self.claim_in(&tx, w, &now)?);
+                claims.push(self.claim_in(&tx, w)?);
             }
             tx.commit()?;
             Ok(claims)
         })
     }
 
-    fn claim_in(
-        &self,
-        tx: &Transaction,
-        w: &ClaimRequest,
-        now: &str,
-    ) -> rusqlite::Result<Option<Claim>> {
+    /// A claim has no `started_at` until its process starts
+    /// ([`Record::started`]): a claimed run waiting for its lane is queued,
+    /// not running.
+    fn claim_in(&self, tx: &Transaction, w: &ClaimRequest) -> rusqlite::Result<Option<Claim>> {
         let previous: Option<PreviousRun> = tx
             .prepare_cached(
                 "SELECT state, attempts, exit_status, started_at, ended_at, log_path, reason,
@@ -170,22 +168,36 @@ impl Record {
         let attempt = attempts + 1;
         tx.prepare_cached(
             "INSERT INTO runs (dir, plugin, state, attempts, started_at, owner_pid, log_path)
-             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)
+             VALUES (?1, ?2, 'running', ?3, NULL, ?4, ?5)
              ON CONFLICT(dir, plugin) DO UPDATE SET state = 'running', attempts = excluded.attempts,
-                started_at = excluded.started_at, ended_at = NULL, exit_status = NULL,
+                started_at = NULL, ended_at = NULL, exit_status = NULL,
                 reason = NULL, owner_pid = excluded.owner_pid, log_path = excluded.log_path",
         )?
         .execute(params![
             w.dir,
             w.plugin,
             attempt,
-            now,
             self.pid,
             (w.log_path)(attempt)
         ])?;
         tx.prepare_cached("UPDATE dirs SET settled = 0 WHERE dir = ?1")?
             .execute([w.dir])?;
         Ok(Some(Claim { attempt, previous }))
+    }
+
+    /// Notes that the process of a run this process claimed starts now
+    /// (`at`): from queued to running. Relaxed: if it is lost, the run looks
+    /// queued until it ends, and its end records `started_at` again.
+    pub fn started(&self, dir: &str, plugin: &str, at: &str) -> Result<()> {
+        self.relaxed(|| {
+            self.conn
+                .prepare_cached(
+                    "UPDATE runs SET started_at = ?3
+                     WHERE dir = ?1 AND plugin = ?2 AND state = 'running' AND owner_pid = ?4",
+                )?
+                .execute(params![dir, plugin, at, self.pid])
+        })?;
+        Ok(())
     }
 
     /// Gives back runs claimed by this process that were never started (the

@@ -24,7 +24,14 @@ pub struct RunRow {
 /// Counts for `status` and the start-up message.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
+    /// Runs per state; `running` counts only runs whose process started.
     pub runs: Vec<(RunState, u64)>,
+    /// Runs claimed (`running` in the record) whose process has not started:
+    /// waiting for a place in their plugin's lane.
+    pub queued: u64,
+    /// `pending` runs per plugin, in name order (a plugin gone from the
+    /// folder leaves its runs here: `status` shows them orphaned).
+    pub pending_by_plugin: Vec<(String, u64)>,
     pub dirs: u64,
     pub catch_up_skipped_dirs: u64,
     pub invalid_dirs: Vec<(String, String)>,
@@ -39,18 +46,32 @@ impl Record {
     pub fn summary(&self) -> Result<Summary> {
         self.sqlite(|| {
             let mut summary = Summary::default();
+            let count = |sql: &str| -> rusqlite::Result<u64> {
+                let n: i64 = self.conn.query_row(sql, [], |r| r.get(0))?;
+                Ok(n as u64)
+            };
+            summary.queued =
+                count("SELECT COUNT(*) FROM runs WHERE state = 'running' AND started_at IS NULL")?;
             for state in RunState::ALL {
                 let n: i64 = self.conn.query_row(
                     "SELECT COUNT(*) FROM runs WHERE state = ?1",
                     [state.as_str()],
                     |r| r.get(0),
                 )?;
-                summary.runs.push((state, n as u64));
+                let n = match state {
+                    RunState::Running => (n as u64).saturating_sub(summary.queued),
+                    _ => n as u64,
+                };
+                summary.runs.push((state, n));
             }
-            let count = |sql: &str| -> rusqlite::Result<u64> {
-                let n: i64 = self.conn.query_row(sql, [], |r| r.get(0))?;
-                Ok(n as u64)
-            };
+            summary.pending_by_plugin = self
+                .conn
+                .prepare(
+                    "SELECT plugin, COUNT(*) FROM runs WHERE state = 'pending'
+                     GROUP BY plugin ORDER BY plugin",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<rusqlite::Result<_>>()?;
             summary.dirs = count("SELECT COUNT(*) FROM dirs")?;
             summary.catch_up_skipped_dirs =
                 count("SELECT COUNT(*) FROM dirs WHERE catch_up_skipped = 1")?;
@@ -104,6 +125,21 @@ impl Record {
                 [limit as i64],
             )
         })
+    }
+
+    /// The failures that ended at `since` or later, newest first.
+    pub fn failures_since(&self, since: &str) -> Result<Vec<RunRow>> {
+        self.sqlite(|| {
+            self.rows_where(
+                "state = 'failed' AND ended_at >= ?1 ORDER BY ended_at DESC, dir, plugin",
+                [since],
+            )
+        })
+    }
+
+    /// The pending runs of one plugin, by directory.
+    pub fn pending_of(&self, plugin: &str) -> Result<Vec<RunRow>> {
+        self.sqlite(|| self.rows_where("state = 'pending' AND plugin = ?1 ORDER BY dir", [plugin]))
     }
 
     /// Every run, by directory and plugin.

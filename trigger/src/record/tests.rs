@@ -280,7 +280,7 @@ fn a_claim_never_started_is_given_back_as_it_was() {
         logged: true,
         ok: false,
         exit_status: "exit 1",
-        reason: Some("the plugin failed (exit 1)"),
+        reason: Some("the plugin failed"),
     };
     record.finish("/t/a", "gp_a", &failed).unwrap();
     let before = record.runs_of("/t/a").unwrap();
@@ -486,4 +486,30 @@ fn a_record_from_before_filtered_and_kinds_opens_and_migrates_with_its_runs() {
         )
         .unwrap();
     assert_eq!(indexed, 1);
+}
+
+#[test]
+fn a_claim_is_queued_until_its_process_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = Record::open(dir.path()).unwrap();
+    record.claim("/t/a", "gp_a", &[], log).unwrap();
+    record.claim("/t/b", "gp_a", &[], log).unwrap();
+    let running = |s: &Summary| {
+        s.runs
+            .iter()
+            .find(|(st, _)| *st == RunState::Running)
+            .map(|r| r.1)
+    };
+    let summary = record.summary().unwrap();
+    assert_eq!((running(&summary), summary.queued), (Some(0), 2));
+    assert_eq!(record.runs_of("/t/a").unwrap()[0].started_at, None);
+    record
+        .started("/t/a", "gp_a", "2026-01-01T00:00:01.000Z")
+        .unwrap();
+    let summary = record.summary().unwrap();
+    assert_eq!((running(&summary), summary.queued), (Some(1), 1));
+    assert_eq!(
+        record.last_runs(10).unwrap()[0].started_at.as_deref(),
+        Some("2026-01-01T00:00:01.000Z")
+    );
 }

@@ -40,6 +40,8 @@ pub struct Context {
     pub timeout: Duration,
     pub grace: Duration,
     pub logs_dir: PathBuf,
+    /// `trigger.state_dir`: the record, the logs, the status file.
+    pub state_dir: PathBuf,
     pub settings_path: PathBuf,
     pub shutdown: Shutdown,
     /// The alert tree's root: the log names directories relative to it.
@@ -70,6 +72,7 @@ impl Context {
             tree_root,
             plugin_settings: t.plugins.clone(),
             logs_dir: t.state_dir.join("logs"),
+            state_dir: t.state_dir.clone(),
             settings_path: std::path::absolute(&settings.path).unwrap_or(settings.path.clone()),
             shutdown,
             reported: Mutex::new(Vec::new()),
@@ -112,7 +115,7 @@ impl Context {
         }
     }
 
-    /// Each plugin's `timeout`, `after`, `kinds` and `filters` from
+    /// Each plugin's `timeout`, `concurrency`, `after`, `kinds` and `filters` from
     /// `trigger.plugins` (none: the defaults, LVK only). An `after`
     /// naming no plugin of the folder is reported and not waited for, so no
     /// run ever waits for a plugin that will not run.
@@ -123,6 +126,7 @@ impl Context {
                 continue;
             };
             plugin.timeout = own.timeout.map(bounded_secs);
+            plugin.concurrency = own.concurrency.max(1);
             plugin.kinds = own.kinds.clone();
             plugin.filters = own.filters.clone();
             for wanted in &own.after {
@@ -508,8 +512,13 @@ pub fn run_one(
         timeout,
         grace: ctx.grace,
     };
-    tracing::debug!(plugin = %plugin.name, dir = %key, attempt, "starting");
     let started_at = record::now_text();
+    record.started(&key, &plugin.name, &started_at)?;
+    tracing::info!(
+        "{} on {}: started (attempt {attempt})",
+        plugin.name,
+        relative_name(&ctx.tree_root, dir)
+    );
     let outcome = process::run(&spec, &|| ctx.shutdown.should_abandon());
     if outcome.end == End::Abandoned {
         tracing::warn!(

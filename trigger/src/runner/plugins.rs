@@ -33,6 +33,15 @@ pub struct Plugin {
     pub kinds: Vec<Kind>,
     /// Its own filters: a directory of its kinds passing none is `filtered`.
     pub filters: Vec<Filter>,
+    /// Runs of it at once: the places of its lane (`trigger.plugins.<name>.concurrency`).
+    pub concurrency: usize,
+}
+
+/// A `gp_*` file that is not run, and why (for the log, `check` and `status`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Refused {
+    pub plugin: String,
+    pub reason: String,
 }
 
 /// What a listing of the plugin folder found.
@@ -42,6 +51,8 @@ pub struct Discovery {
     pub plugins: Vec<Plugin>,
     /// Why some `gp_*` files were not taken, one clear sentence each.
     pub problems: Vec<String>,
+    /// The `gp_*` files not taken, each with its sentence of `problems`.
+    pub refused: Vec<Refused>,
     /// The folder exists but cannot be used (refused as unsafe, unreadable):
     /// which plugins should run is unknown, so nothing may be settled now.
     pub folder_unusable: bool,
@@ -72,7 +83,13 @@ pub fn discover(dir: &Path, python: &str) -> Discovery {
         match plugin_for(&name, &path, python, &mut interpreter) {
             Ok(Some(plugin)) => found.plugins.push(plugin),
             Ok(None) => {}
-            Err(problem) => found.problems.push(problem),
+            Err(problem) => {
+                found.refused.push(Refused {
+                    plugin: name.clone(),
+                    reason: problem.clone(),
+                });
+                found.problems.push(problem);
+            }
         }
     }
     found
@@ -126,6 +143,7 @@ fn plugin_for(
             after: Vec::new(),
             kinds: vec![Kind::Lvk],
             filters: Vec::new(),
+            concurrency: 1,
         }));
     }
     if meta.mode() & 0o111 == 0 {
@@ -144,6 +162,7 @@ fn plugin_for(
         after: Vec::new(),
         kinds: vec![Kind::Lvk],
         filters: Vec::new(),
+        concurrency: 1,
     }))
 }
 
@@ -248,6 +267,8 @@ mod tests {
         let found = discover(dir.path(), "python3");
         assert_eq!(names(&found), ["gp_ok"]);
         assert_eq!(found.problems.len(), 2);
+        let refused: Vec<&str> = found.refused.iter().map(|r| r.plugin.as_str()).collect();
+        assert_eq!(refused, ["gp_groupw", "gp_noexec"]);
         assert!(
             found.problems[0].contains("gp_groupw") && found.problems[0].contains("other users")
         );

@@ -83,7 +83,8 @@ impl Outcome {
                 timeout.as_secs()
             )),
             End::Exited { .. } if self.ok() => None,
-            End::Exited { .. } => Some(format!("the plugin failed ({})", self.exit_text())),
+            // The exit status is kept and shown beside the reason: not repeated here.
+            End::Exited { .. } => Some("the plugin failed".into()),
             End::NotStarted(why) => Some(format!("could not start: {why}")),
             End::Abandoned => Some("killed at shutdown".into()),
         };

@@ -17,17 +17,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, Sender};
 use gocart_shared::cli::count;
 use gocart_shared::shutdown::Shutdown;
 use gocart_shared::{Kind, Marker, Tree};
 
 use super::inotify::{self, Hint, Inotify, RawEvent, WatchError};
+use super::status::{RunningNow, WatchStatus, REFRESH_SECS};
 use super::{fs_kind, scan};
 use crate::cli::WatchArgs;
 use crate::record::{self, DirNote, Identity, Record};
 use crate::runner::job::{self, Context};
+use crate::runner::plugins::discover;
 use crate::runner::pool::{Done, Pool};
 
 /// The second look at a directory that just appeared.
@@ -40,11 +42,20 @@ const PLUGIN_CHECK: Duration = Duration::from_secs(1);
 /// Where the dispatcher sends the complete directories it decides to run.
 pub trait Queue {
     fn submit(&mut self, dir: PathBuf);
+
+    /// A directory the start-up scan found (counted in the start-up line).
+    fn submit_found_at_start(&mut self, dir: PathBuf) {
+        self.submit(dir);
+    }
 }
 
 impl Queue for Pool {
     fn submit(&mut self, dir: PathBuf) {
         Pool::submit(self, dir);
+    }
+
+    fn submit_found_at_start(&mut self, dir: PathBuf) {
+        Pool::submit_found_at_start(self, dir);
     }
 }
 
@@ -76,6 +87,11 @@ pub struct Dispatcher<Q: Queue = Pool> {
     waiting: HashSet<PathBuf>,
     next_plugin_check: Instant,
     shutdown: Shutdown,
+    /// When the dispatcher started, the last full scan, and the next
+    /// rewrite of the status file.
+    since: DateTime<Utc>,
+    last_scan: Option<DateTime<Utc>>,
+    next_status: Instant,
 }
 
 impl<Q: Queue> Dispatcher<Q> {
@@ -110,6 +126,9 @@ impl<Q: Queue> Dispatcher<Q> {
             next_full: Instant::now() + full_every,
             waiting: HashSet::new(),
             next_plugin_check: Instant::now() + PLUGIN_CHECK,
+            since: Utc::now(),
+            last_scan: None,
+            next_status: Instant::now(),
         }
     }
 
@@ -141,6 +160,7 @@ impl<Q: Queue> Dispatcher<Q> {
             self.settled.get(dir) != Some(&id)
         });
         let total = total.into_inner();
+        self.last_scan = Some(Utc::now());
         tracing::debug!("tree scanned in {:?}", t0.elapsed());
         let mut message = format!(
             "{}, {} already handled",
@@ -163,7 +183,7 @@ impl<Q: Queue> Dispatcher<Q> {
         };
         message.push_str(&format!(", {} to run", new.len()));
         for (dir, id) in new {
-            self.consider(dir, id);
+            self.consider_found_at_start(dir, id);
         }
         Ok(message)
     }
@@ -219,6 +239,7 @@ impl<Q: Queue> Dispatcher<Q> {
     fn full_scan(&mut self) {
         let root = self.tree.root().to_owned();
         self.scan(&root, false);
+        self.last_scan = Some(Utc::now());
     }
 
     fn on_event(&mut self, event: RawEvent) {
@@ -295,18 +316,32 @@ impl<Q: Queue> Dispatcher<Q> {
 
     /// A complete directory: hand it to a worker unless it is settled or in hand.
     fn consider(&mut self, dir: PathBuf, id: Identity) {
-        if let Some(recheck) = self.in_flight.get_mut(&dir) {
-            *recheck = true;
-            return;
+        if self.take_in_hand(&dir, id) {
+            self.queue.submit(dir);
         }
-        if self.settled.get(&dir) == Some(&id) {
-            return;
+    }
+
+    /// [`Dispatcher::consider`] for what the start-up scan found.
+    fn consider_found_at_start(&mut self, dir: PathBuf, id: Identity) {
+        if self.take_in_hand(&dir, id) {
+            self.queue.submit_found_at_start(dir);
+        }
+    }
+
+    /// Whether `dir` is to be handed to a worker now (it is then in hand).
+    fn take_in_hand(&mut self, dir: &Path, id: Identity) -> bool {
+        if let Some(recheck) = self.in_flight.get_mut(dir) {
+            *recheck = true;
+            return false;
+        }
+        if self.settled.get(dir) == Some(&id) {
+            return false;
         }
         if let Source::Inotify(w) = &mut self.source {
-            w.complete(&dir);
+            w.complete(dir);
         }
-        self.in_flight.insert(dir.clone(), false);
-        self.queue.submit(dir);
+        self.in_flight.insert(dir.to_path_buf(), false);
+        true
     }
 
     fn switch_to_polling(&mut self, why: String) {
@@ -333,7 +368,12 @@ impl Dispatcher<Pool> {
         let done = self.queue.done().clone();
         let wake = self.shutdown.wake().clone();
         while !self.shutdown.is_stopping() {
-            let timeout = self.next_timer().saturating_duration_since(Instant::now());
+            if Instant::now() >= self.next_status {
+                self.write_status(None);
+                self.next_status = Instant::now() + Duration::from_secs(REFRESH_SECS);
+            }
+            let next = self.next_timer().min(self.next_status);
+            let timeout = next.saturating_duration_since(Instant::now());
             crossbeam_channel::select! {
                 recv(events) -> event => {
                     if let Ok(event) = event {
@@ -367,8 +407,38 @@ impl Dispatcher<Pool> {
             tracing::warn!("killing the plugins still running; they run again at the next start");
             self.shutdown.abandon();
         }
+        self.write_status(Some(Utc::now()));
         self.queue.close();
         tracing::info!("stopped");
+    }
+
+    /// Rewrites the status file (`stopped`: the trigger stops now). A
+    /// failure is logged, not fatal: plugins matter more than the report.
+    fn write_status(&self, stopped: Option<DateTime<Utc>>) {
+        let now = self.queue.snapshot();
+        let refused = discover(&self.ctx.plugins_dir, &self.ctx.python).refused;
+        let status = WatchStatus {
+            pid: std::process::id(),
+            since: Some(self.since),
+            updated: Some(Utc::now()),
+            stopped,
+            last_scan: self.last_scan,
+            running: now
+                .running
+                .into_iter()
+                .map(|r| RunningNow {
+                    plugin: r.plugin,
+                    dir: r.dir,
+                    started: r.started,
+                })
+                .collect(),
+            queued: now.queued,
+            waiting: self.waiting.len(),
+            refused,
+        };
+        if let Err(e) = status.save(&self.ctx.state_dir) {
+            tracing::warn!("{e}; `gocart-trigger status` cannot tell what runs");
+        }
     }
 }
 

@@ -153,14 +153,28 @@ impl Env {
             .unwrap()
     }
 
+    /// `status --last 50`: its verdict (0 all well, 1 not) is not an error
+    /// here; anything else is.
     pub fn status(&self) -> String {
         let out = self.command(&["status", "--last", "50"]);
         assert!(
-            out.status.success(),
+            matches!(out.status.code(), Some(0 | 1)),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `status --json`, parsed, and its exit status.
+    pub fn status_json(&self) -> (serde_json::Value, i32) {
+        let out = self.command(&["status", "--json", "--last", "50"]);
+        let code = out.status.code().unwrap_or(-1);
+        assert!(
+            matches!(code, 0 | 1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (serde_json::from_slice(&out.stdout).unwrap(), code)
     }
 
     /// The lines of the run log, sorted.

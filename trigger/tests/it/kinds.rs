@@ -69,13 +69,7 @@ fn line(plugin: &str, kind: &str, dir: &Path) -> String {
 }
 
 fn status_json(env: &Env) -> Value {
-    let out = env.command(&["status", "--json", "--last", "50"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    env.status_json().0
 }
 
 /// The state of each (directory, plugin) in `status --json`.

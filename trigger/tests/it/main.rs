@@ -7,6 +7,8 @@ mod common;
 mod dossier_plugins;
 mod failures;
 mod kinds;
+mod lanes;
+mod monitor;
 mod replay;
 mod scheduling;
 mod serve;

@@ -156,3 +156,30 @@ fn a_failed_replay_run_exits_1_and_status_shows_its_output() {
     assert!(status.contains("exit 3"), "{status}");
     assert!(status.contains("| something went wrong here"), "{status}");
 }
+
+/// A mistyped `--plugin` or an event without a directory used to run
+/// nothing and exit 0: now a usage error naming what was not found, with
+/// the closest plugin name.
+#[test]
+fn replay_of_a_plugin_or_event_that_does_not_exist_is_an_error() {
+    let env = Env::new();
+    env.logging_plugin("gp_template.py");
+    env.logging_plugin("gp_other.sh");
+    env.alert("MS1", "20230101T000000_initial");
+    let out = env.command(&["replay", "--plugin", "gp_tempate.py"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--plugin gp_tempate.py matches none of the plugins")
+            && stderr.contains("did you mean gp_template.py?"),
+        "{stderr}"
+    );
+    let out = env.command(&["replay", "--event", "MS999999zz"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no directory matches --event MS999999zz"),
+        "{stderr}"
+    );
+    assert!(env.runs().is_empty(), "nothing ran");
+}

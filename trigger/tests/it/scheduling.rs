@@ -13,13 +13,7 @@ const WITHIN: Duration = Duration::from_secs(20);
 
 /// `status --json`, parsed.
 fn status_json(env: &Env) -> serde_json::Value {
-    let out = env.command(&["status", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    env.status_json().0
 }
 
 fn waiting_in_json(env: &Env) -> u64 {
@@ -145,14 +139,20 @@ fn a_hung_plugin_does_not_hold_up_a_quick_one_on_the_same_directory() {
         env.runs(),
         expected(&[("gp_a_hang", &dir), ("gp_b_quick", &dir)])
     );
+    // The quick run's end is recorded just after its line is written.
+    let ended = common::wait_until(WITHIN, || env.status().contains("ok 1"));
     let status = env.status();
-    assert!(status.contains("running 1"), "{status}");
-    assert!(status.contains("ok 1"), "{status}");
+    assert!(ended, "{status}");
+    assert!(status.contains("running 1, queued 0"), "{status}");
 }
 
 #[test]
-fn a_hung_plugin_does_not_hold_up_other_directories() {
-    let env = Env::with_trigger_settings("timeout: 60\n  concurrency: 2");
+fn a_hung_run_holds_only_one_place_of_its_plugins_lane() {
+    // A lane of two: the hung run holds one place, the later directories
+    // go through the other (with a lane of one they wait, by design).
+    let env = Env::with_trigger_settings(
+        "timeout: 60\n  concurrency: 2\n  plugins:\n    gp_a:\n      concurrency: 2",
+    );
     let flag = env.tmp.path().join("hung-once");
     env.plugin(
         "gp_a",
@@ -259,6 +259,11 @@ fn the_log_has_a_line_per_directory_and_run_with_the_output_indented() {
         "echo \"gp_echo $1\" >> \"$LOG\"\necho first line\necho second line",
     );
     let trigger = env.start(&[]);
+    // Written after the start-up scan: noticed (one found by that scan is
+    // counted in the start-up line instead).
+    assert!(common::wait_until(WITHIN, || trigger
+        .log()
+        .contains("to run")));
     env.alert("MS1", "20230101T000000_initial");
     assert!(env.wait_runs(1, WITHIN), "{}", trigger.log());
     assert!(common::wait_until(WITHIN, || trigger
@@ -271,7 +276,7 @@ fn the_log_has_a_line_per_directory_and_run_with_the_output_indented() {
     let rel = "mockevents/MS1/20230101T000000_initial";
     let noticed: Vec<&&str> = lines
         .iter()
-        .filter(|l| l.contains(&format!("{rel}: MS1 INITIAL alert; running gp_echo")))
+        .filter(|l| l.contains(&format!("{rel}: MS1 INITIAL alert; due: gp_echo")))
         .collect();
     assert_eq!(noticed.len(), 1, "{log}");
     let end = lines
@@ -281,4 +286,54 @@ fn the_log_has_a_line_per_directory_and_run_with_the_output_indented() {
     assert_eq!(lines.get(end + 1), Some(&"    first line"), "{log}");
     assert_eq!(lines.get(end + 2), Some(&"    second line"), "{log}");
     assert_eq!(log.matches("stop requested").count(), 1, "{log}");
+}
+
+/// The run-end line of a failed run says its exit once (it said
+/// `FAILED, the plugin failed (exit 1) (exit 1 in 4 ms; ...)`).
+#[test]
+fn a_failed_runs_log_line_says_its_exit_once() {
+    let env = Env::new();
+    env.plugin("gp_fail", "exit 1");
+    let trigger = env.start(&[]);
+    env.alert("MS1", "20230101T000000_initial");
+    assert!(common::wait_until(WITHIN, || trigger
+        .log()
+        .contains("FAILED")));
+    let log = trigger.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("FAILED"))
+        .unwrap_or_default();
+    assert_eq!(line.matches("exit 1").count(), 1, "{line}");
+    assert!(line.contains("(exit 1 in "), "{line}");
+    assert!(trigger.stop());
+}
+
+/// The first start over a tree with directories says how many it runs in one
+/// line, not one line per directory before anything ran; each run says when
+/// it starts and ends.
+#[test]
+fn the_first_start_says_one_summary_line_and_then_each_run() {
+    let env = Env::new();
+    env.logging_plugin("gp_a");
+    let dirs: Vec<_> = (0..3)
+        .map(|i| env.alert("MS1", &format!("20230101T00000{i}_initial")))
+        .collect();
+    let trigger = env.start(&[]);
+    assert!(env.wait_runs(3, WITHIN), "{}", trigger.log());
+    quiet_period();
+    let log = trigger.log();
+    assert!(trigger.stop());
+    assert!(
+        log.contains(
+            "3 complete directories, 0 already handled, 0 skipped as older than trigger.catch_up"
+        ) && log.contains(", 3 to run"),
+        "{log}"
+    );
+    assert_eq!(log.matches("INITIAL alert;").count(), 0, "{log}");
+    for dir in &dirs {
+        let rel = dir.strip_prefix(&env.root).unwrap().display().to_string();
+        assert!(log.contains(&format!("gp_a on {rel}: started")), "{log}");
+        assert!(log.contains(&format!("gp_a on {rel}: exit 0 in ")), "{log}");
+    }
 }

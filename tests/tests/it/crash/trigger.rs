@@ -214,8 +214,9 @@ impl Scene {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
+        // 1 is status's verdict (no trigger running, a failed run), not an error.
         assert!(
-            out.status.success(),
+            matches!(out.status.code(), Some(0 | 1)),
             "{text}{}",
             String::from_utf8_lossy(&out.stderr)
         );
