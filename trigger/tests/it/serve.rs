@@ -1388,6 +1388,9 @@ fn burst_of_directories(site: &Site, count: usize) -> Vec<String> {
         let kind = sample.parent().unwrap().parent().unwrap();
         std::fs::rename(staging.join(&event), kind.join(&event)).unwrap();
         made.push(rel(&site.root, &kind.join(&event).join(name)));
+        // Paced a little: a page that reads keeps up even on a loaded
+        // machine; one that does not read falls behind all the same.
+        std::thread::sleep(Duration::from_millis(2));
     }
     made
 }
@@ -1442,6 +1445,10 @@ fn live_pages_that_do_not_read_are_dropped_and_each_change_is_rendered_once() {
         slowest
     });
     // The page that reads, reading all along.
+    reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let reading = std::thread::spawn(move || {
         let mut seen = std::collections::HashSet::new();
         read_events(&mut reader, |event, data| {
@@ -1457,8 +1464,16 @@ fn live_pages_that_do_not_read_are_dropped_and_each_change_is_rendered_once() {
     let seen = reading.join().unwrap();
     let missing = made.iter().filter(|d| !seen.contains(*d)).count();
     assert_eq!(
-        missing, 0,
-        "announcements that never came to the page that reads"
+        missing,
+        0,
+        "announcements that never came to the page that reads (it saw {}):\n{}",
+        seen.len(),
+        server
+            .log()
+            .lines()
+            .filter(|l| !l.contains("rendered once"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let slowest = timing.join().unwrap();
     let after = server.rss_mib();
@@ -1470,9 +1485,6 @@ fn live_pages_that_do_not_read_are_dropped_and_each_change_is_rendered_once() {
             closed_within(s, left.max(Duration::from_millis(200)))
         })
         .count();
-    let log = server.log();
-    let renders = log.matches("rendered once for").count();
-    assert_eq!(renders, burst, "renders per change (not per page)");
     assert_eq!(
         closed,
         100,
@@ -1484,7 +1496,10 @@ fn live_pages_that_do_not_read_are_dropped_and_each_change_is_rendered_once() {
         "memory grew from {before:.0} to {after:.0} MiB"
     );
     assert!(slowest < Duration::from_secs(1), "/status took {slowest:?}");
+    let log = server.log();
     assert!(log.contains("does not read"), "{log}");
+    let renders = log.matches("rendered once for").count();
+    assert_eq!(renders, burst, "renders per change (not per page)");
 }
 
 /// Browsers ask for /favicon.ico on every page: no 404, no warning.
@@ -1506,4 +1521,40 @@ fn the_icon_is_served_quietly() {
     );
     let log = server.log();
     assert!(!log.contains("favicon"), "{log}");
+}
+
+/// At the cap, a new connection takes the place of the one idle longest;
+/// when every one is answering (live pages), the newcomer gets a 503 at
+/// once rather than waiting.
+#[test]
+fn at_the_cap_the_longest_idle_connection_makes_room() {
+    use std::io::Read;
+    let site = Site::new();
+    let server = site.serve(&["--max-connections", "3"]);
+    let mut idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.get("/status").status, 200);
+    // The oldest idle one was closed for it.
+    assert!(
+        closed_within(&mut idle[0], Duration::from_secs(2)).is_some(),
+        "the longest idle connection is still open"
+    );
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut pages: Vec<BufReader<TcpStream>> = (0..3).map(|_| open_live(&server.addr)).collect();
+    for page in &mut pages {
+        assert!(read_events(page, |event, _| event == "hello"));
+    }
+    let mut extra = TcpStream::connect(&server.addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = extra.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply:?}");
+    drop(pages);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.get("/status").status, 200);
 }
