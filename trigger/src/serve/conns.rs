@@ -249,8 +249,12 @@ fn evict_idlest(open: &mut HashMap<u64, Arc<Conn>>) -> Option<()> {
     let idlest = open
         .values()
         .filter(|c| !c.is_busy())
-        // The older connection first when two became idle at once.
-        .min_by_key(|c| (c.idle_since.load(Ordering::Relaxed), c.id))?
+        // One that has sent nothing before one whose request is arriving;
+        // the older first when two became idle at once.
+        .min_by_key(|c| {
+            let arriving = c.head_since.load(Ordering::Relaxed) != NONE;
+            (arriving, c.idle_since.load(Ordering::Relaxed), c.id)
+        })?
         .clone();
     open.remove(&idlest.id);
     idlest.close.notify_one();
@@ -299,7 +303,7 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => match registry.admit() {
+            Ok((stream, _)) => match admitted(&registry).await {
                 Some(conn) => {
                     let _ = stream.set_nodelay(true);
                     tokio::spawn(connection(
@@ -352,6 +356,16 @@ pub async fn serve(
     if left > 0 {
         tracing::info!("{left} connections still open after {STOP_GRACE:?}: closed");
     }
+}
+
+/// A place for a new connection (see `Registry::admit`). When full, the
+/// connections whose requests have arrived are read first, so that the
+/// choice of the idlest does not fall on one that is no longer idle.
+async fn admitted(registry: &Registry) -> Option<Arc<Conn>> {
+    if registry.count() >= registry.max {
+        tokio::task::yield_now().await;
+    }
+    registry.admit()
 }
 
 /// Errors that concern only the connection being accepted (it went away
