@@ -7,7 +7,11 @@
 //!
 //! Reports the list page's first answer (every meta.yaml read), the median
 //! and 90th percentile of the next ones, an alert page's median, and a
-//! thumbnail made and then cached. Every number is one line
+//! thumbnail made and then cached. Then what "safe to leave running" asks
+//! (DESIGN.md): a small request's time while 1,000 idle connections are
+//! opened against the server, and the list's once they are open; the server's memory (VmRSS)
+//! with 100 live pages that do not read while 200 directories complete, and
+//! with 100 slow downloads of an 8 MiB file. Every number is one line
 //! `figure: serve.<name> <value>`, for scripts/bench.sh.
 //!
 //! Usage (from the checkout):
@@ -15,7 +19,8 @@
 
 use gocart_tests::http;
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, Read as _, Write as _};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -102,7 +107,154 @@ fn main() -> anyhow::Result<()> {
     println!("figure: serve.alert_median_ms {:.1}", median(&alert));
     println!("figure: serve.thumb_first_ms {thumb_cold:.1}");
     println!("figure: serve.thumb_cached_ms {:.1}", median(&thumb_warm));
+
+    idle_flood(&server, runs)?;
+    live_pages(&server, &root, &dir)?;
+    downloads(&server, &root, &dir)?;
     Ok(())
+}
+
+/// A small request's time while 1,000 idle connections are opened (the
+/// list takes longer than the flood: too few samples), then the list's with
+/// them open.
+fn idle_flood(server: &Server, runs: usize) -> anyhow::Result<()> {
+    const IDLE: usize = 1000;
+    raise_file_limit(IDLE as u64 + 256);
+    let addr = server.addr.clone();
+    let flood = std::thread::spawn(move || {
+        let target: std::net::SocketAddr = addr.parse().ok()?;
+        let open: Vec<TcpStream> = (0..IDLE)
+            .filter_map(|_| TcpStream::connect_timeout(&target, Duration::from_secs(3)).ok())
+            .collect();
+        Some(open)
+    });
+    let mut during = Vec::new();
+    while !flood.is_finished() {
+        during.push(timed(|| server.get("/static/style.css"))?.0);
+    }
+    let open = flood.join().ok().flatten().context("the flood")?;
+    let after = repeat(runs, || server.get("/"))?;
+    during.sort_by(f64::total_cmp);
+    println!(
+        "style.css while {} idle connections were opened: {} requests, max {:.1} ms; the list with them open: median {:.1} ms, max {:.1} ms",
+        open.len(),
+        during.len(),
+        during.last().copied().unwrap_or(f64::NAN),
+        median(&after),
+        after.last().copied().unwrap_or(f64::NAN)
+    );
+    println!("figure: serve.idle_opened {}", open.len());
+    println!(
+        "figure: serve.idle_flood_css_max_ms {:.1}",
+        during.last().copied().unwrap_or(f64::NAN)
+    );
+    println!(
+        "figure: serve.idle_open_list_median_ms {:.1}",
+        median(&after)
+    );
+    println!(
+        "figure: serve.idle_open_list_max_ms {:.1}",
+        after.last().copied().unwrap_or(f64::NAN)
+    );
+    println!("figure: serve.idle_server_files {}", server.open_files());
+    Ok(())
+}
+
+/// The server's memory with 100 live pages that never read while 200 new
+/// directories complete, and /status's time meanwhile.
+fn live_pages(server: &Server, root: &Path, sample_rel: &str) -> anyhow::Result<()> {
+    const PAGES: usize = 100;
+    const BURST: usize = 200;
+    let mut pages = Vec::with_capacity(PAGES);
+    for _ in 0..PAGES {
+        let mut stream = TcpStream::connect(&server.addr)?;
+        write!(
+            stream,
+            "GET /live HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            server.addr
+        )?;
+        pages.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let before = server.rss_mib()?;
+    let sample = root.join(sample_rel);
+    let started = Instant::now();
+    let mut status = Vec::new();
+    for i in 0..BURST {
+        copy_alert(&sample, root, 100_000 + i)?;
+        if i % 20 == 0 {
+            status.push(timed(|| server.get("/status"))?.0);
+        }
+    }
+    // Let every announcement go out.
+    while started.elapsed() < Duration::from_secs(3) {
+        status.push(timed(|| server.get("/status"))?.0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = server.rss_mib()?;
+    status.sort_by(f64::total_cmp);
+    println!(
+        "{PAGES} live pages not reading, {BURST} new directories: memory {before:.1} -> {after:.1} MiB, /status median {:.1} ms, max {:.1} ms",
+        median(&status),
+        status.last().copied().unwrap_or(f64::NAN)
+    );
+    println!("figure: serve.live100_rss_before_mib {before:.1}");
+    println!("figure: serve.live100_rss_after_mib {after:.1}");
+    println!(
+        "figure: serve.live100_status_median_ms {:.1}",
+        median(&status)
+    );
+    println!(
+        "figure: serve.live100_status_max_ms {:.1}",
+        status.last().copied().unwrap_or(f64::NAN)
+    );
+    drop(pages);
+    Ok(())
+}
+
+/// The server's memory with 100 slow downloads of an 8 MiB file at once.
+fn downloads(server: &Server, root: &Path, dir: &str) -> anyhow::Result<()> {
+    const CLIENTS: usize = 100;
+    const MIB: usize = 8;
+    let big: Vec<u8> = (0..MIB << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(root.join(dir).join("bench-big.bin"), &big)?;
+    let path = format!("/files/{dir}/bench-big.bin");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = server.rss_mib()?;
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        let mut stream = TcpStream::connect(&server.addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.addr
+        )?;
+        let mut first = [0u8; 64 * 1024];
+        stream.read_exact(&mut first)?;
+        clients.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let during = server.rss_mib()?;
+    let (status_ms, _) = timed(|| server.get("/status"))?;
+    println!(
+        "{CLIENTS} slow downloads of {MIB} MiB: memory {before:.1} -> {during:.1} MiB, /status meanwhile {status_ms:.1} ms"
+    );
+    println!("figure: serve.downloads100_rss_before_mib {before:.1}");
+    println!("figure: serve.downloads100_rss_during_mib {during:.1}");
+    println!("figure: serve.downloads100_status_ms {status_ms:.1}");
+    drop(clients);
+    Ok(())
+}
+
+/// The client side of the flood needs a descriptor per connection.
+fn raise_file_limit(wanted: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some_and(|soft| soft < wanted) {
+        limit.current = Some(limit.maximum.map_or(wanted, |hard| hard.min(wanted)));
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
 }
 
 fn write_settings(base: &Path) -> anyhow::Result<PathBuf> {
@@ -170,6 +322,7 @@ impl Server {
     fn start(trigger: &Path, settings: &Path) -> anyhow::Result<Server> {
         let mut child = gocart_tests::with_settings(trigger, settings)
             .args(["-q", "serve", "--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()?;
         let mut line = String::new();
@@ -186,6 +339,23 @@ impl Server {
 
     fn get(&self, path: &str) -> http::Reply {
         http::request(&self.addr, "GET", path, &[])
+    }
+
+    /// The server's resident memory (VmRSS), in MiB.
+    fn rss_mib(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS")?;
+        Ok(kib / 1024.0)
+    }
+
+    fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 }
 

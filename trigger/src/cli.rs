@@ -66,6 +66,10 @@ pub enum Command {
     /// Prints `serving http://ADDR/` once it listens. It binds 127.0.0.1 by
     /// default; any other address needs --token, then checked on every request
     /// (`Authorization: Bearer TOKEN`, or the cookie a `?token=TOKEN` link sets).
+    /// Only requests for its own address, localhost, 127.0.0.1, [::1] or a
+    /// --public-name are answered (421 otherwise). A client is dropped if its
+    /// request head takes longer than 10 s or it stays idle 60 s; when
+    /// --max-connections are open, a new one replaces the one idle longest.
     /// Thumbnails are cached in <state_dir>/thumbs; nothing else is written.
     Serve(ServeArgs),
 }
@@ -84,6 +88,25 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+
+    /// A name (or IP) the server is reached by besides its address and
+    /// loopback (NAME: any port; NAME:PORT: that one); repeatable. Requests
+    /// naming anything else are refused (421), which stops DNS rebinding.
+    #[arg(long = "public-name", value_name = "NAME")]
+    pub public_names: Vec<String>,
+
+    /// At most this many connections open at once; when full, a new one
+    /// replaces the one idle longest.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Seconds a client has to send a request's head, from its first byte.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = duration_arg, hide = true)]
+    pub header_timeout: Duration,
+
+    /// Seconds a connection may stay idle (or an answer stay unread) before it is closed.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = duration_arg, hide = true)]
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -183,6 +206,36 @@ mod tests {
         assert_eq!(cli.watch.poll, Some(Duration::from_secs(120)));
         assert!(Cli::try_parse_from(["gocart-trigger", "--poll", "soon"]).is_err());
         assert!(Cli::try_parse_from(["gocart-trigger", "--poll", "-1"]).is_err());
+    }
+
+    #[test]
+    fn serve_takes_names_and_limits() {
+        let cli = Cli::parse_from(["gocart-trigger", "serve"]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.max_connections, 256);
+        assert_eq!(args.header_timeout, Duration::from_secs(10));
+        assert_eq!(args.idle_timeout, Duration::from_secs(60));
+        assert!(args.public_names.is_empty());
+        let cli = Cli::parse_from([
+            "gocart-trigger",
+            "serve",
+            "--public-name",
+            "a.example",
+            "--public-name",
+            "b.example:8443",
+            "--max-connections",
+            "10",
+        ]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.public_names, ["a.example", "b.example:8443"]);
+        assert_eq!(args.max_connections, 10);
+        assert!(
+            Cli::try_parse_from(["gocart-trigger", "serve", "--max-connections", "0"]).is_err()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use gocart_shared::cli::UsageError;
 use gocart_shared::Settings;
 
 use crate::cli::ServeArgs;
-use crate::serve::{self, Config};
+use crate::serve::{self, Config, Limits};
 
 pub fn run(
     settings: &Settings,
@@ -31,6 +31,12 @@ pub fn run(
         tree_root,
         state_dir: settings.trigger.state_dir.clone(),
         settings_path: settings_path.to_path_buf(),
+        public_names: args.public_names.clone(),
+        limits: Limits {
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            header_timeout: args.header_timeout,
+            idle_timeout: args.idle_timeout,
+        },
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -67,6 +73,10 @@ mod tests {
         ServeArgs {
             addr: addr.parse().unwrap(),
             token: token.map(String::from),
+            public_names: Vec::new(),
+            max_connections: 256,
+            header_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
         }
     }
 

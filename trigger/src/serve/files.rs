@@ -69,9 +69,100 @@ pub fn relative(tree: &Tree, path: &Path) -> Option<String> {
     Some(names.join("/"))
 }
 
+/// What part of a file a `Range` header asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Span {
+    /// No range, or one we do not take (several ranges, bad syntax): RFC 9110
+    /// lets a server answer those with the whole file.
+    Whole,
+    /// Bytes `start..=end`, within the file.
+    Part { start: u64, end: u64 },
+    /// A range wholly past the end (416).
+    Unsatisfiable,
+}
+
+/// The one range of `bytes=a-b`, `bytes=a-` or `bytes=-n` in a file of `len` bytes.
+pub fn byte_range(header: Option<&str>, len: u64) -> Span {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return Span::Whole;
+    };
+    let Some((first, last)) = spec.split_once('-') else {
+        return Span::Whole;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    if spec.contains(',') || !digits_or_empty(first) || !digits_or_empty(last) {
+        return Span::Whole;
+    }
+    // Only digits: a number too large for u64 is past any end.
+    let number = |text: &str| text.parse::<u64>().unwrap_or(u64::MAX);
+    match (first.is_empty(), last.is_empty()) {
+        (true, true) => Span::Whole,
+        // The last n bytes.
+        (true, false) => match number(last) {
+            0 => Span::Unsatisfiable,
+            _ if len == 0 => Span::Unsatisfiable,
+            n => Span::Part {
+                start: len - n.min(len),
+                end: len - 1,
+            },
+        },
+        (false, _) => {
+            let start = number(first);
+            let end = if last.is_empty() {
+                u64::MAX
+            } else {
+                number(last)
+            };
+            if end < start {
+                Span::Whole
+            } else if start >= len {
+                Span::Unsatisfiable
+            } else {
+                Span::Part {
+                    start,
+                    end: end.min(len - 1),
+                }
+            }
+        }
+    }
+}
+
+fn digits_or_empty(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_byte_range_is_understood() {
+        let part = |start, end| Span::Part { start, end };
+        let cases = [
+            (None, Span::Whole),
+            (Some("bytes=0-9"), part(0, 9)),
+            (Some("bytes=10-"), part(10, 99)),
+            (Some("bytes=-10"), part(90, 99)),
+            (Some("bytes=-1000"), part(0, 99)),
+            (Some("bytes=50-5000"), part(50, 99)),
+            (Some("bytes=99-99"), part(99, 99)),
+            (Some("bytes=100-"), Span::Unsatisfiable),
+            (Some("bytes=100-200"), Span::Unsatisfiable),
+            (Some("bytes=-0"), Span::Unsatisfiable),
+            (Some("bytes=99999999999999999999999-"), Span::Unsatisfiable),
+            (Some("bytes=9-0"), Span::Whole),
+            (Some("bytes=0-1,5-6"), Span::Whole),
+            (Some("bytes=-"), Span::Whole),
+            (Some("bytes=a-b"), Span::Whole),
+            (Some("items=0-9"), Span::Whole),
+            (Some("bytes=+1-2"), Span::Whole),
+        ];
+        for (header, wanted) in cases {
+            assert_eq!(byte_range(header, 100), wanted, "{header:?}");
+        }
+        assert_eq!(byte_range(Some("bytes=0-"), 0), Span::Unsatisfiable);
+        assert_eq!(byte_range(Some("bytes=-5"), 0), Span::Unsatisfiable);
+    }
 
     fn tree_with_alert() -> (tempfile::TempDir, Tree) {
         let tmp = tempfile::tempdir().unwrap();

@@ -5,12 +5,18 @@
 //! directory that appeared is the truth, as for the trigger; a follow-up scan
 //! 200 ms later and a full scan every minute catch what events miss. When
 //! inotify cannot be had, it scans the tree every 2 s instead.
+//!
+//! Each announcement is rendered here, once, whatever the number of open
+//! pages, and shared by all of them (`Bytes` are reference-counted); a page
+//! that does not keep up is closed by its stream (`routes`), so what a
+//! slow page costs is bounded.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use axum::body::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use gocart_shared::Tree;
 use tokio::sync::broadcast;
@@ -23,14 +29,22 @@ const FOLLOW_UP: Duration = Duration::from_millis(200);
 const RECONCILE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_secs(2);
 
+/// How many announcements the channel keeps for pages that have not taken
+/// them yet: each page's stream takes them at once into its own small queue.
+const KEPT: usize = 64;
+
 /// What open pages are told.
 #[derive(Debug, Clone)]
 pub enum Notice {
-    /// This alert directory (canonical path) became complete.
-    Complete(PathBuf),
+    /// A directory became complete: the server-sent event, rendered once.
+    Alert(Bytes),
     /// The server is stopping: end the stream.
     Stop,
 }
+
+/// Renders the event announcing a complete directory (canonical path), or
+/// `None` if it cannot be shown.
+pub type Render = Box<dyn Fn(&Path) -> Option<String> + Send>;
 
 pub struct Live {
     sender: broadcast::Sender<Notice>,
@@ -47,8 +61,8 @@ impl Stopper {
 
 impl Live {
     /// Starts watching the tree in a thread of its own.
-    pub fn start(tree: Tree) -> anyhow::Result<Live> {
-        let (sender, _) = broadcast::channel(1024);
+    pub fn start(tree: Tree, render: Render) -> anyhow::Result<Live> {
+        let (sender, _) = broadcast::channel(KEPT);
         let (tx, rx) = crossbeam_channel::unbounded();
         let inotify = match Inotify::start(tree.clone(), tx) {
             Ok(inotify) => Some(inotify),
@@ -62,6 +76,7 @@ impl Live {
             sender: sender.clone(),
             tree,
             inotify,
+            render,
         };
         std::thread::Builder::new()
             .name("serve-live".into())
@@ -85,6 +100,7 @@ struct Announcer {
     sender: broadcast::Sender<Notice>,
     tree: Tree,
     inotify: Option<Inotify>,
+    render: Render,
 }
 
 impl Announcer {
@@ -175,8 +191,20 @@ impl Announcer {
                 inotify.complete(&dir);
             }
             self.known.insert(dir.clone(), id);
-            tracing::debug!("live: {} is complete", dir.display());
-            let _ = self.sender.send(Notice::Complete(dir));
+            let pages = self.sender.receiver_count();
+            if pages == 0 {
+                tracing::debug!("live: {} is complete, no page open", dir.display());
+                continue;
+            }
+            let Some(event) = (self.render)(&dir) else {
+                continue;
+            };
+            // Tests count these lines: one per directory, whatever `pages` is.
+            tracing::debug!(
+                "live: {} is complete, rendered once for {pages} open pages",
+                dir.display()
+            );
+            let _ = self.sender.send(Notice::Alert(Bytes::from(event)));
         }
     }
 }

@@ -37,6 +37,7 @@ fn layout(title: &str, live: Option<&str>, now: DateTime<Utc>, body: Markup) -> 
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " - gocart" }
                 link rel="stylesheet" href="/static/style.css";
+                link rel="icon" type="image/svg+xml" href="/static/icon.svg";
             }
             body data-live=[live] {
                 header {
@@ -495,6 +496,13 @@ pub fn url_path(rel: &str) -> String {
 pub const STYLE: &str = include_str!("style.css");
 /// The live-update script, embedded in the binary.
 pub const LIVE_SCRIPT: &str = include_str!("live.js");
+
+/// The tabs' icon: a source and two wave fronts.
+pub const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\">\
+<circle cx=\"16\" cy=\"16\" r=\"4\" fill=\"#3f8fd2\"/>\
+<circle cx=\"16\" cy=\"16\" r=\"9\" fill=\"none\" stroke=\"#3f8fd2\" stroke-width=\"2.5\"/>\
+<circle cx=\"16\" cy=\"16\" r=\"14\" fill=\"none\" stroke=\"#3f8fd2\" stroke-width=\"2\" opacity=\"0.5\"/>\
+</svg>\n";
 
 #[cfg(test)]
 mod tests {

@@ -1,35 +1,49 @@
 //! The routes: GET only (axum answers any other method with 405), each
 //! handler doing its disk work on the blocking pool. A path that names
 //! nothing servable is a 404, logged at WARN with the path asked for.
+//! Files are streamed from disk in chunks (with `Range`), never read whole.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::path::Path;
+use std::io::{Seek as _, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
+use gocart_shared::Tree;
 use maud::Markup;
+use tokio::io::AsyncReadExt as _;
 use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::io::ReaderStream;
 
 use crate::record::{Record, RunRow};
 
-use super::catalog::read_meta;
-use super::files::{self, relative};
-use super::live::Notice;
+use super::catalog::{read_meta, Catalog};
+use super::conns::ConnHandle;
+use super::files::{self, relative, Span};
+use super::live::{Notice, Render};
 use super::pages::{self, EventEntry, RunView};
-use super::{auth, status, Site};
+use super::{auth, hosts, status, Site};
 
 /// How much of a plugin's output the alert page shows (its end).
 const OUTPUT_TAIL: u64 = 64 * 1024;
+
+/// A file goes out in chunks of this size, read as the client takes them.
+const FILE_CHUNK: usize = 32 * 1024;
+
+/// Events a live page may have waiting; a page further behind does not
+/// read (a stalled tab, a client that never will) and is closed.
+const LIVE_QUEUE: usize = 32;
 
 pub fn router(site: Arc<Site>) -> Router {
     Router::new()
@@ -42,10 +56,18 @@ pub fn router(site: Arc<Site>) -> Router {
         .route("/live", get(live))
         .route("/static/style.css", get(style))
         .route("/static/live.js", get(script))
+        .route("/static/icon.svg", get(icon))
+        .route("/favicon.ico", get(favicon))
         .fallback(unknown)
         .layer(middleware::from_fn_with_state(
             site.clone(),
             auth::require_token,
+        ))
+        // Outside the token check: a misdirected request is refused alike
+        // whatever it carries.
+        .layer(middleware::from_fn_with_state(
+            site.clone(),
+            hosts::require_known_host,
         ))
         .layer(middleware::map_response(security_headers))
         .with_state(site)
@@ -73,18 +95,27 @@ fn page(markup: Markup) -> Html<String> {
 
 /// Runs disk work on the blocking pool; a failure is a 500 with its message.
 async fn blocking(work: impl FnOnce() -> anyhow::Result<Response> + Send + 'static) -> Response {
+    blocking_value(work).await.unwrap_or_else(|failed| failed)
+}
+
+/// Runs disk work on the blocking pool; `Err` is the 500 to answer.
+async fn blocking_value<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, Response> {
     match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => {
-            tracing::error!("{e:#}");
-            let body = page(pages::error_page(&format!("{e:#}")));
-            (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
-        }
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(failed(&e)),
         Err(e) => {
             tracing::error!("a request failed: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
     }
+}
+
+fn failed(e: &anyhow::Error) -> Response {
+    tracing::error!("{e:#}");
+    let body = page(pages::error_page(&format!("{e:#}")));
+    (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
 }
 
 /// Every run in the record, by directory.
@@ -187,18 +218,76 @@ async fn status_page(State(site): State<Arc<Site>>) -> Response {
     .await
 }
 
-async fn file(State(site): State<Arc<Site>>, uri: Uri, rel: Rel) -> Response {
+/// A file of a complete alert directory, streamed from disk: whole, or the
+/// one byte range asked for (206), or 416 when that range is not in it.
+async fn file(State(site): State<Arc<Site>>, uri: Uri, headers: HeaderMap, rel: Rel) -> Response {
     let Some(rel) = rel_of(rel) else {
         return refused(&uri);
     };
-    blocking(move || {
+    let opened = blocking_value(move || {
         let Some(path) = files::alert_file(&site.tree, &rel) else {
-            return Ok(refused(&uri));
+            return Ok(None);
         };
-        let bytes = std::fs::read(&path)?;
-        Ok(([(header::CONTENT_TYPE, content_type(&path))], bytes).into_response())
+        let file = std::fs::File::open(&path)?;
+        let len = file.metadata()?.len();
+        Ok(Some((path, file, len)))
     })
-    .await
+    .await;
+    let (path, file, len) = match opened {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return refused(&uri),
+        Err(failed) => return failed,
+    };
+    // Without validators we cannot tell whether an `If-Range` still holds:
+    // the whole file is the answer that is always right.
+    let range = headers
+        .get(header::RANGE)
+        .filter(|_| !headers.contains_key(header::IF_RANGE))
+        .and_then(|r| r.to_str().ok());
+    let (status, start, end) = match files::byte_range(range, len) {
+        Span::Whole => (StatusCode::OK, 0, len),
+        Span::Part { start, end } => (StatusCode::PARTIAL_CONTENT, start, end + 1),
+        Span::Unsatisfiable => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [
+                    (header::CONTENT_RANGE, format!("bytes */{len}")),
+                    (header::ACCEPT_RANGES, "bytes".into()),
+                ],
+            )
+                .into_response()
+        }
+    };
+    let mut file = file;
+    if start > 0 {
+        // A seek is not a read: it may run here.
+        if let Err(e) = file.seek(SeekFrom::Start(start)) {
+            return failed(
+                &anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+            );
+        }
+    }
+    let file = tokio::fs::File::from_std(file);
+    let body = Body::from_stream(ReaderStream::with_capacity(
+        file.take(end - start),
+        FILE_CHUNK,
+    ));
+    let mut response = (
+        status,
+        [
+            (header::CONTENT_TYPE, content_type(&path).to_string()),
+            (header::CONTENT_LENGTH, (end - start).to_string()),
+            (header::ACCEPT_RANGES, "bytes".into()),
+        ],
+        body,
+    )
+        .into_response();
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{}/{len}", end - 1)) {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+    }
+    response
 }
 
 fn content_type(path: &Path) -> &'static str {
@@ -240,69 +329,134 @@ async fn thumb(State(site): State<Arc<Site>>, uri: Uri, rel: Rel) -> Response {
 }
 
 /// `/live`: server-sent events, `hello` once subscribed, then an `alert`
-/// event (the new row, rendered here) for each directory that completes.
-async fn live(State(site): State<Arc<Site>>) -> Response {
+/// event (the new row, rendered once for every page by `live`) for each
+/// directory that completes, and a comment now and then so that a quiet
+/// stream is not taken for a dead one.
+async fn live(State(site): State<Arc<Site>>, request: Request) -> Response {
+    let conn = request.extensions().get::<ConnHandle>().cloned();
+    if let Some(conn) = &conn {
+        conn.keep_send_buffer_small();
+    }
     let notices = site.live.subscribe();
-    let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(16);
-    tokio::spawn(forward(site, notices, tx));
-    Sse::new(ReceiverStream::new(rx))
-        .keep_alive(KeepAlive::default())
+    let (tx, rx) = mpsc::channel::<Bytes>(LIVE_QUEUE);
+    let _ = tx.try_send(Bytes::from_static(b"event: hello\ndata: live\n\n"));
+    tokio::spawn(forward(notices, tx, conn));
+    let start = tokio::time::Instant::now() + site.keep_alive;
+    let mut keep_alive = tokio::time::interval_at(start, site.keep_alive);
+    keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(LiveStream { rx, keep_alive }),
+    )
         .into_response()
 }
 
-/// Sends one page's events until the server stops or the page goes away.
+/// Hands one page the shared events, until the server stops or the page
+/// goes away; a page whose queue is full does not read, and is closed.
 async fn forward(
-    site: Arc<Site>,
     mut notices: broadcast::Receiver<Notice>,
-    tx: mpsc::Sender<Result<Event, Infallible>>,
+    tx: mpsc::Sender<Bytes>,
+    conn: Option<ConnHandle>,
 ) {
-    if tx
-        .send(Ok(Event::default().event("hello").data("live")))
-        .await
-        .is_err()
-    {
+    loop {
+        let notice = tokio::select! {
+            notice = notices.recv() => notice,
+            () = tx.closed() => return,
+        };
+        let behind = match notice {
+            Ok(Notice::Alert(event)) => match tx.try_send(event) {
+                Ok(()) => continue,
+                Err(mpsc::error::TrySendError::Full(_)) => LIVE_QUEUE,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            },
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                usize::try_from(missed).unwrap_or(usize::MAX)
+            }
+            Ok(Notice::Stop) | Err(broadcast::error::RecvError::Closed) => return,
+        };
+        tracing::info!("live: a page is {behind} updates behind (it does not read): closed");
+        if let Some(conn) = conn {
+            conn.close();
+        }
         return;
     }
-    loop {
-        let dir = match notices.recv().await {
-            Ok(Notice::Complete(dir)) => dir,
-            Ok(Notice::Stop) | Err(broadcast::error::RecvError::Closed) => return,
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-        };
-        let site = site.clone();
-        let rendered = tokio::task::spawn_blocking(move || notice_data(&site, &dir)).await;
-        let Ok(Some(data)) = rendered else { continue };
-        if tx
-            .send(Ok(Event::default().event("alert").data(data)))
-            .await
-            .is_err()
-        {
-            return;
+}
+
+/// A live page's body: its queued events, else a keep-alive comment when due.
+struct LiveStream {
+    rx: mpsc::Receiver<Bytes>,
+    keep_alive: tokio::time::Interval,
+}
+
+impl tokio_stream::Stream for LiveStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Poll::Ready(event) = this.rx.poll_recv(cx) {
+            return Poll::Ready(event.map(Ok));
+        }
+        match this.keep_alive.poll_tick(cx) {
+            Poll::Ready(_) => Poll::Ready(Some(Ok(Bytes::from_static(b": keep-alive\n\n")))),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
 
-/// The JSON an `alert` event carries: where it is and its row of the list.
-fn notice_data(site: &Site, dir: &Path) -> Option<String> {
-    let summary = site.catalog.summary(&site.tree, dir)?;
-    let runs = runs_by_dir(site).ok()?;
-    let runs = runs
-        .get(dir.to_string_lossy().as_ref())
-        .map_or(&[][..], Vec::as_slice);
-    let row = pages::alert_row(&summary, runs, Utc::now()).into_string();
-    let value = serde_json::json!({
-        "dir": relative(&site.tree, dir)?,
-        "event": summary.superevent_id,
-        "type": summary.alert_type,
-        "row": row,
-    });
-    Some(value.to_string())
+/// What `live` renders once per complete directory: an `alert` event whose
+/// JSON says where it is and carries its row of the list. Only this
+/// directory's runs are read from the record.
+pub fn live_renderer(tree: Tree, catalog: Arc<Catalog>, state_dir: PathBuf) -> Render {
+    Box::new(move |dir: &Path| {
+        let summary = catalog.summary(&tree, dir)?;
+        let runs = match Record::open_read_only(&state_dir) {
+            Ok(Some(record)) => record.runs_of(&dir.to_string_lossy()).unwrap_or_default(),
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::warn!("live: {e}");
+                Vec::new()
+            }
+        };
+        let row = pages::alert_row(&summary, &runs, Utc::now()).into_string();
+        let value = serde_json::json!({
+            "dir": relative(&tree, dir)?,
+            "event": summary.superevent_id,
+            "type": summary.alert_type,
+            "row": row,
+        });
+        // serde_json writes no raw newline, which would end the event's data.
+        Some(format!("event: alert\ndata: {value}\n\n"))
+    })
 }
 
 async fn style() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         pages::STYLE,
+    )
+        .into_response()
+}
+
+/// A small icon for the tabs (the pages link it), so that browsers do not
+/// ask for `/favicon.ico`; when they still do, an empty answer, not a 404.
+async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        pages::ICON,
+    )
+        .into_response()
+}
+
+async fn favicon() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "max-age=86400")],
     )
         .into_response()
 }

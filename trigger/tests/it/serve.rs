@@ -99,15 +99,42 @@ impl Site {
     }
 
     fn serve_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        self.serve_limited(extra, env, None)
+    }
+
+    /// The server, with at most `max_files` descriptors if given (soft and
+    /// hard limit, set in the child before it runs).
+    fn serve_limited(
+        &self,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        max_files: Option<u64>,
+    ) -> Server {
+        use std::os::unix::process::CommandExt;
         let log = self.tmp.path().join(format!("serve-{}.log", unique()));
-        let mut child = gocart_tests::with_settings(TRIGGER, &self.settings)
+        let mut command = gocart_tests::with_settings(TRIGGER, &self.settings);
+        command
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+            .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(max) = max_files {
+            // SAFETY: only setrlimit between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: max,
+                        rlim_max: max,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command.spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
@@ -149,6 +176,33 @@ impl Server {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// The server's resident memory, in MiB (VmRSS).
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kib / 1024.0
+    }
+
+    /// How many descriptors the server has open.
+    fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Whether it is still running.
+    fn alive(&mut self) -> bool {
+        matches!(self.child.as_mut().unwrap().try_wait(), Ok(None))
     }
 
     /// SIGTERM, then whether it exited 0 within 10 s.
@@ -466,7 +520,10 @@ fn a_crawl_changes_nothing_in_the_tree_or_the_record() {
 }
 
 /// Reads server-sent events until `until` matches one, or the deadline.
-fn read_events(reader: &mut BufReader<TcpStream>, until: impl Fn(&str, &str) -> bool) -> bool {
+fn read_events(
+    reader: &mut BufReader<TcpStream>,
+    mut until: impl FnMut(&str, &str) -> bool,
+) -> bool {
     let mut event = String::new();
     let mut line = String::new();
     loop {
@@ -815,4 +872,689 @@ fn a_stop_is_prompt_whatever_clients_leave_open() {
     assert!(stopped, "serve did not exit 0 within 10 s of SIGTERM");
     assert!(took < Duration::from_secs(7), "serve took {took:?} to stop");
     drop((stalled, idle, live));
+}
+
+/// One request with the head exactly as given (its own `Host`), over a new
+/// connection: the status and the body, as text.
+fn raw_request(addr: &str, head: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn get_with_host(addr: &str, host: &str, extra: &str) -> (u16, String) {
+    raw_request(
+        addr,
+        &format!("GET /status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\r\n"),
+    )
+}
+
+/// DNS rebinding: a page of attacker.example whose name now points at
+/// 127.0.0.1 makes the browser send `Host: attacker.example:PORT`.
+#[test]
+fn only_requests_naming_this_server_are_answered() {
+    let site = Site::new();
+    let server = site.serve(&["--public-name", "gocart.example.org"]);
+    let port = server.addr.rsplit(':').next().unwrap().to_string();
+    for host in [
+        server.addr.clone(),
+        format!("localhost:{port}"),
+        "localhost".into(),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        "gocart.example.org".into(),
+        format!("GoCart.Example.org:{port}"),
+    ] {
+        assert_eq!(get_with_host(&server.addr, &host, "").0, 200, "{host}");
+    }
+    for host in [
+        format!("attacker.example:{port}"),
+        "attacker.example".into(),
+        format!("localhost.attacker.example:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+    ] {
+        let (status, body) = get_with_host(&server.addr, &host, "");
+        assert_eq!(status, 421, "{host}");
+        assert!(body.contains("--public-name"), "{body}");
+        assert!(!body.contains("gocart-ingest"), "{host}: the page leaked");
+    }
+    // No Host at all (HTTP/1.0), and an absolute URL naming another site.
+    let (status, _) = raw_request(&server.addr, "GET /status HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 421);
+    let (status, _) = raw_request(
+        &server.addr,
+        &format!(
+            "GET http://attacker.example:{port}/status HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.addr
+        ),
+    );
+    assert_eq!(status, 421);
+    assert!(
+        server.log().contains("attacker.example"),
+        "{}",
+        server.log()
+    );
+
+    // Token or not: the right token does not make another name acceptable.
+    let token = "s3cret-T0ken-for-hosts";
+    let server = site.serve(&["--token", token]);
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    assert_eq!(get_with_host(&server.addr, &server.addr, &bearer).0, 200);
+    let attacker = format!("attacker.example:{port}");
+    assert_eq!(get_with_host(&server.addr, &attacker, &bearer).0, 421);
+    assert_eq!(get_with_host(&server.addr, &attacker, "").0, 421);
+}
+
+/// Whether the server closed `stream` within `within` (reading and dropping
+/// whatever it sends meanwhile).
+fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
+    use std::io::Read;
+    let started = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 16 * 1024];
+    while started.elapsed() < within {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(started.elapsed())
+            }
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+/// Sends `bytes` one at a time every `every`, until the server closes the
+/// connection (then how long after the first byte) or `within` passes.
+fn trickle(addr: &str, bytes: &[u8], every: Duration, within: Duration) -> Option<Duration> {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(every)).unwrap();
+    let started = Instant::now();
+    let mut sent = bytes.iter().cycle();
+    while started.elapsed() < within {
+        let byte = *sent.next().unwrap();
+        if stream.write_all(&[byte]).is_err() {
+            return Some(started.elapsed());
+        }
+        let mut buf = [0u8; 1024];
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(started.elapsed())
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Slowloris at the design's own figure: a head sent one byte a second is
+/// dropped 10 s after its first byte.
+#[test]
+fn a_request_head_sent_one_byte_a_second_is_dropped_after_ten_seconds() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: {}\r\nX-Slow: {}",
+        server.addr,
+        "a".repeat(64)
+    );
+    let took = trickle(
+        &server.addr,
+        head.as_bytes(),
+        Duration::from_secs(1),
+        Duration::from_secs(16),
+    );
+    let took = took.expect("a one-byte-a-second head was still being read after 16 s");
+    assert!(
+        took >= Duration::from_secs(9) && took <= Duration::from_secs(13),
+        "dropped after {took:?}"
+    );
+    assert_eq!(server.get("/static/style.css").status, 200);
+}
+
+/// The timeouts apart, shortened (hidden flags): an idle connection lasts
+/// the idle timeout, a half-sent head only the header timeout, a busy
+/// connection as long as it keeps asking.
+#[test]
+fn idle_connections_and_half_requests_are_dropped() {
+    let site = Site::new();
+    let server = site.serve(&["--header-timeout", "1", "--idle-timeout", "3"]);
+    let addr = server.addr.clone();
+    let within = Duration::from_secs(8);
+
+    let silent = std::thread::spawn({
+        let addr = addr.clone();
+        move || closed_within(&mut TcpStream::connect(&addr).unwrap(), within)
+    });
+    let half = std::thread::spawn({
+        let addr = addr.clone();
+        move || {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            write!(stream, "GET / HTTP/1.1\r\nHost: {addr}\r\n").unwrap();
+            closed_within(&mut stream, within)
+        }
+    });
+    let after_answer = std::thread::spawn({
+        let addr = addr.clone();
+        move || {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            write!(
+                stream,
+                "GET /static/style.css HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+            )
+            .unwrap();
+            closed_within(&mut stream, within)
+        }
+    });
+    let slow = std::thread::spawn({
+        let addr = addr.clone();
+        move || {
+            let head = format!(
+                "GET / HTTP/1.1\r\nHost: {addr}\r\nX-Slow: {}",
+                "a".repeat(64)
+            );
+            trickle(&addr, head.as_bytes(), Duration::from_millis(200), within)
+        }
+    });
+    // Asking every second keeps a connection well past the idle timeout.
+    let busy = std::thread::spawn({
+        let addr = addr.clone();
+        move || {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let started = Instant::now();
+            let mut answered = 0;
+            while started.elapsed() < Duration::from_secs(6) {
+                write!(stream, "GET /favicon.ico HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                // The 204 has a head only: read it to its end.
+                while line != "\r\n" {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                }
+                answered += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            answered
+        }
+    });
+    let secs = |d: Option<Duration>, what: &str| {
+        d.unwrap_or_else(|| panic!("{what}: still open after {within:?}"))
+            .as_secs_f64()
+    };
+    let silent = secs(silent.join().unwrap(), "a connection that sends nothing");
+    assert!(
+        (2.5..5.0).contains(&silent),
+        "silent: closed after {silent} s"
+    );
+    let half = secs(half.join().unwrap(), "a half-sent head");
+    assert!(
+        (0.8..2.5).contains(&half),
+        "half a head: closed after {half} s"
+    );
+    let after = secs(after_answer.join().unwrap(), "idle after an answer");
+    assert!(
+        (2.5..5.0).contains(&after),
+        "idle after an answer: {after} s"
+    );
+    let slow = secs(slow.join().unwrap(), "a head at 5 bytes a second");
+    assert!(
+        (0.8..2.5).contains(&slow),
+        "slow head: closed after {slow} s"
+    );
+    assert!(busy.join().unwrap() >= 5, "a connection in use was closed");
+}
+
+/// A connection that the server has not closed: the socket, once connected.
+fn connect_idle(addr: &str) -> Option<TcpStream> {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()
+}
+
+/// A flood of idle connections (more than the process may open files)
+/// neither keeps a request out nor runs the server out of descriptors.
+#[test]
+fn a_thousand_idle_connections_do_not_keep_a_request_out() {
+    let site = Site::new();
+    let mut server = site.serve_limited(&[], &[], Some(1024));
+    let addr = server.addr.clone();
+    let flood = std::thread::spawn({
+        let addr = addr.clone();
+        move || {
+            let open: Vec<TcpStream> = (0..1100).filter_map(|_| connect_idle(&addr)).collect();
+            let count = open.len();
+            // Held open until the requests below are done.
+            std::thread::sleep(Duration::from_secs(3));
+            drop(open);
+            count
+        }
+    });
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut asked = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        let before = Instant::now();
+        let reply = server.get("/");
+        let took = before.elapsed();
+        assert_eq!(reply.status, 200, "{}", server.log());
+        slowest = slowest.max(took);
+        asked += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let files = server.open_files();
+    let connected = flood.join().unwrap();
+    assert!(
+        connected >= 1000,
+        "only {connected} idle connections opened"
+    );
+    assert!(asked >= 10, "{asked} requests");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a request took {slowest:?} among {connected} idle connections:\n{}",
+        server.log()
+    );
+    assert!(files < 400, "the server holds {files} descriptors");
+    assert!(server.alive());
+    let log = server.log();
+    assert!(!log.contains("Too many open files"), "{log}");
+    assert_eq!(server.get("/status").status, 200);
+}
+
+/// An alert directory with a large file in it (served like any other).
+fn with_big_file(site: &Site, mib: usize) -> (String, Vec<u8>) {
+    let dir = site.alert_dirs()[0].clone();
+    let mut bytes = Vec::with_capacity(mib << 20);
+    let mut x: u32 = 12345;
+    while bytes.len() < mib << 20 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(site.root.join(&dir).join("big.fits"), &bytes).unwrap();
+    (format!("/files/{dir}/big.fits"), bytes)
+}
+
+#[test]
+fn a_range_of_a_file_is_exactly_those_bytes() {
+    let site = Site::new();
+    let (path, bytes) = with_big_file(&site, 3);
+    let len = bytes.len();
+    let server = site.serve(&[]);
+    let whole = server.get(&path);
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    assert!(whole.body == bytes, "the whole file differs");
+
+    let part = server.request("GET", &path, &[("Range", "bytes=1000-1999")]);
+    assert_eq!(part.status, 206);
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 1000-1999/{len}").as_str())
+    );
+    assert_eq!(part.header("content-length"), Some("1000"));
+    assert!(part.body == bytes[1000..2000], "bytes 1000-1999 differ");
+
+    let open_ended = server.request("GET", &path, &[("Range", "bytes=3000000-")]);
+    assert_eq!(open_ended.status, 206);
+    assert!(open_ended.body == bytes[3_000_000..]);
+    let suffix = server.request("GET", &path, &[("Range", "bytes=-10")]);
+    assert_eq!(suffix.status, 206);
+    assert!(suffix.body == bytes[len - 10..]);
+    assert_eq!(
+        suffix.header("content-range"),
+        Some(format!("bytes {}-{}/{len}", len - 10, len - 1).as_str())
+    );
+
+    let past = server.request("GET", &path, &[("Range", &format!("bytes={len}-"))]);
+    assert_eq!(past.status, 416);
+    assert_eq!(
+        past.header("content-range"),
+        Some(format!("bytes */{len}").as_str())
+    );
+    // Several ranges: the whole file, which the standard allows.
+    let several = server.request("GET", &path, &[("Range", "bytes=0-1,5-6")]);
+    assert_eq!(several.status, 200);
+    assert_eq!(several.body.len(), len);
+    // Ranges change nothing of which files may be served.
+    let dir = site.alert_dirs()[0].clone();
+    let hidden = server.request(
+        "GET",
+        &format!("/files/{dir}/.gocart-complete"),
+        &[("Range", "bytes=0-9")],
+    );
+    assert_eq!(hidden.status, 404);
+}
+
+/// A download: the request sent, the answer's head and first bytes read,
+/// then left for the client to read later (a slow client).
+fn start_download(addr: &str, path: &str) -> TcpStream {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut first = [0u8; 64 * 1024];
+    let mut got = 0;
+    while got < first.len() {
+        match stream.read(&mut first[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(first.starts_with(b"HTTP/1.1 200"), "{:?}", &first[..64]);
+    stream
+}
+
+/// Files are streamed: a hundred slow clients downloading an 8 MiB file at
+/// once do not make the server hold 800 MiB.
+#[test]
+fn slow_downloads_keep_memory_bounded() {
+    use std::io::Read;
+    let site = Site::new();
+    let (path, bytes) = with_big_file(&site, 8);
+    let server = site.serve(&[]);
+    assert_eq!(server.get("/").status, 200);
+    let before = server.rss_mib();
+    let mut downloads: Vec<TcpStream> = (0..100)
+        .map(|_| start_download(&server.addr, &path))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let during = server.rss_mib();
+    // Pages are still answered meanwhile.
+    let started = Instant::now();
+    assert_eq!(server.get("/status").status, 200);
+    let status_took = started.elapsed();
+    assert!(
+        during < 100.0,
+        "the server's memory grew from {before:.0} MiB to {during:.0} MiB with 100 downloads"
+    );
+    assert!(
+        status_took < Duration::from_secs(2),
+        "/status took {status_took:?}"
+    );
+    // And one of them, read to its end, is the whole file.
+    let mut last = downloads.pop().unwrap();
+    let mut rest = Vec::new();
+    last.read_to_end(&mut rest).unwrap();
+    let head_len = b"HTTP/1.1 200".len();
+    assert!(
+        rest.len() + 64 * 1024 > bytes.len() + head_len,
+        "{}",
+        rest.len()
+    );
+    assert!(
+        bytes.ends_with(&rest[rest.len() - 1024..]),
+        "the end of the download differs"
+    );
+    drop(downloads);
+}
+
+/// A connection whose receive buffer is small (4 KiB), so that a client
+/// that does not read fills it at once.
+fn connect_small_buffer(addr: &str) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let addr: std::net::SocketAddrV4 = addr.parse().unwrap();
+    // SAFETY: plain socket calls on a descriptor we own, handed to TcpStream.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let size: libc::c_int = 4096;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let sockaddr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: addr.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*addr.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let connected = libc::connect(
+            fd,
+            (&sockaddr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(connected, 0, "{}", std::io::Error::last_os_error());
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+/// `count` new complete alert directories, made beside the tree (hidden
+/// name) and renamed into it one by one, as the ingester does; their
+/// relative paths.
+fn burst_of_directories(site: &Site, count: usize) -> Vec<String> {
+    let sample = site.root.join(&site.alert_dirs()[0]);
+    let staging = site.root.join(".burst");
+    let mut made = Vec::new();
+    for i in 0..count {
+        let event = format!("MS77{i:05}x");
+        let name = sample.file_name().unwrap();
+        let built = staging.join(&event).join(name);
+        std::fs::create_dir_all(&built).unwrap();
+        for entry in std::fs::read_dir(&sample).unwrap().flatten() {
+            let file = entry.file_name();
+            if file == ".gocart-complete" {
+                continue;
+            }
+            std::fs::hard_link(entry.path(), built.join(&file)).unwrap();
+        }
+        let mut marker: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(sample.join(".gocart-complete")).unwrap())
+                .unwrap();
+        marker["superevent_id"] = event.clone().into();
+        std::fs::write(
+            built.join(".gocart-complete"),
+            serde_json::to_vec(&marker).unwrap(),
+        )
+        .unwrap();
+        let kind = sample.parent().unwrap().parent().unwrap();
+        std::fs::rename(staging.join(&event), kind.join(&event)).unwrap();
+        made.push(rel(&site.root, &kind.join(&event).join(name)));
+        // Paced a little: a page that reads keeps up even on a loaded
+        // machine; one that does not read falls behind all the same.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    made
+}
+
+/// A hundred live pages that never read and a burst of new directories:
+/// each directory is rendered once (not once per page), the pages that do
+/// not read are closed rather than buffered for, memory stays flat and the
+/// other pages answer at once; a page that reads gets every announcement.
+#[test]
+fn live_pages_that_do_not_read_are_dropped_and_each_change_is_rendered_once() {
+    let site = Site::new();
+    let server = site.serve_with_env(&[], &[("GOCART_LOG", "gocart_trigger=debug,info")]);
+    let mut reader = open_live(&server.addr);
+    assert!(read_events(&mut reader, |event, _| event == "hello"));
+    let mut stalled: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut stream = connect_small_buffer(&server.addr);
+            write!(
+                stream,
+                "GET /live HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+                server.addr
+            )
+            .unwrap();
+            stream
+        })
+        .collect();
+    // Every page subscribed: its hello is there (read up to it, no further).
+    for stream in &mut stalled {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"data: live\n\n") {
+            use std::io::Read;
+            assert_eq!(stream.read(&mut byte).unwrap(), 1, "no hello");
+            seen.push(byte[0]);
+        }
+    }
+    let before = server.rss_mib();
+    let burst = 400;
+    let addr = server.addr.clone();
+    let timing = std::thread::spawn(move || {
+        let mut slowest = Duration::ZERO;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(4) {
+            let asked = Instant::now();
+            assert_eq!(request(&addr, "GET", "/status", &[]).status, 200);
+            slowest = slowest.max(asked.elapsed());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        slowest
+    });
+    // The page that reads, reading all along.
+    reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut seen = std::collections::HashSet::new();
+        read_events(&mut reader, |event, data| {
+            if event == "alert" {
+                let notice: serde_json::Value = serde_json::from_str(data).unwrap();
+                seen.insert(notice["dir"].as_str().unwrap().to_string());
+            }
+            seen.len() == burst
+        });
+        seen
+    });
+    let made = burst_of_directories(&site, burst);
+    let seen = reading.join().unwrap();
+    let missing = made.iter().filter(|d| !seen.contains(*d)).count();
+    assert_eq!(
+        missing,
+        0,
+        "announcements that never came to the page that reads (it saw {}):\n{}",
+        seen.len(),
+        server
+            .log()
+            .lines()
+            .filter(|l| !l.contains("rendered once"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let slowest = timing.join().unwrap();
+    let after = server.rss_mib();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let closed = stalled
+        .iter_mut()
+        .filter_map(|s| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            closed_within(s, left.max(Duration::from_millis(200)))
+        })
+        .count();
+    assert_eq!(
+        closed,
+        100,
+        "pages that do not read left open: {}",
+        100 - closed
+    );
+    assert!(
+        after - before < 30.0,
+        "memory grew from {before:.0} to {after:.0} MiB"
+    );
+    assert!(slowest < Duration::from_secs(1), "/status took {slowest:?}");
+    let log = server.log();
+    assert!(log.contains("does not read"), "{log}");
+    let renders = log.matches("rendered once for").count();
+    assert_eq!(renders, burst, "renders per change (not per page)");
+}
+
+/// Browsers ask for /favicon.ico on every page: no 404, no warning.
+#[test]
+fn the_icon_is_served_quietly() {
+    let site = Site::new();
+    let server = site.serve(&[]);
+    let html = server.get("/").text();
+    assert!(html.contains("rel=\"icon\""), "{html}");
+    let icon = server.get("/static/icon.svg");
+    assert_eq!(icon.status, 200);
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+    assert!(icon.text().starts_with("<svg"));
+    let favicon = server.get("/favicon.ico");
+    assert!(
+        favicon.status == 204 || favicon.status == 200,
+        "{}",
+        favicon.status
+    );
+    let log = server.log();
+    assert!(!log.contains("favicon"), "{log}");
+}
+
+/// At the cap, a new connection takes the place of the one idle longest;
+/// when every one is answering (live pages), the newcomer gets a 503 at
+/// once rather than waiting.
+#[test]
+fn at_the_cap_the_longest_idle_connection_makes_room() {
+    use std::io::Read;
+    let site = Site::new();
+    let server = site.serve(&["--max-connections", "3"]);
+    let mut idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.get("/status").status, 200);
+    // The oldest idle one was closed for it.
+    assert!(
+        closed_within(&mut idle[0], Duration::from_secs(2)).is_some(),
+        "the longest idle connection is still open"
+    );
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut pages: Vec<BufReader<TcpStream>> = (0..3).map(|_| open_live(&server.addr)).collect();
+    for page in &mut pages {
+        assert!(read_events(page, |event, _| event == "hello"));
+    }
+    let mut extra = TcpStream::connect(&server.addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = extra.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply:?}");
+    drop(pages);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.get("/status").status, 200);
 }
