@@ -210,10 +210,16 @@ fn readable(pipe: &std::io::PipeReader, wait: Duration) -> bool {
     rustix::event::poll(&mut fds, timeout.as_ref()).is_ok_and(|n| n > 0)
 }
 
-/// The last `lines` lines of some output, as text, for messages.
+/// The last `lines` lines of some output, as text, for messages. A plugin
+/// may echo what an alert carries: each line's control characters are shown
+/// escaped, so its output cannot move the cursor or forge a line of ours.
 pub fn tail_lines(bytes: &[u8], lines: usize, max_chars: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let all: Vec<_> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(gocart_shared::text::escape_control)
+        .collect();
     let kept = all[all.len().saturating_sub(lines)..].join("\n");
     let skip = kept.chars().count().saturating_sub(max_chars);
     kept.chars().skip(skip).collect()
@@ -283,5 +289,13 @@ mod tests {
         let got = cap.finish();
         assert_eq!(got.total, 0);
         drop(writer);
+    }
+
+    #[test]
+    fn escape_sequences_in_a_plugins_output_are_shown_not_obeyed() {
+        let out = b"\x1b]0;owned\x07title\nfirst\rFAKE: ok\n";
+        let text = tail_lines(out, 10, 1000);
+        assert_eq!(text, "\\x1b]0;owned\\x07title\nfirst\\rFAKE: ok");
+        assert!(!text.contains('\x1b') && !text.contains('\r'));
     }
 }

@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, Sender};
+use gocart_shared::text::Escaped;
 use gocart_shared::Marker;
 
 use super::job::{self, Context, DirResult, Looked, Mode, Ready};
@@ -541,8 +542,8 @@ fn noticed(ctx: &Context, ready: &Ready) {
     tracing::info!(
         "{}: {} {} alert; due: {}",
         job::relative_name(&ctx.tree_root, &ready.dir),
-        ready.marker.superevent_id,
-        ready.marker.alert_type,
+        Escaped(&ready.marker.superevent_id),
+        Escaped(&ready.marker.alert_type),
         names.join(", ")
     );
 }
