@@ -114,8 +114,8 @@ if [ -n "$broker" ]; then kill -TERM $broker 2>/dev/null || true; wait $broker 2
 trap - EXIT
 
 echo
-echo "== gocart-trigger status"
-"$bin/gocart-trigger" -s "$root/gocart.yaml" status | sed -n "1,3p"
+echo "== gocart-trigger status (the demo stopped the trigger, so it says so and exits 1)"
+"$bin/gocart-trigger" -s "$root/gocart.yaml" status | sed -n "1,3p" || true
 echo
 echo "== the alert tree ($root/lvk_events)"
 find "$root/lvk_events" -path '*/.staging' -prune -o -type f -print | sed "s|$root/lvk_events/||" | sort
