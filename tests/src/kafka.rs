@@ -372,7 +372,14 @@ impl Ingest {
 
     /// `listen`, waited for until it says it is listening.
     pub fn listen(settings: &Path) -> Ingest {
-        let ingest = Ingest::spawn(settings, &["listen"]);
+        Ingest::listen_with(settings, &[])
+    }
+
+    /// `listen` with options before it (`-v`: a test whose failure needs
+    /// the commits and redeliveries in its log).
+    pub fn listen_with(settings: &Path, options: &[&str]) -> Ingest {
+        let args: Vec<&str> = options.iter().copied().chain(["listen"]).collect();
+        let ingest = Ingest::spawn(settings, &args);
         let ready = wait_until(Duration::from_secs(30), || {
             ingest.stderr_text().contains("listening to")
         });

@@ -230,7 +230,9 @@ fn the_broker_stopped_for_60_s_mid_stream_loses_nothing() {
     };
     broker.create_topic(TOPIC, 1);
     let s = Scratch::new(&broker, &[TOPIC], "");
-    let mut listen = Ingest::listen(&s.settings);
+    // Debug: a failure under load shows the group's rebuild, the commits and
+    // any redelivery after the restart, where the cause would be.
+    let mut listen = Ingest::listen_with(&s.settings, &["-v"]);
     let producer = broker.producer();
     for i in 0..4 {
         producer.send(TOPIC, 0, &alert(&format!("S240509a{i}")), None);

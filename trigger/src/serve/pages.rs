@@ -284,6 +284,7 @@ fn trigger_summary(summary: &Summary, trigger: &TriggerStatus) -> Markup {
             @for (state, n) in &summary.runs {
                 tr { th { "runs " (state.as_str()) } td.num { (n) } }
             }
+            tr { th { "runs queued (waiting for a place in their plugin's lane)" } td.num { (summary.queued) } }
             tr { th { "directories known" } td.num { (summary.dirs) } }
             tr { th { "skipped at the first start" } td.num { (summary.catch_up_skipped_dirs) } }
         }

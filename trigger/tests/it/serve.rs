@@ -297,6 +297,10 @@ fn every_page_answers_with_its_content() {
     let html = status.text();
     assert!(html.contains("gocart-ingest") && html.contains("gocart-trigger"));
     assert!(html.contains("runs ok"), "{html}");
+    assert!(
+        html.contains("runs queued"),
+        "the status page tells queued runs from running ones: {html}"
+    );
     assert!(html.contains("never run here"), "the ingest side: {html}");
 
     let meta = server.get(&format!("/files/{dir}/meta.yaml"));
