@@ -125,9 +125,6 @@ impl KafkaSettings {
         // Connection closes are normal (idle brokers hang up); outages are
         // reported through error events instead, once each.
         base.set("log.connection.close", "false");
-        // Alerts are 1-2 MB; the default (1 MiB per partition and fetch)
-        // would fetch them one round trip each.
-        base.set("max.partition.fetch.bytes", FETCH_BYTES);
         for (key, value) in &gk.config {
             base.set(key, value);
         }
@@ -167,11 +164,22 @@ impl KafkaSettings {
         self.base.clone()
     }
 
+    /// What every consumer of ours wants beyond the client's settings; a
+    /// producer (`mock --publish`) is not given it, or librdkafka warns
+    /// about a consumer property on every run of the demo.
+    fn consumer_config(&self) -> ClientConfig {
+        let mut c = self.client_config();
+        // Alerts are 1-2 MB; the default (1 MiB per partition and fetch)
+        // would fetch them one round trip each.
+        set_default(&mut c, "max.partition.fetch.bytes", FETCH_BYTES);
+        c
+    }
+
     /// A `listen` consumer: the group, manual commits, statistics for lag.
     /// Values the user set in `config` win, except the ones our correctness
     /// rests on (manual commits).
     pub fn listen_config(&self, group_id: &str) -> ClientConfig {
-        let mut c = self.client_config();
+        let mut c = self.consumer_config();
         set_default(&mut c, "auto.offset.reset", "earliest");
         set_default(&mut c, "statistics.interval.ms", "2000");
         set_default(&mut c, "max.poll.interval.ms", "600000");
@@ -186,7 +194,7 @@ impl KafkaSettings {
     /// wants a group id even for assign(); a throwaway one keeps `listen`'s
     /// group untouched (never joined, never committed to).
     pub fn echo_config(&self) -> ClientConfig {
-        let mut c = self.client_config();
+        let mut c = self.consumer_config();
         c.set("group.id", format!("{}-echo", new_group_id()));
         c.set("enable.auto.commit", "false");
         c.set("enable.auto.offset.store", "false");
@@ -347,6 +355,27 @@ mod tests {
 
     fn settings(text: &str) -> Settings {
         Settings::parse(text, Path::new("/home/u/.config/gocart/gocart.yaml")).unwrap()
+    }
+
+    #[test]
+    fn the_fetch_size_is_given_to_consumers_only() {
+        let k = KafkaSettings::from_settings(&settings(
+            "gcn-kafka: {bootstrap_servers: 127.0.0.1:9092}",
+        ))
+        .unwrap();
+        let key = "max.partition.fetch.bytes";
+        assert_eq!(k.client_config().get(key), None, "a producer warns of it");
+        assert_eq!(k.listen_config("g").get(key), Some(FETCH_BYTES));
+        assert_eq!(k.echo_config().get(key), Some(FETCH_BYTES));
+        let mine = KafkaSettings::from_settings(&settings(
+            "gcn-kafka: {bootstrap_servers: 127.0.0.1:9092, config: {max.partition.fetch.bytes: 1000}}",
+        ))
+        .unwrap();
+        assert_eq!(
+            mine.listen_config("g").get(key),
+            Some("1000"),
+            "the user's wins"
+        );
     }
 
     #[test]
