@@ -35,7 +35,7 @@ fn the_readme_demo_runs_the_whole_pipeline() {
     assert!(out.status.success(), "{command} failed\n{stdout}\n{stderr}");
     // Six alerts, two plugins each, all run once and ok.
     assert!(
-        stdout.contains("runs: pending 0, running 0, ok 12, failed 0"),
+        stdout.contains("runs: pending 0, running 0, queued 0, ok 12, failed 0"),
         "{stdout}\n{stderr}"
     );
     let tree = root.join("demo/lvk_events/mockevents");

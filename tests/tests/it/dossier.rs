@@ -11,10 +11,12 @@ use gocart_tests::notices::{circular, einstein_probe, swift_guano};
 use gocart_tests::process::Trigger;
 use gocart_tests::{binaries, wait_until, with_settings};
 
+/// The messages are from 2023-2024: `catch_up` is set wide, or the first
+/// start would skip them as old alerts (it judges the alert's own time).
 fn settings(dir: &Path) -> String {
     format!(
         "lvk:\n  parse_mock_events: true\n  download_dir: {d}/tree\n  aitoff: {{convert: false}}\n  ascii_map: {{convert: false}}\n\
-         trigger:\n  plugins_dir: {d}/plugins\n  state_dir: {d}/state\n  timeout: 30\n  concurrency: 2\n  plugins:\n    gp_gcn.sh:\n      kinds: [circular, einstein_probe, swift_guano]\n",
+         trigger:\n  plugins_dir: {d}/plugins\n  state_dir: {d}/state\n  timeout: 30\n  catch_up: 36500d\n  concurrency: 2\n  plugins:\n    gp_gcn.sh:\n      kinds: [circular, einstein_probe, swift_guano]\n",
         d = dir.display()
     )
 }
