@@ -116,6 +116,12 @@ impl Broker {
         assert!(ready, "tansu did not start listening on {}", self.port);
     }
 
+    /// What the broker logged (its group coordinator's decisions among it),
+    /// for a failing test's message.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
+    }
+
     /// Kills the broker (SIGKILL) and waits for it to go.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

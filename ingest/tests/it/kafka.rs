@@ -250,7 +250,8 @@ fn the_broker_stopped_for_60_s_mid_stream_loses_nothing() {
     for i in 0..4 {
         producer.send(TOPIC, 0, &alert(&format!("S240509b{i}")), None);
     }
-    wait_for_dirs(&s.tree(), 8, Duration::from_secs(90), &context(&listen));
+    let with_broker = || format!("{}\n--- broker\n{}", context(&listen)(), broker.log());
+    wait_for_dirs(&s.tree(), 8, Duration::from_secs(90), &with_broker);
     assert_outage_logged_once(&listen);
     assert_each_written_once(&s, "S240509", 8);
     assert!(wait_until(LONG, || broker.committed(
