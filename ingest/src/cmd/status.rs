@@ -9,7 +9,7 @@ use gocart_shared::Settings;
 use serde::Serialize;
 
 use crate::kafka::status::{
-    pid_alive, Connection, Counts, LastAlert, LastError, Status, STALE_SECS,
+    pid_alive, Connection, Counts, LastAlert, LastError, Status, HOLDING_NONE_SECS, STALE_SECS,
 };
 use crate::kafka::HEARTBEAT_TOPIC;
 use gocart_shared::cli::ExitStatus;
@@ -93,6 +93,21 @@ pub struct PartitionFacts {
     pub lag: Option<i64>,
 }
 
+/// Connected, yet handed no partition by the group for longer than a join
+/// takes: nothing arrives, and the lag cannot show it (the broker reports
+/// ends only for partitions held).
+fn holding_none(s: &Status, now: DateTime<Utc>) -> Option<String> {
+    let since = s.holding_none_since?;
+    let secs = (now - since).num_seconds();
+    let up = matches!(s.connection, Some(Connection::Up { .. }));
+    (up && secs > HOLDING_NONE_SECS).then(|| {
+        format!(
+            "the group has handed this listener no partition for {secs} s: new alerts wait in \
+             the broker (restarting listen rejoins the group)"
+        )
+    })
+}
+
 impl Facts {
     pub fn of(s: &Status, now: DateTime<Utc>, alive: bool) -> Facts {
         let age = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_seconds().max(0));
@@ -118,6 +133,9 @@ impl Facts {
                 Some(Connection::Up { .. }) => {}
                 Some(c) => problems.push(connection_text(c, now)),
                 None => problems.push("connection unknown".into()),
+            }
+            if let Some(problem) = holding_none(s, now) {
+                problems.push(problem);
             }
             if s.heartbeat_followed && last_heartbeat_age_s.is_none_or(|a| a > HEARTBEAT_LATE_SECS)
             {
@@ -343,6 +361,24 @@ mod tests {
         let (lines, ok) = report(&running(now), now, false);
         assert!(!ok);
         assert!(lines[0].contains("NOT running"));
+    }
+
+    #[test]
+    fn a_listener_handed_no_partition_for_a_minute_is_not_healthy() {
+        let now = Utc::now();
+        let mut s = running(now);
+        s.holding_none_since = Some(now - chrono::Duration::seconds(20));
+        let (lines, ok) = report(&s, now, true);
+        assert!(ok, "a group join takes a while: {lines:?}");
+        s.holding_none_since = Some(now - chrono::Duration::seconds(95));
+        let (lines, ok) = report(&s, now, true);
+        assert!(!ok);
+        assert!(
+            lines.last().unwrap().contains("no partition for 95 s"),
+            "{lines:?}"
+        );
+        s.holding_none_since = None;
+        assert!(report(&s, now, true).1, "holding partitions again");
     }
 
     #[test]

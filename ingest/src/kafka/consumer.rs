@@ -43,7 +43,7 @@ use super::context::{Context, PartitionKey};
 use super::hold::{Hold, Holds};
 use super::ledger::{Ledger, Receipt};
 use super::silence::{Change, Silence};
-use super::status::{LastAlert, LastError, Status, REFRESH_SECS};
+use super::status::{LastAlert, LastError, Status, HOLDING_NONE_SECS, REFRESH_SECS};
 use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
 use super::{Backoff, HEARTBEAT_TOPIC};
 use crate::alert::notice::Notice;
@@ -110,6 +110,8 @@ struct Listener {
     last_saved: Instant,
     last_consumer_error: Option<String>,
     status_write_failed: bool,
+    /// Told once that the group hands us no partition (see `warn_if_holding_none`).
+    holding_none_warned: bool,
     /// Set when the broker fenced us (another member with our instance id).
     fenced: Option<String>,
     /// When a commit wait first saw the stop request.
@@ -156,6 +158,7 @@ pub fn listen(pipeline: Pipeline, setup: ListenSetup) -> Result<(), ListenError>
         last_saved: Instant::now(),
         last_consumer_error: None,
         status_write_failed: false,
+        holding_none_warned: false,
         fenced: None,
         stop_seen: None,
         silence: setup
@@ -708,6 +711,26 @@ impl Listener {
         }
     }
 
+    /// Once per stretch: the connection is up but the group has handed us no
+    /// partition for longer than a group join takes, so new alerts wait in
+    /// the broker; `status` says the same.
+    fn warn_if_holding_none(&mut self) {
+        let since = self.status.holding_none_since;
+        let stalled = since.is_some_and(|t| {
+            (Utc::now() - t).num_seconds() > HOLDING_NONE_SECS && !self.context().is_down()
+        });
+        if stalled && !self.holding_none_warned {
+            tracing::warn!(
+                "the group {} has handed this listener no partition since {}: new alerts \
+                 wait in the broker (another member of the group holds them, or the group \
+                 is stuck rebuilding: restarting listen rejoins it)",
+                self.setup.group_id,
+                since.map_or_else(String::new, |t| t.format("%H:%M:%S UTC").to_string())
+            );
+        }
+        self.holding_none_warned = stalled || (self.holding_none_warned && since.is_some());
+    }
+
     /// Writes the heartbeat directory of a silence or of its end.
     fn write_silence(&mut self, change: Change) {
         let notice = match change {
@@ -755,6 +778,8 @@ impl Listener {
             })
             .collect();
         self.status.connection = Some(self.context().connection());
+        self.status.holding_none_since = self.context().holding_none_since();
+        self.warn_if_holding_none();
         self.status.last_error = self.context().last_error().map(|(at, message)| LastError {
             at: Some(at),
             message,

@@ -54,6 +54,10 @@ pub struct Context {
     ends: Mutex<BTreeMap<PartitionKey, i64>>,
     /// Set while the client shuts down: its last complaints are not news.
     closing: AtomicBool,
+    /// Since when the group has handed `listen` no partition (from the
+    /// start until the first assignment, and after partitions are taken back
+    /// until they are handed again). None while it holds some.
+    holding_none_since: Mutex<Option<DateTime<Utc>>>,
     /// When the caller stops trying (echo's `--timeout`); None: never
     /// (listen retries until the broker is back).
     give_up_at: Mutex<Option<Instant>>,
@@ -75,6 +79,7 @@ impl Context {
             }),
             ends: Mutex::new(BTreeMap::new()),
             closing: AtomicBool::new(false),
+            holding_none_since: Mutex::new(Some(Utc::now())),
             give_up_at: Mutex::new(None),
         }
     }
@@ -223,6 +228,25 @@ impl Context {
         lock(&self.link).last_error = Some((Utc::now(), self.redactor.clean(what)));
     }
 
+    /// The group handed us partitions (`count` of them) or took them back
+    /// (0): what `since_holding_none` tells.
+    pub fn holding(&self, count: usize) {
+        let mut since = lock(&self.holding_none_since);
+        match (count, *since) {
+            (0, None) => *since = Some(Utc::now()),
+            (0, Some(_)) => {}
+            _ => *since = None,
+        }
+    }
+
+    /// Since when the group has handed this consumer no partition, if it
+    /// holds none: after a group rebuild that never hands them back (seen
+    /// with a test broker after a restart), alerts wait in the broker while
+    /// the connection is up, which only this tells.
+    pub fn holding_none_since(&self) -> Option<DateTime<Utc>> {
+        *lock(&self.holding_none_since)
+    }
+
     /// Each partition's end offset (high watermark) as last reported.
     pub fn ends(&self) -> BTreeMap<PartitionKey, i64> {
         lock(&self.ends).clone()
@@ -290,10 +314,12 @@ impl ConsumerContext for Context {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(list) if list.count() > 0 => {
+                self.holding(list.count());
                 tracing::info!("receiving from {}", partition_names(list));
             }
             Rebalance::Assign(_) => {}
             Rebalance::Revoke(list) if list.count() > 0 => {
+                self.holding(0);
                 tracing::info!(
                     "partitions taken back by the group: {}",
                     partition_names(list)
@@ -468,6 +494,21 @@ mod tests {
         ));
         c.probe_servers(limit);
         assert_eq!(c.cause().unwrap().kind, CauseKind::Refused);
+    }
+
+    #[test]
+    fn holding_no_partition_is_dated_from_the_start_or_from_the_taking_back() {
+        let c = Context::new(Redactor::new("s"), "b:9092");
+        let start = c.holding_none_since().expect("none held at the start");
+        c.holding(2);
+        assert_eq!(c.holding_none_since(), None);
+        c.holding(0);
+        let taken = c.holding_none_since().expect("none held once taken back");
+        assert!(taken >= start);
+        c.holding(0);
+        assert_eq!(c.holding_none_since(), Some(taken), "dated from the first");
+        c.holding(1);
+        assert_eq!(c.holding_none_since(), None);
     }
 
     #[test]

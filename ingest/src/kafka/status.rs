@@ -32,6 +32,11 @@ pub enum StatusError {
     Read { path: PathBuf, message: String },
 }
 
+/// Longer than a group join takes (about 6 s with static membership, 45 s
+/// at worst when a dead member's session must run out): a listener that has
+/// held no partition for this long while connected is not receiving.
+pub const HOLDING_NONE_SECS: i64 = 60;
+
 /// Everything `status` shows. Fields missing from an older file read as
 /// unknown (their defaults), never as an error.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -59,6 +64,10 @@ pub struct Status {
     pub last_error: Option<LastError>,
     pub counts: Counts,
     pub partitions: Vec<PartitionStatus>,
+    /// Since when the group has handed this listener no partition (None
+    /// while it holds some; absent from files of older versions).
+    #[serde(default)]
+    pub holding_none_since: Option<DateTime<Utc>>,
 }
 
 /// The connection to the broker as `listen` last saw it.

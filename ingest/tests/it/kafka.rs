@@ -771,6 +771,63 @@ fn listen_says_which_partitions_it_receives_from() {
     assert!(listen.stop().success());
 }
 
+/// A listener the group hands no partition receives nothing while its
+/// connection is up: after a minute its log and `status` say so (a group
+/// rebuild that never hands the partitions back looks the same). Here a
+/// second member of the group, on a topic of one partition, is left without.
+#[test]
+#[ignore = "needs tansu: scripts/test.sh runs it when tansu is installed"]
+fn a_listener_the_group_hands_no_partition_says_so_after_a_minute() {
+    let Some(broker) = Broker::start(Storage::Memory) else {
+        return;
+    };
+    broker.create_topic(TOPIC, 1);
+    let first = Scratch::new(&broker, &[TOPIC], "");
+    let mut a = Ingest::listen(&first.settings);
+    assert!(wait_until(LONG, || a
+        .stderr_text()
+        .contains("receiving from")));
+    let group = format!(
+        "    group.instance.id: standby\n  group_id: {}\n",
+        first.group_id()
+    );
+    let second = Scratch::new(&broker, &[TOPIC], &group);
+    let mut b = Ingest::listen(&second.settings);
+    let warned = |i: &Ingest| i.stderr_text().contains("no partition since");
+    assert!(
+        wait_until(Duration::from_secs(100), || warned(&a) || warned(&b)),
+        "neither listener said it holds no partition:\n{}\n{}",
+        context(&a)(),
+        context(&b)()
+    );
+    let (idle, busy) = if warned(&b) {
+        (&second, &first)
+    } else {
+        (&first, &second)
+    };
+    let status = |s: &Scratch| {
+        let out = gocart_tests::with_settings(env!("CARGO_BIN_EXE_gocart-ingest"), &s.settings)
+            .arg("status")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = status(idle);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no partition for"), "{text}");
+    let (code, text) = status(busy);
+    assert_eq!(
+        code,
+        Some(0),
+        "the member holding the partition is well: {text}"
+    );
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+}
+
 #[test]
 fn gcn_credentials_still_xxxx_are_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
