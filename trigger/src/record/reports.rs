@@ -107,11 +107,14 @@ impl Record {
         })
     }
 
-    /// The most recently started runs, newest first.
+    /// The most recently started runs, newest first, then the claims whose
+    /// process has not started (queued; a claim made again after a crash is
+    /// one, and its earlier attempt may have run: its count must show).
     pub fn last_runs(&self, limit: usize) -> Result<Vec<RunRow>> {
         self.sqlite(|| {
             self.rows_where(
-                "started_at IS NOT NULL ORDER BY started_at DESC, dir, plugin LIMIT ?1",
+                "started_at IS NOT NULL OR state = 'running'
+                 ORDER BY started_at IS NULL, started_at DESC, dir, plugin LIMIT ?1",
                 [limit as i64],
             )
         })

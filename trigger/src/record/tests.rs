@@ -508,8 +508,17 @@ fn a_claim_is_queued_until_its_process_starts() {
         .unwrap();
     let summary = record.summary().unwrap();
     assert_eq!((running(&summary), summary.queued), (Some(1), 1));
+    let last = record.last_runs(10).unwrap();
     assert_eq!(
-        record.last_runs(10).unwrap()[0].started_at.as_deref(),
+        last[0].started_at.as_deref(),
         Some("2026-01-01T00:00:01.000Z")
+    );
+    // The queued claim is listed after the started runs, with its attempt:
+    // a claim made again after a crash counts the attempt that may have run.
+    assert_eq!(
+        last.iter()
+            .map(|r| (r.dir.as_str(), r.started_at.is_some(), r.attempts))
+            .collect::<Vec<_>>(),
+        vec![("/t/a", true, 1), ("/t/b", false, 1)]
     );
 }
