@@ -152,10 +152,28 @@ fn status_tells_running_runs_from_queued_ones() {
         text.contains(&format!("  running gp_hang on {} since ", first.display())),
         "{text}"
     );
-    // Only the run that started has a start time in the record.
+    // Only the run that started has a start time in the record; the queued
+    // claims come after it, shown queued, with their attempts.
     let last = json["last_runs"].as_array().unwrap();
-    assert_eq!(last.len(), 1, "{json}");
-    assert_eq!(last[0]["state"], "running");
+    let shown: Vec<(&str, bool, u64)> = last
+        .iter()
+        .map(|r| {
+            (
+                r["state"].as_str().unwrap(),
+                r["started_at"].is_string(),
+                r["attempts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("running", true, 1),
+            ("queued", false, 1),
+            ("queued", false, 1)
+        ],
+        "{json}"
+    );
     assert!(trigger.stop());
 }
 
