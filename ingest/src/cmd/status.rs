@@ -9,7 +9,7 @@ use gocart_shared::Settings;
 use serde::Serialize;
 
 use crate::kafka::status::{
-    pid_alive, Connection, Counts, LastAlert, LastError, Status, HOLDING_NONE_SECS, STALE_SECS,
+    pid_alive, Connection, Counts, LastAlert, LastError, Status, STALE_SECS,
 };
 use crate::kafka::HEARTBEAT_TOPIC;
 use gocart_shared::cli::ExitStatus;
@@ -93,21 +93,6 @@ pub struct PartitionFacts {
     pub lag: Option<i64>,
 }
 
-/// Connected, yet handed no partition by the group for longer than a join
-/// takes: nothing arrives, and the lag cannot show it (the broker reports
-/// ends only for partitions held).
-fn holding_none(s: &Status, now: DateTime<Utc>) -> Option<String> {
-    let since = s.holding_none_since?;
-    let secs = (now - since).num_seconds();
-    let up = matches!(s.connection, Some(Connection::Up { .. }));
-    (up && secs > HOLDING_NONE_SECS).then(|| {
-        format!(
-            "the group has handed this listener no partition for {secs} s: new alerts wait in \
-             the broker (restarting listen rejoins the group)"
-        )
-    })
-}
-
 impl Facts {
     pub fn of(s: &Status, now: DateTime<Utc>, alive: bool) -> Facts {
         let age = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).num_seconds().max(0));
@@ -134,8 +119,13 @@ impl Facts {
                 Some(c) => problems.push(connection_text(c, now)),
                 None => problems.push("connection unknown".into()),
             }
-            if let Some(problem) = holding_none(s, now) {
-                problems.push(problem);
+            // The lag cannot show it: the broker reports ends only for
+            // partitions held.
+            if let Some(secs) = s.holding_none_for(now) {
+                problems.push(format!(
+                    "the group has handed this listener no partition for {secs} s: new alerts \
+                     wait in the broker (restarting listen rejoins the group)"
+                ));
             }
             if s.heartbeat_followed && last_heartbeat_age_s.is_none_or(|a| a > HEARTBEAT_LATE_SECS)
             {

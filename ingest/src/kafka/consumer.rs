@@ -43,7 +43,7 @@ use super::context::{Context, PartitionKey};
 use super::hold::{Hold, Holds};
 use super::ledger::{Ledger, Receipt};
 use super::silence::{Change, Silence};
-use super::status::{LastAlert, LastError, Status, HOLDING_NONE_SECS, REFRESH_SECS};
+use super::status::{LastAlert, LastError, Status, REFRESH_SECS};
 use super::topics::{self, TopicError, PATIENCE, REQUEST_TIMEOUT};
 use super::{Backoff, HEARTBEAT_TOPIC};
 use crate::alert::notice::Notice;
@@ -716,9 +716,7 @@ impl Listener {
     /// the broker; `status` says the same.
     fn warn_if_holding_none(&mut self) {
         let since = self.status.holding_none_since;
-        let stalled = since.is_some_and(|t| {
-            (Utc::now() - t).num_seconds() > HOLDING_NONE_SECS && !self.context().is_down()
-        });
+        let stalled = self.status.holding_none_for(Utc::now()).is_some();
         if stalled && !self.holding_none_warned {
             tracing::warn!(
                 "the group {} has handed this listener no partition since {}: new alerts \

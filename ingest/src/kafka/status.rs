@@ -35,7 +35,7 @@ pub enum StatusError {
 /// Longer than a group join takes (about 6 s with static membership, 45 s
 /// at worst when a dead member's session must run out): a listener that has
 /// held no partition for this long while connected is not receiving.
-pub const HOLDING_NONE_SECS: i64 = 60;
+const HOLDING_NONE_SECS: i64 = 60;
 
 /// Everything `status` shows. Fields missing from an older file read as
 /// unknown (their defaults), never as an error.
@@ -185,6 +185,15 @@ impl PartitionStatus {
 }
 
 impl Status {
+    /// How long a connected listener has been handed no partition, once
+    /// that is longer than a group join takes (`HOLDING_NONE_SECS`): it
+    /// receives nothing. The listener warns of it and `status` reports it.
+    pub fn holding_none_for(&self, now: DateTime<Utc>) -> Option<i64> {
+        let secs = (now - self.holding_none_since?).num_seconds();
+        let up = matches!(self.connection, Some(Connection::Up { .. }));
+        (up && secs > HOLDING_NONE_SECS).then_some(secs)
+    }
+
     pub fn path(state_dir: &Path) -> PathBuf {
         state_dir.join(STATUS_FILE)
     }
